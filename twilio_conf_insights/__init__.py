@@ -1,0 +1,100 @@
+"""twilio-conf-insights: an asyncio-native, fully typed SDK for Twilio Conference Insights.
+
+Start with :class:`InsightsClient`; the models are in :mod:`twilio_conf_insights.models`,
+the errors in :mod:`twilio_conf_insights.errors`, and a fake Twilio for your own tests in
+:mod:`twilio_conf_insights.testing`.
+"""
+
+from ._version import __version__
+from .client import InsightsClient
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConfigurationError,
+    DecodeError,
+    ForeignOriginError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RetryExhaustedError,
+    ServerError,
+    TransportError,
+    TwilioInsightsError,
+)
+from .events import ClientEvent, RequestSent, ResponseReceived, RetryScheduled, ThrottleChanged
+from .limiter import LimiterStats, ThrottlePolicy
+from .models import (
+    AvgMax,
+    CallDirection,
+    CallStatus,
+    CallType,
+    ConferenceEndReason,
+    ConferenceStatus,
+    ConferenceSummary,
+    ConferenceTag,
+    DetectedIssue,
+    DetectedIssues,
+    JitterBufferSize,
+    Participant,
+    ParticipantMetrics,
+    ParticipantProperties,
+    ParticipantStatus,
+    ParticipantSummary,
+    ProcessingState,
+    Region,
+    StreamMetrics,
+)
+from .pagination import Page, Paginator
+from .retry import RetryPolicy
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "AvgMax",
+    "BadRequestError",
+    "CallDirection",
+    "CallStatus",
+    "CallType",
+    "ClientClosedError",
+    "ClientEvent",
+    "ConferenceEndReason",
+    "ConferenceStatus",
+    "ConferenceSummary",
+    "ConferenceTag",
+    "ConfigurationError",
+    "DecodeError",
+    "DetectedIssue",
+    "DetectedIssues",
+    "ForeignOriginError",
+    "InsightsClient",
+    "InvalidArgumentError",
+    "JitterBufferSize",
+    "LimiterStats",
+    "NotFoundError",
+    "Page",
+    "Paginator",
+    "Participant",
+    "ParticipantMetrics",
+    "ParticipantProperties",
+    "ParticipantStatus",
+    "ParticipantSummary",
+    "PermissionDeniedError",
+    "ProcessingState",
+    "RateLimitError",
+    "Region",
+    "RequestSent",
+    "ResponseReceived",
+    "RetryExhaustedError",
+    "RetryPolicy",
+    "RetryScheduled",
+    "ServerError",
+    "StreamMetrics",
+    "ThrottleChanged",
+    "ThrottlePolicy",
+    "TransportError",
+    "TwilioInsightsError",
+    "__version__",
+]

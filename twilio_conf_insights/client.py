@@ -1,0 +1,204 @@
+"""The client facade: configuration, credentials and the resources."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+
+from .credentials import Credentials
+from .errors import ConfigurationError
+from .events import EventDispatcher, EventHook, ThrottleChanged
+from .limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
+from .resources import Conferences, Participants, ParticipantSummaries
+from .resources._context import ResourceContext
+from .retry import RetryPolicy
+from .transport import DEFAULT_MAX_BODY_BYTES, Transport
+from .urls import base_url, origin_of, twilio_host_url
+
+__all__ = ["InsightsClient"]
+
+ENV_REGION = "TWILIO_REGION"
+ENV_EDGE = "TWILIO_EDGE"
+
+
+class InsightsClient:
+    """An asyncio client for Twilio Conference Insights and live conference participants.
+
+    Use it as an async context manager, which closes the connection pool it opened::
+
+        async with InsightsClient(account_sid="AC…", auth_token="…") as client:
+            summary = await client.conferences.fetch("CF…")
+
+    Args:
+        account_sid: The account (``AC…``). Also the default account of 2010 API calls.
+        auth_token: The account's auth token; or use ``api_key`` + ``api_secret``.
+        api_key: An API key SID (``SK…``) for API-key auth.
+        api_secret: The API key's secret.
+        region: Twilio region (``"us1"``, ``"ie1"``, ...): hosts become
+            ``{product}.{edge}.{region}.twilio.com``.
+        edge: Twilio edge location (``"dublin"``, ``"sydney"``, ...).
+        insights_base_url: Override of ``https://insights.twilio.com`` (tests, proxies).
+            ``http://`` is accepted for loopback hosts only.
+        api_base_url: Override of ``https://api.twilio.com``, with the same rules.
+        session: An ``aiohttp.ClientSession`` to use; the client then never closes it.
+        max_concurrency: Requests in flight at once, across every call of this client.
+        rate_limit: At most this many requests started per second (``None``: no cap).
+        retry: Which failures are retried, how long to wait, when to give up.
+        timeout: Seconds one attempt may take, from sending to the end of the body.
+        throttle: How the whole client slows down when Twilio throttles it.
+        hooks: Callables receiving :mod:`~twilio_conf_insights.events` as things happen.
+        max_body_bytes: Largest response body accepted (after decompression).
+
+    """
+
+    def __init__(
+        self,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        region: str | None = None,
+        edge: str | None = None,
+        insights_base_url: str | None = None,
+        api_base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        max_concurrency: int = 32,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        throttle: ThrottlePolicy | None = None,
+        hooks: Sequence[EventHook] = (),
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self._credentials = Credentials.resolve(account_sid, auth_token, api_key, api_secret)
+        insights = (
+            base_url(insights_base_url, name="insights_base_url")
+            if insights_base_url is not None
+            else twilio_host_url("insights", region=region, edge=edge)
+        )
+        api = (
+            base_url(api_base_url, name="api_base_url")
+            if api_base_url is not None
+            else twilio_host_url("api", region=region, edge=edge)
+        )
+        if not (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0):
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, got {timeout!r}"
+            )
+        if (
+            isinstance(max_body_bytes, bool)
+            or not isinstance(max_body_bytes, int)
+            or max_body_bytes < 1
+        ):
+            raise ConfigurationError(
+                f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
+            )
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError("session must be an aiohttp.ClientSession")
+        self._events = EventDispatcher(hooks)
+        try:
+            limiter = AdaptiveLimiter(
+                max_concurrency,
+                rate_limit=rate_limit,
+                throttle=throttle,
+                on_change=self._on_limiter_change if hooks else None,
+            )
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        self._transport = Transport(
+            credentials=self._credentials,
+            origins={origin_of(insights), origin_of(api)},
+            limiter=limiter,
+            retry=retry if retry is not None else RetryPolicy(),
+            timeout=float(timeout),
+            session=session,
+            max_body_bytes=max_body_bytes,
+            events=self._events,
+        )
+        self._context = ResourceContext(
+            transport=self._transport,
+            insights_url=insights,
+            api_url=api,
+            account_sid=self._credentials.account_sid,
+        )
+        #: Conference summaries (Voice Insights v1).
+        self.conferences = Conferences(self._context)
+        #: Conference participant summaries (Voice Insights v1).
+        self.participant_summaries = ParticipantSummaries(self._context)
+        #: Live conference participants (core API 2010-04-01).
+        self.participants = Participants(self._context)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
+        """A client configured from the environment variables twilio-python reads.
+
+        ``TWILIO_ACCOUNT_SID`` with ``TWILIO_AUTH_TOKEN``, or with ``TWILIO_API_KEY`` and
+        ``TWILIO_API_SECRET``; ``TWILIO_REGION`` and ``TWILIO_EDGE`` when set. ``options``
+        are passed on to the constructor (and win over the environment).
+        """
+        env = os.environ if environ is None else environ
+        credentials = Credentials.from_env(env)
+        options.setdefault("region", env.get(ENV_REGION) or None)
+        options.setdefault("edge", env.get(ENV_EDGE) or None)
+        if credentials.uses_api_key:
+            return cls(
+                credentials.account_sid,
+                api_key=env.get("TWILIO_API_KEY"),
+                api_secret=env.get("TWILIO_API_SECRET"),
+                **options,
+            )
+        return cls(credentials.account_sid, env.get("TWILIO_AUTH_TOKEN"), **options)
+
+    @property
+    def account_sid(self) -> str:
+        """The account this client acts for."""
+        return self._credentials.account_sid
+
+    @property
+    def insights_base_url(self) -> str:
+        """The Voice Insights host in use."""
+        return str(self._context.insights_url)
+
+    @property
+    def api_base_url(self) -> str:
+        """The core API host in use."""
+        return str(self._context.api_url)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed."""
+        return self._transport.closed
+
+    def stats(self) -> LimiterStats:
+        """The client-wide limiter's state: current concurrency limit, throttle events..."""
+        return self._transport.limiter.stats()
+
+    def _on_limiter_change(self, stats: LimiterStats, reason: str) -> None:
+        self._events.emit(ThrottleChanged(reason=reason, stats=stats))
+
+    async def aclose(self) -> None:
+        """Close the connection pool this client opened. Idempotent."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return (
+            f"<InsightsClient account_sid={self.account_sid!r} "
+            f"insights={self.insights_base_url!r} api={self.api_base_url!r}{state}>"
+        )

@@ -1,0 +1,266 @@
+"""The exception tree, and the pure mapping from an HTTP response to an exception.
+
+Every exception the SDK raises on purpose derives from :class:`TwilioInsightsError`, except
+invalid arguments, which raise :class:`InvalidArgumentError` (a :class:`ValueError`) before
+any request is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "DecodeError",
+    "ForeignOriginError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryExhaustedError",
+    "ServerError",
+    "TransportError",
+    "TwilioInsightsError",
+    "error_from_response",
+]
+
+
+class TwilioInsightsError(Exception):
+    """Base class of every error raised by this SDK about a request or its response."""
+
+
+class InvalidArgumentError(ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class ConfigurationError(InvalidArgumentError):
+    """The client configuration (credentials, hosts, options) is incomplete or invalid."""
+
+
+class ClientClosedError(TwilioInsightsError, RuntimeError):
+    """The client was used after :meth:`InsightsClient.aclose` (or its ``async with``) ended."""
+
+
+class ApiError(TwilioInsightsError):
+    """Twilio answered with an error status.
+
+    Attributes mirror Twilio's error body (``code``, ``message``, ``more_info``) plus the
+    HTTP ``status`` and the request's ``method`` and ``url``. ``retry_after`` holds the
+    server's requested wait in seconds when it sent a ``Retry-After`` header.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: int | None = None,
+        more_info: str | None = None,
+        method: str = "GET",
+        url: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.more_info = more_info
+        self.method = method
+        self.url = url
+        self.retry_after = retry_after
+        super().__init__(status, message)
+
+    def __str__(self) -> str:
+        code = f" (Twilio error {self.code})" if self.code is not None else ""
+        return f"HTTP {self.status}{code}: {self.message} [{self.method} {self.url}]"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only attributes would be lost by the default Exception pickling.
+        return (_rebuild_api_error, (type(self), self.__dict__.copy()))
+
+
+def _rebuild_api_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("status"), state.get("message"))
+    error.__dict__.update(state)
+    return error
+
+
+class BadRequestError(ApiError):
+    """HTTP 400: Twilio rejected the request's parameters."""
+
+
+class AuthenticationError(ApiError):
+    """HTTP 401: the credentials were missing or wrong."""
+
+
+class PermissionDeniedError(ApiError):
+    """HTTP 403: the credentials may not read this resource."""
+
+
+class NotFoundError(ApiError):
+    """HTTP 404: no such resource."""
+
+
+class RateLimitError(ApiError):
+    """HTTP 429: Twilio is throttling this account."""
+
+
+class ServerError(ApiError):
+    """HTTP 5xx: Twilio failed to answer."""
+
+
+class TransportError(TwilioInsightsError):
+    """The request failed below HTTP: connection refused or reset, timeout, truncated body.
+
+    ``kind`` is one of ``"connect"``, ``"timeout"``, ``"disconnected"``, ``"payload"`` or
+    ``"other"``. The message is built from safe parts only: aiohttp's own exceptions
+    carry the request headers (and so the credentials), so they are never chained.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str = "other", method: str = "GET", url: str = ""
+    ) -> None:
+        self.kind = kind
+        self.method = method
+        self.url = url
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.method} {self.url}]"
+
+
+class DecodeError(TwilioInsightsError):
+    """A response body was not the documented shape.
+
+    ``resource`` names what was being decoded (e.g. ``"ConferenceSummary"``) and ``field``
+    the JSON path of the offending value (``"$.metrics.inbound.mos"``), when known.
+    ``retryable`` is true for bodies that are not JSON at all (a damaged transfer), which the
+    transport retries; a well-formed body of the wrong shape is not retried.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource: str = "",
+        field: str | None = None,
+        url: str = "",
+        retryable: bool = False,
+    ) -> None:
+        self.resource = resource
+        self.field = field
+        self.url = url
+        self.message = message
+        self.retryable = retryable
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f" at {self.field}" if self.field else ""
+        what = f"{self.resource}: " if self.resource else ""
+        url = f" [{self.url}]" if self.url else ""
+        return f"{what}{self.message}{where}{url}"
+
+
+class ForeignOriginError(TwilioInsightsError):
+    """A next-page link or redirect pointed at a host other than the request's.
+
+    Nothing is sent to the foreign host: credentials never leave the configured origins.
+    """
+
+
+class RetryExhaustedError(TwilioInsightsError):
+    """A request kept failing with retryable errors until the retry budget ran out.
+
+    ``attempts`` is the number of attempts made and ``last_error`` (also ``__cause__``) the
+    error of the last one: a :class:`RateLimitError`, :class:`ServerError`,
+    :class:`TransportError` or retryable :class:`DecodeError`.
+    """
+
+    def __init__(self, attempts: int, last_error: TwilioInsightsError, *, elapsed: float) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        self.elapsed = elapsed
+        super().__init__(
+            f"gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
+            f"in {elapsed:.1f}s; last error: {last_error}"
+        )
+
+
+_STATUS_ERRORS: Mapping[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status: int) -> type[ApiError]:
+    """The :class:`ApiError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _STATUS_ERRORS.get(status, ApiError)
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    *,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
+) -> ApiError:
+    """Build the typed error for a non-2xx response from Twilio's JSON error body.
+
+    Twilio's body is ``{"code", "message", "more_info", "status"}``; a body that is not that
+    shape (a proxy's HTML page, an empty body) still gives a useful error with the status.
+    """
+    code: int | None = None
+    more_info: str | None = None
+    message = ""
+    try:
+        payload: Any = json.loads(body) if body else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        raw_code = payload.get("code")
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+            code = raw_code
+        raw_message = payload.get("message")
+        if isinstance(raw_message, str):
+            message = raw_message
+        raw_more = payload.get("more_info")
+        if isinstance(raw_more, str):
+            more_info = raw_more
+    if not message:
+        text = body[:200].decode("utf-8", "replace").strip()
+        message = text or _DEFAULT_REASONS.get(status, "unexpected status")
+    return error_class_for_status(status)(
+        status,
+        message,
+        code=code,
+        more_info=more_info,
+        method=method,
+        url=url,
+        retry_after=retry_after,
+    )
+
+
+_DEFAULT_REASONS: Mapping[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

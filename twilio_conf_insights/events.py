@@ -1,0 +1,106 @@
+"""Instrumentation: what the client reports about each request, retry and throttle change.
+
+Pass callables as ``InsightsClient(hooks=[...])``; each is called synchronously with every
+event, in the order things happen. A hook must be quick and must not raise (an exception
+from a hook is logged and swallowed, so observing a client can never break it)::
+
+    def log_retries(event: ClientEvent) -> None:
+        if isinstance(event, RetryScheduled):
+            print(f"retry {event.attempt} of {event.url} in {event.wait:.2f}s: {event.cause}")
+
+No event carries a header, so none carries a credential.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from .limiter import LimiterStats
+
+__all__ = [
+    "ClientEvent",
+    "EventHook",
+    "RequestSent",
+    "ResponseReceived",
+    "RetryScheduled",
+    "ThrottleChanged",
+]
+
+_log = logging.getLogger("twilio_conf_insights")
+
+
+@attrs.frozen
+class RequestSent:
+    """An attempt is about to be sent (after it was granted a slot)."""
+
+    method: str
+    url: str
+    #: 1 for the first attempt of a call, 2 for its first retry, ...
+    attempt: int
+
+
+@attrs.frozen
+class ResponseReceived:
+    """An attempt ended: with a status, or with ``status=None`` and an ``error``."""
+
+    method: str
+    url: str
+    attempt: int
+    status: int | None
+    #: Seconds from sending to the end of the body.
+    elapsed: float
+    #: The failure, for attempts that did not give a usable response.
+    error: str | None = None
+
+
+@attrs.frozen
+class RetryScheduled:
+    """An attempt failed with a retryable error; the call will be retried after ``wait``."""
+
+    method: str
+    url: str
+    #: The attempt that failed.
+    attempt: int
+    #: Seconds until the next attempt.
+    wait: float
+    #: What went wrong, as text (never containing a header or credential).
+    cause: str
+    #: The error's class name, e.g. ``"RateLimitError"``.
+    cause_type: str
+
+
+@attrs.frozen
+class ThrottleChanged:
+    """The client-wide limiter changed: ``reason`` is ``"throttle"`` or ``"increase"``."""
+
+    reason: str
+    stats: LimiterStats
+
+
+#: Every event a hook may receive.
+ClientEvent = RequestSent | ResponseReceived | RetryScheduled | ThrottleChanged
+#: The type of a hook.
+EventHook = Callable[[ClientEvent], None]
+
+
+class EventDispatcher:
+    """Fans events out to hooks, isolating the client from a failing hook."""
+
+    __slots__ = ("_hooks",)
+
+    def __init__(self, hooks: Sequence[EventHook] = ()) -> None:
+        self._hooks = tuple(hooks)
+
+    def __bool__(self) -> bool:
+        return bool(self._hooks)
+
+    def emit(self, event: ClientEvent) -> None:
+        """Deliver ``event`` to every hook."""
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                _log.exception("event hook %r raised; ignored", hook)

@@ -1,0 +1,68 @@
+"""Conference summary (Voice Insights v1): ``/v1/Conferences/{ConferenceSid}``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Union
+
+import attrs
+
+from ._base import JSONValue, TwilioModel, extra_field, missing_keys_field
+from .enums import ConferenceEndReason, ConferenceStatus, ConferenceTag, ProcessingState, Region
+
+__all__ = ["ConferenceSummary", "DetectedIssues", "DetectedIssuesValue"]
+
+
+@attrs.frozen
+class DetectedIssues(TwilioModel):
+    """Counts of potential issues Twilio detected, by category."""
+
+    call_quality: int | None = None
+    region_configuration: int | None = None
+    participant_behavior: int | None = None
+    extra: Mapping[str, JSONValue] = extra_field()
+    missing_keys: frozenset[str] = missing_keys_field()
+
+
+#: ``detected_issues`` is untyped in the API: typed when it has the known shape, else raw JSON.
+DetectedIssuesValue = Union[DetectedIssues, JSONValue]  # noqa: UP007
+
+
+@attrs.frozen
+class ConferenceSummary(TwilioModel):
+    """Metadata and quality overview of one conference.
+
+    Every field is optional: Twilio sends ``null`` for what it does not know (yet).
+    Timestamps are timezone-aware. ``status``, ``end_reason``, ``mixer_region``... are enum
+    members when known and the raw string when Twilio added a value since this release.
+    """
+
+    conference_sid: str | None = None
+    account_sid: str | None = None
+    friendly_name: str | None = None
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration_seconds: int | None = None
+    connect_duration_seconds: int | None = None
+    status: ConferenceStatus | str | None = None
+    max_participants: int | None = None
+    max_concurrent_participants: int | None = None
+    unique_participants: int | None = None
+    end_reason: ConferenceEndReason | str | None = None
+    #: Call SID (``CA…``) of the participant whose actions ended the conference.
+    ended_by: str | None = None
+    mixer_region: Region | str | None = None
+    mixer_region_requested: Region | str | None = None
+    recording_enabled: bool | None = None
+    detected_issues: DetectedIssuesValue = None
+    tags: list[ConferenceTag | str] | None = None
+    #: Details of the tags, including severity (shape not documented: raw JSON).
+    tag_info: JSONValue = None
+    processing_state: ProcessingState | str | None = None
+    url: str | None = None
+    #: Links to nested resources, e.g. ``conference_participants``.
+    links: JSONValue = None
+    extra: Mapping[str, JSONValue] = extra_field()
+    missing_keys: frozenset[str] = missing_keys_field()

@@ -1,0 +1,217 @@
+"""One paginator for both API families.
+
+:class:`Paginator` is what every ``list()`` returns: iterate it for items, ``.pages()`` for
+:class:`Page` objects, ``await .collect()`` for a list. It fetches the next page while the
+current one is consumed, and never more than one page ahead, so a listing of any length
+holds at most two pages in memory.
+
+Page parsing is pure (:class:`PageFormat`): Insights pages carry their items under
+``meta.key`` and an absolute ``meta.next_page_url``; 2010 pages carry ``participants`` and a
+``next_page_uri`` relative to the API host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
+from typing import Any, Generic, TypeVar
+
+import attrs
+from yarl import URL
+
+from .converter import decode_list
+from .errors import DecodeError
+from .urls import resolve_next_page
+
+__all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "Page", "PageFormat", "Paginator"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a listing."""
+
+    #: The decoded items, in the server's order.
+    items: Sequence[T]
+    #: Zero-based page number, as the server reported it (``None`` if it did not).
+    page: int | None
+    #: The page size the server applied.
+    page_size: int | None
+    #: The URL this page was fetched from.
+    url: URL
+    #: The next page's URL (same origin as ``url``), or ``None`` on the last page.
+    next_url: URL | None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@attrs.frozen
+class PageFormat:
+    """Where a family of list responses keeps its items and its next link."""
+
+    #: ``"insights"`` or ``"2010"``, for error messages.
+    name: str
+    #: Key of the object holding the paging fields (``"meta"``), or ``None`` for the top level.
+    meta_key: str | None
+    #: Key of the next link inside the paging fields.
+    next_key: str
+
+    def parse(self, body: Any, item_type: type[T], items_key: str, url: URL) -> Page[T]:
+        """Decode a list response into a :class:`Page`; bad shapes raise :class:`DecodeError`."""
+        resource = f"page of {item_type.__name__}"
+        if type(body) is not dict:
+            raise DecodeError("expected a JSON object", resource=resource, field="$", url=str(url))
+        meta: Any = body
+        meta_path = "$"
+        if self.meta_key is not None:
+            meta = body.get(self.meta_key)
+            meta_path = f"$.{self.meta_key}"
+            if type(meta) is not dict:
+                raise DecodeError(
+                    "expected a JSON object", resource=resource, field=meta_path, url=str(url)
+                )
+            declared = meta.get("key")
+            if type(declared) is str and declared in body:
+                items_key = declared
+        raw_items = body.get(items_key)
+        if type(raw_items) is not list:
+            raise DecodeError(
+                "expected an array", resource=resource, field=f"$.{items_key}", url=str(url)
+            )
+        items = decode_list(raw_items, item_type, url=str(url), path=f"$.{items_key}")
+        link = meta.get(self.next_key)
+        if link is not None and type(link) is not str:
+            raise DecodeError(
+                "expected a string or null",
+                resource=resource,
+                field=f"{meta_path}.{self.next_key}",
+                url=str(url),
+            )
+        next_url = resolve_next_page(link, request_url=url) if link else None
+        return Page(
+            items=items,
+            page=_optional_int(meta.get("page")),
+            page_size=_optional_int(meta.get("page_size")),
+            url=url,
+            next_url=next_url,
+        )
+
+
+def _optional_int(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+#: Voice Insights v1: ``{"<key>": [...], "meta": {"key", "next_page_url", ...}}``.
+INSIGHTS_PAGES = PageFormat(name="insights", meta_key="meta", next_key="next_page_url")
+#: Core API 2010-04-01: ``{"participants": [...], "next_page_uri": "/2010-04-01/...", ...}``.
+LEGACY_PAGES = PageFormat(name="2010", meta_key=None, next_key="next_page_uri")
+
+#: Fetches one page's JSON.
+FetchJson = Callable[[URL], Awaitable[Any]]
+
+
+class Paginator(Generic[T], AsyncIterator[T]):
+    """An async iterator over every item of a listing, across pages.
+
+    ``limit`` stops after that many items (and never requests a page beyond them).
+    Iterating twice re-runs the listing from the first page.
+    """
+
+    def __init__(
+        self,
+        fetch_json: FetchJson,
+        first_url: URL,
+        *,
+        item_type: type[T],
+        items_key: str,
+        page_format: PageFormat,
+        limit: int | None = None,
+    ) -> None:
+        self._fetch_json = fetch_json
+        self._first_url = first_url
+        self._item_type = item_type
+        self._items_key = items_key
+        self._format = page_format
+        self._limit = limit
+        self._items: AsyncGenerator[T, None] | None = None
+
+    @property
+    def first_url(self) -> URL:
+        """The URL of the first page (filters and ``PageSize`` included)."""
+        return self._first_url
+
+    @property
+    def limit(self) -> int | None:
+        """The most items this paginator yields, or ``None`` for all."""
+        return self._limit
+
+    async def _fetch_page(self, url: URL) -> Page[T]:
+        body = await self._fetch_json(url)
+        return self._format.parse(body, self._item_type, self._items_key, url)
+
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
+        """Yield pages in order, prefetching at most the next one while one is consumed.
+
+        With ``limit``, the last page is cut to the items still wanted.
+        """
+        remaining = self._limit
+        if remaining is not None and remaining <= 0:
+            return
+        pending: asyncio.Task[Page[T]] | None = asyncio.ensure_future(
+            self._fetch_page(self._first_url)
+        )
+        try:
+            while pending is not None:
+                page = await pending
+                pending = None
+                if remaining is not None:
+                    if len(page.items) >= remaining:
+                        page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
+                    remaining -= len(page.items)
+                if page.next_url is not None:
+                    pending = asyncio.ensure_future(self._fetch_page(page.next_url))
+                yield page
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    async def _iterate_items(self) -> AsyncGenerator[T, None]:
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                for item in page.items:
+                    yield item
+
+    def __aiter__(self) -> Paginator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._items is None:
+            self._items = self._iterate_items()
+        try:
+            return await anext(self._items)
+        except StopAsyncIteration:
+            self._items = None
+            raise
+
+    async def aclose(self) -> None:
+        """Stop iterating: cancel a prefetch in flight. Called by ``break`` in ``aclosing``."""
+        items, self._items = self._items, None
+        if items is not None:
+            await items.aclose()
+
+    async def collect(self) -> list[T]:
+        """Every item (up to ``limit``) in a list: for listings known to be small."""
+        result: list[T] = []
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                result.extend(page.items)
+        return result
+
+    def __await__(self) -> Generator[Any, None, list[T]]:
+        """``await paginator`` is ``await paginator.collect()``."""
+        return self.collect().__await__()

@@ -1,0 +1,70 @@
+"""Conference participant summaries: ``/v1/Conferences/{CF…}/Participants``."""
+
+from __future__ import annotations
+
+from .. import validation
+from ..models import ParticipantSummary
+from ..pagination import INSIGHTS_PAGES, Paginator
+from ._context import ResourceContext
+
+__all__ = ["ParticipantSummaries"]
+
+
+class ParticipantSummaries:
+    """Per-participant quality summaries (Voice Insights): ``client.participant_summaries``."""
+
+    def __init__(self, context: ResourceContext) -> None:
+        self._ctx = context
+        self._conferences = context.insights_url / "v1" / "Conferences"
+
+    async def fetch(
+        self,
+        conference_sid: str,
+        participant_sid: str,
+        *,
+        events: str | None = None,
+        metrics: str | None = None,
+    ) -> ParticipantSummary:
+        """The summary of one participant (``CP…``) of a conference (``CF…``).
+
+        ``events`` and ``metrics`` are passed to Twilio as the ``Events`` and ``Metrics``
+        query parameters.
+        """
+        conference = validation.sid(conference_sid, "CF", "conference_sid")
+        participant = validation.sid(participant_sid, "CP", "participant_sid")
+        query: dict[str, str] = {}
+        if events is not None:
+            query["Events"] = validation.text(events, "events")
+        if metrics is not None:
+            query["Metrics"] = validation.text(metrics, "metrics")
+        url = self._conferences / conference / "Participants" / participant
+        return await self._ctx.fetch(url.with_query(query) if query else url, ParticipantSummary)
+
+    def list(
+        self,
+        conference_sid: str,
+        *,
+        participant_sid: str | None = None,
+        label: str | None = None,
+        events: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> Paginator[ParticipantSummary]:
+        """The participant summaries of a conference, optionally filtered."""
+        conference = validation.sid(conference_sid, "CF", "conference_sid")
+        query: dict[str, str | int] = {}
+        if participant_sid is not None:
+            query["ParticipantSid"] = validation.sid(participant_sid, "CP", "participant_sid")
+        if label is not None:
+            query["Label"] = validation.text(label, "label")
+        if events is not None:
+            query["Events"] = validation.text(events, "events")
+        return self._ctx.paginate(
+            self._conferences / conference / "Participants",
+            query,
+            model=ParticipantSummary,
+            items_key="participants",
+            page_format=INSIGHTS_PAGES,
+            page_size=page_size,
+            limit=limit,
+        )

@@ -1,0 +1,274 @@
+"""The session layer: one pooled aiohttp session, auth, limits, retries, typed failures.
+
+Every request of a client goes through :meth:`Transport.get_json`. One *attempt* holds a
+slot of the client-wide :class:`~.limiter.AdaptiveLimiter` while it is on the wire and
+never while it waits to be retried; :class:`~.retry.RetryPolicy` (tenacity) decides
+whether and when to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+import aiohttp
+import tenacity
+from yarl import URL
+
+from ._version import __version__
+from .credentials import Credentials
+from .errors import (
+    ClientClosedError,
+    DecodeError,
+    ForeignOriginError,
+    RetryExhaustedError,
+    TransportError,
+    TwilioInsightsError,
+    error_from_response,
+)
+from .events import EventDispatcher, RequestSent, ResponseReceived, RetryScheduled
+from .limiter import AdaptiveLimiter
+from .retry import RetryPolicy, parse_retry_after
+from .urls import Origin, origin_of
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads"]
+
+_log = logging.getLogger("twilio_conf_insights")
+
+#: Largest response body accepted (after decompression): a page of 1,000 participant
+#: summaries is about 2 MB, so 32 MiB leaves room without letting a broken peer exhaust memory.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+USER_AGENT = (
+    f"twilio-conf-insights/{__version__} aiohttp/{aiohttp.__version__} "
+    f"python/{sys.version_info.major}.{sys.version_info.minor}"
+)
+
+try:  # the optional ``fast`` extra
+    import orjson
+
+    json_loads: Callable[[bytes], Any] = orjson.loads
+    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+except ImportError:  # pragma: no cover - depends on the environment
+    json_loads = json.loads
+    _JSON_ERRORS = (ValueError,)
+
+
+class Transport:
+    """Sends GET requests and returns parsed JSON, or raises a typed error."""
+
+    def __init__(
+        self,
+        *,
+        credentials: Credentials,
+        origins: Collection[Origin],
+        limiter: AdaptiveLimiter,
+        retry: RetryPolicy,
+        timeout: float,
+        session: aiohttp.ClientSession | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        events: EventDispatcher | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._headers = {
+            "Authorization": credentials.authorization_header(),
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        self._origins = frozenset(origins)
+        self.limiter = limiter
+        self._retry = retry
+        self._timeout = timeout
+        self._session = session
+        self._owns_session = session is None
+        self._max_body = max_body_bytes
+        self._events = events if events is not None else EventDispatcher()
+        self._sleep = sleep
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosedError("this client is closed; create a new InsightsClient")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.limiter.stats().max_concurrency),
+                # Per-attempt deadlines are ours (asyncio.timeout), not aiohttp's 5-minute default.
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the session if we opened it; a session the user passed in is left open."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def check_origin(self, url: URL) -> None:
+        """Refuse any URL outside the configured Twilio origins: credentials stay home."""
+        if origin_of(url) not in self._origins:
+            raise ForeignOriginError(
+                f"refusing to send credentials to {url.scheme}://{url.host}: "
+                "not one of the configured API hosts"
+            )
+
+    async def get_json(self, url: URL) -> Any:
+        """GET ``url`` with retries; the parsed JSON body of the first 2xx response."""
+        self.check_origin(url)
+        session = self._get_session()
+        started = time.monotonic()
+        retrying = self._retry.retrying(sleep=self._sleep, before_sleep=self._before_sleep(url))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(session, url, attempt.retry_state.attempt_number)
+        except tenacity.RetryError as exhausted:
+            last = exhausted.last_attempt.exception()
+            assert isinstance(last, TwilioInsightsError)
+            attempts = exhausted.last_attempt.attempt_number
+            error = RetryExhaustedError(attempts, last, elapsed=time.monotonic() - started)
+        # Raised outside the except block so tenacity's RetryError is not chained in.
+        raise error from error.last_error
+
+    def _before_sleep(self, url: URL) -> Callable[[tenacity.RetryCallState], None]:
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            wait = state.upcoming_sleep
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            cause = str(error) if error is not None else "unknown"
+            _log.info(
+                "retrying GET %s in %.2fs after attempt %d: %s",
+                url,
+                wait,
+                state.attempt_number,
+                cause,
+            )
+            if self._events:
+                self._events.emit(
+                    RetryScheduled(
+                        method="GET",
+                        url=str(url),
+                        attempt=state.attempt_number,
+                        wait=wait,
+                        cause=cause,
+                        cause_type=type(error).__name__,
+                    )
+                )
+
+        return before_sleep
+
+    async def _attempt(self, session: aiohttp.ClientSession, url: URL, attempt: int) -> Any:
+        status = 0
+        body = b""
+        retry_after_header: str | None = None
+        failure: TransportError | DecodeError | None = None
+        async with self.limiter.slot():
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("GET %s (attempt %d)", url, attempt)
+            if self._events:
+                self._events.emit(RequestSent(method="GET", url=str(url), attempt=attempt))
+            sent = time.perf_counter()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    async with session.get(
+                        url, headers=self._headers, allow_redirects=False
+                    ) as response:
+                        status = response.status
+                        retry_after_header = response.headers.get("Retry-After")
+                        body = await self._read_body(response, url)
+            except DecodeError as exc:
+                failure = exc
+            except TimeoutError:
+                failure = TransportError(
+                    f"no complete response within {self._timeout:g}s", kind="timeout", url=str(url)
+                )
+            except aiohttp.ClientPayloadError as exc:
+                failure = TransportError(
+                    _describe(exc, "truncated or damaged body"), kind="payload", url=str(url)
+                )
+            except aiohttp.ServerDisconnectedError as exc:
+                failure = TransportError(
+                    _describe(exc, "server disconnected"), kind="disconnected", url=str(url)
+                )
+            except aiohttp.ClientConnectionError as exc:
+                failure = TransportError(
+                    _describe(exc, "connection failed"), kind="connect", url=str(url)
+                )
+            except aiohttp.ClientError as exc:
+                failure = TransportError(
+                    _describe(exc, "HTTP client error"), kind="other", url=str(url)
+                )
+            elapsed = time.perf_counter() - sent
+            if self._events:
+                self._events.emit(
+                    ResponseReceived(
+                        method="GET",
+                        url=str(url),
+                        attempt=attempt,
+                        status=status or None,
+                        elapsed=elapsed,
+                        error=str(failure) if failure is not None else None,
+                    )
+                )
+        # Raised here, outside the except blocks: aiohttp's exceptions carry the request
+        # headers (our Authorization), so they must not ride along as __context__.
+        if failure is not None:
+            raise failure
+        if 200 <= status < 300:
+            try:
+                data = json_loads(body)
+            except _JSON_ERRORS:
+                data = _NOT_JSON
+            if data is _NOT_JSON:
+                raise DecodeError(
+                    "response body is not valid JSON",
+                    resource="response",
+                    url=str(url),
+                    retryable=True,
+                )
+            self.limiter.record_success()
+            return data
+        retry_after = parse_retry_after(retry_after_header)
+        if status == 429 or (status == 503 and retry_after is not None):
+            self.limiter.record_throttle(retry_after)
+        raise error_from_response(status, body, method="GET", url=str(url), retry_after=retry_after)
+
+    async def _read_body(self, response: aiohttp.ClientResponse, url: URL) -> bytes:
+        limit = self._max_body
+        length = response.content_length
+        if length is not None and length > limit and "Content-Encoding" not in response.headers:
+            raise DecodeError(
+                f"response body of {length} bytes exceeds max_body_bytes={limit}",
+                resource="response",
+                url=str(url),
+            )
+        body = bytearray()
+        stream = response.content
+        while chunk := await stream.read(limit + 1 - len(body)):
+            body += chunk
+            if len(body) > limit:
+                raise DecodeError(
+                    f"response body exceeds max_body_bytes={limit}",
+                    resource="response",
+                    url=str(url),
+                )
+        return bytes(body)
+
+
+_NOT_JSON = object()
+
+
+def _describe(exc: BaseException, fallback: str) -> str:
+    """A safe one-line description of an aiohttp exception (never its request headers)."""
+    text = str(exc).strip() or fallback
+    return f"{fallback} ({type(exc).__name__}: {text})" if text != fallback else fallback
