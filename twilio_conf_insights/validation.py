@@ -118,8 +118,8 @@ def aware_datetime(value: object, name: str) -> str:
             f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc)); "
             "a naive datetime is ambiguous"
         )
-    utc = value.astimezone(UTC)
-    stamp = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        stamp += f".{utc.microsecond:06d}"
-    return stamp + "Z"
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidArgumentError(f"{name} is out of range in UTC: {value!r}") from None
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds" if utc.microsecond else "seconds") + "Z"

@@ -1,0 +1,194 @@
+"""Models and the converter: documented shapes, unknown values, round trips, decode errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from tests import payloads
+from twilio_conf_insights import (
+    AvgMax,
+    CallType,
+    ConferenceStatus,
+    ConferenceSummary,
+    ConferenceTag,
+    DecodeError,
+    DetectedIssues,
+    Participant,
+    ParticipantMetrics,
+    ParticipantProperties,
+    ParticipantStatus,
+    ParticipantSummary,
+    Region,
+    StreamMetrics,
+)
+from twilio_conf_insights.converter import decode, decode_list
+
+
+def test_conference_summary_fields_are_typed() -> None:
+    summary = ConferenceSummary.from_dict(payloads.conference_summary())
+    assert summary.status is ConferenceStatus.COMPLETED
+    assert summary.mixer_region is Region.IE1
+    assert summary.mixer_region_requested is None
+    assert summary.create_time == datetime(2024, 3, 4, 10, 0, 1, tzinfo=UTC)
+    assert summary.tags == [ConferenceTag.HIGH_JITTER, ConferenceTag.LOW_MOS]
+    assert summary.detected_issues == DetectedIssues(call_quality=2, region_configuration=0, participant_behavior=1)
+    assert summary.recording_enabled is True
+    assert summary.extra == {}
+
+
+def test_participant_summary_nested_types() -> None:
+    summary = ParticipantSummary.from_dict(payloads.participant_summary())
+    assert summary.from_ == "+15550100"
+    assert summary.call_type is CallType.SIP
+    assert isinstance(summary.metrics, ParticipantMetrics)
+    inbound = summary.metrics.inbound
+    assert isinstance(inbound, StreamMetrics)
+    assert inbound.mos == 3.2
+    assert inbound.jitter == AvgMax(avg=41.5, max=41.5 * 3)
+    assert inbound.packet_loss_percentage == 2.5
+    assert summary.metrics.outbound is not None
+    assert summary.metrics.outbound.extra == {"tags": ["silent"]}
+    assert isinstance(summary.properties, ParticipantProperties)
+    assert summary.properties.play_early_media is None
+    assert summary.properties.extra == {"early_media": True}
+    assert "play_early_media" in summary.properties.missing_keys
+    assert summary.coached_participants == [payloads.COACHED]
+
+
+def test_live_participant_rfc2822_dates() -> None:
+    participant = Participant.from_dict(payloads.live_participant())
+    assert participant.date_created == datetime(2024, 3, 4, 10, 0, 7, tzinfo=UTC)
+    assert participant.status is ParticipantStatus.CONNECTED
+    assert participant.muted is True
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (ConferenceSummary, payloads.conference_summary()),
+        (ConferenceSummary, payloads.conference_summary(tags=None, start_time=None, detected_issues=None)),
+        (ParticipantSummary, payloads.participant_summary()),
+        (ParticipantSummary, payloads.participant_summary(metrics=None, events=None, properties=None, label=None)),
+        (Participant, payloads.live_participant()),
+        (Participant, payloads.live_participant(call_sid_to_coach=payloads.COACHED, coaching=True, label=None)),
+    ],
+)
+def test_to_dict_reproduces_the_json_exactly(model: Any, body: dict[str, Any]) -> None:
+    parsed = model.from_dict(copy.deepcopy(body))
+    assert parsed.to_dict() == body
+    # Exactly: the same JSON text, ints stay ints and floats stay floats.
+    assert json.dumps(parsed.to_dict(), sort_keys=True) == json.dumps(body, sort_keys=True)
+
+
+def test_unknown_enum_values_and_keys_survive() -> None:
+    body = payloads.conference_summary(
+        status="archived", mixer_region="mars1", tags=["low_mos", "brand_new_tag"], surprise={"nested": [1, 2]}
+    )
+    summary = ConferenceSummary.from_dict(body)
+    assert summary.status == "archived"
+    assert not isinstance(summary.status, ConferenceStatus)
+    assert summary.mixer_region == "mars1"
+    assert summary.tags == [ConferenceTag.LOW_MOS, "brand_new_tag"]
+    assert summary.extra == {"surprise": {"nested": [1, 2]}}
+    assert summary.to_dict() == body
+
+
+def test_absent_keys_are_not_invented() -> None:
+    body = payloads.conference_summary()
+    del body["tag_info"], body["links"]
+    summary = ConferenceSummary.from_dict(body)
+    assert summary.tag_info is None
+    assert summary.to_dict() == body
+
+
+@pytest.mark.parametrize(
+    "untyped",
+    [[1, 2, 3], "text", 7, {"inbound": {"mos": "excellent"}}, {"anything": {"goes": None}}, True],
+)
+def test_untyped_fields_accept_any_json(untyped: Any) -> None:
+    body = payloads.participant_summary(metrics=untyped, properties=untyped, events=untyped)
+    summary = ParticipantSummary.from_dict(body)
+    assert summary.to_dict() == body
+    conference = ConferenceSummary.from_dict(payloads.conference_summary(detected_issues=untyped, tag_info=untyped, links=untyped))
+    assert conference.to_dict()["detected_issues"] == untyped
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration_seconds", "76"),
+        ("duration_seconds", 7.5),
+        ("recording_enabled", "false"),
+        ("create_time", "yesterday"),
+        ("create_time", 1700000000),
+        ("status", 3),
+        ("tags", "low_mos"),
+        ("friendly_name", ["a"]),
+    ],
+)
+def test_wrong_shape_raises_decode_error_naming_resource_and_field(field: str, value: Any) -> None:
+    with pytest.raises(DecodeError) as caught:
+        ConferenceSummary.from_dict(payloads.conference_summary(**{field: value}))
+    assert caught.value.resource == "ConferenceSummary"
+    assert caught.value.field == f"$.{field}"
+    assert field in str(caught.value)
+
+
+def test_top_level_wrong_type_is_a_decode_error() -> None:
+    for bad in ([], "x", None, 3):
+        with pytest.raises(DecodeError) as caught:
+            decode(bad, Participant)
+        assert caught.value.resource == "Participant"
+
+
+def test_decode_list_names_the_index() -> None:
+    items = [payloads.live_participant(), payloads.live_participant(muted="yes")]
+    with pytest.raises(DecodeError) as caught:
+        decode_list(items, Participant, path="$.participants")
+    assert caught.value.field == "$.participants[1].muted"
+
+
+def test_integral_floats_are_integers_and_bool_is_not_a_number() -> None:
+    summary = ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=10.0))
+    assert summary.duration_seconds == 10
+    with pytest.raises(DecodeError):
+        ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=True))
+
+
+def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
+    summary = ConferenceSummary.from_dict(
+        payloads.conference_summary(create_time="2024-03-04T12:00:01.250+02:00", start_time="2024-03-04T10:00:05")
+    )
+    assert summary.create_time == datetime(2024, 3, 4, 10, 0, 1, 250000, tzinfo=UTC)
+    assert summary.start_time is not None and summary.start_time.tzinfo is not None
+
+
+def test_models_are_frozen_and_hashable_free_of_secrets() -> None:
+    summary = ConferenceSummary.from_dict(payloads.conference_summary())
+    with pytest.raises(AttributeError):
+        summary.status = "x"  # type: ignore[misc]
+    assert "CF" in repr(summary)
+
+
+@settings(max_examples=150, deadline=None)
+@given(payloads.random_conferences)
+def test_random_conferences_round_trip(body: dict[str, Any]) -> None:
+    assert ConferenceSummary.from_dict(copy.deepcopy(body)).to_dict() == body
+
+
+@settings(max_examples=150, deadline=None)
+@given(payloads.random_participant_summaries)
+def test_random_participant_summaries_round_trip(body: dict[str, Any]) -> None:
+    assert ParticipantSummary.from_dict(copy.deepcopy(body)).to_dict() == body
+
+
+@settings(max_examples=150, deadline=None)
+@given(payloads.random_live_participants)
+def test_random_live_participants_round_trip(body: dict[str, Any]) -> None:
+    assert Participant.from_dict(copy.deepcopy(body)).to_dict() == body

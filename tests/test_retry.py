@@ -1,0 +1,133 @@
+"""RetryPolicy and Retry-After: exact waits, without a server."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+import tenacity
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twilio_conf_insights import (
+    AuthenticationError,
+    BadRequestError,
+    DecodeError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    TransportError,
+)
+from twilio_conf_insights.retry import is_retryable, parse_retry_after
+
+NOW = datetime(2024, 3, 4, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("3", 3.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("Mon, 04 Mar 2024 10:00:30 GMT", 30.0),
+        ("Mon, 04 Mar 2024 09:59:00 GMT", 0.0),  # in the past: now
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+    ],
+)
+def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header, now=NOW) == seconds
+
+
+@given(st.text(max_size=40))
+def test_parse_retry_after_never_raises_or_goes_negative(header: str) -> None:
+    value = parse_retry_after(header, now=NOW)
+    assert value is None or value >= 0
+
+
+def _api(cls: type[Exception], status: int, retry_after: float | None = None) -> Exception:
+    return cls(status, "x", retry_after=retry_after)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [
+        (_api(RateLimitError, 429), True),
+        (_api(ServerError, 500), True),
+        (_api(ServerError, 502), True),
+        (_api(ServerError, 503), True),
+        (_api(ServerError, 504), True),
+        (_api(ServerError, 501), False),
+        (_api(BadRequestError, 400), False),
+        (_api(AuthenticationError, 401), False),
+        (_api(PermissionDeniedError, 403), False),
+        (_api(NotFoundError, 404), False),
+        (TransportError("reset", kind="disconnected"), True),
+        (TransportError("slow", kind="timeout"), True),
+        (DecodeError("not json", retryable=True), True),
+        (DecodeError("wrong shape"), False),
+        (ValueError("x"), False),
+    ],
+)
+def test_what_is_retried(error: Exception, retryable: bool) -> None:
+    assert is_retryable(error) is retryable
+
+
+def _state(policy: RetryPolicy, attempt: int, error: BaseException) -> tenacity.RetryCallState:
+    retrying = policy.retrying(sleep=_no_sleep)
+    state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    state.set_exception((type(error), error, None))
+    return state
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def test_retry_after_is_the_wait_and_is_capped() -> None:
+    policy = RetryPolicy(max_retry_after=10)
+    wait = policy.retrying(sleep=_no_sleep).wait
+    assert wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=3.0))) == 3.0
+    assert wait(_state(policy, 1, _api(ServerError, 503, retry_after=7.0))) == 7.0
+    assert wait(_state(policy, 2, _api(RateLimitError, 429, retry_after=3600.0))) == 10.0
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 6, 10, 40])
+def test_full_jitter_backoff_is_within_the_exponential_ceiling(attempt: int) -> None:
+    policy = RetryPolicy(initial_backoff=0.5, max_backoff=8)
+    wait = policy.retrying(sleep=_no_sleep).wait
+    ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
+    assert policy.backoff_ceiling(attempt) == ceiling
+    random.seed(attempt)
+    waits = [wait(_state(policy, attempt, TransportError("x"))) for _ in range(200)]
+    assert all(0 <= w <= ceiling for w in waits)
+    # Full jitter: spread over the whole range, not clustered at the ceiling.
+    assert min(waits) < ceiling * 0.2 and max(waits) > ceiling * 0.8
+
+
+def test_policy_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="initial_backoff"):
+        RetryPolicy(initial_backoff=-1)
+    assert RetryPolicy.disabled().max_attempts == 1
+
+
+def test_stops_on_attempts_and_elapsed_time() -> None:
+    policy = RetryPolicy(max_attempts=3, max_elapsed=5)
+    stop = policy.retrying(sleep=_no_sleep).stop
+    state = _state(policy, 3, TransportError("x"))
+    assert stop(state)
+    state = _state(policy, 1, TransportError("x"))
+    state.upcoming_sleep = 1.0
+    state.outcome_timestamp = state.start_time + 4.5  # 4.5s spent, +1s wait > 5s budget
+    assert stop(state)
+    state.outcome_timestamp = state.start_time + 1.0
+    assert not stop(state)
