@@ -6,6 +6,7 @@ the errors in :mod:`twilio_conf_insights.errors`, and a fake Twilio for your own
 """
 
 from ._version import __version__
+from .bulk import ConferenceReport, FetchResult
 from .client import InsightsClient
 from .errors import (
     ApiError,
@@ -61,6 +62,7 @@ __all__ = [
     "ClientClosedError",
     "ClientEvent",
     "ConferenceEndReason",
+    "ConferenceReport",
     "ConferenceStatus",
     "ConferenceSummary",
     "ConferenceTag",
@@ -68,6 +70,7 @@ __all__ = [
     "DecodeError",
     "DetectedIssue",
     "DetectedIssues",
+    "FetchResult",
     "ForeignOriginError",
     "InsightsClient",
     "InvalidArgumentError",

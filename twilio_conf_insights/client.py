@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
 
+from .bulk import ConferenceReport, map_bounded
 from .credentials import Credentials
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DecodeError
 from .events import EventDispatcher, EventHook, ThrottleChanged
 from .limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
+from .models import ConferenceSummary, ParticipantSummary
 from .resources import Conferences, Participants, ParticipantSummaries
 from .resources._context import ResourceContext
 from .retry import RetryPolicy
@@ -173,6 +176,41 @@ class InsightsClient:
     def closed(self) -> bool:
         """Whether the client was closed."""
         return self._transport.closed
+
+    async def conference_reports(
+        self,
+        *,
+        concurrency: int | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> AsyncGenerator[ConferenceReport, None]:
+        """Stream every matching conference with all of its participant summaries.
+
+        ``filters`` are those of :meth:`Conferences.list` (``status``, ``created_after``...).
+        Conference pages flow into at most ``concurrency`` concurrent participant listings
+        (default: ``max_concurrency``), so the first report arrives after about two round
+        trips and memory stays bounded whatever the total. Reports come as they complete.
+        """
+        conferences = self.conferences.list(page_size=page_size, limit=limit, **filters)
+        width = concurrency if concurrency is not None else self.stats().max_concurrency
+        reports = map_bounded(conferences, self._participants_of, concurrency=width)
+        async with contextlib.aclosing(reports) as outcomes:
+            async for summary, participants, error in outcomes:
+                yield ConferenceReport(
+                    summary=summary, participants=participants or [], error=error
+                )
+
+    async def _participants_of(self, summary: ConferenceSummary) -> list[ParticipantSummary]:
+        if summary.conference_sid is None:
+            raise DecodeError(
+                "conference has no conference_sid",
+                resource="ConferenceSummary",
+                field="$.conference_sid",
+            )
+        return await self.participant_summaries.list(
+            summary.conference_sid, page_size=1000
+        ).collect()
 
     def stats(self) -> LimiterStats:
         """The client-wide limiter's state: current concurrency limit, throttle events..."""

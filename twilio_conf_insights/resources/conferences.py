@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from datetime import datetime
 
 from .. import validation
+from ..bulk import FetchResult, map_bounded
 from ..models import (
     ConferenceEndReason,
     ConferenceStatus,
@@ -31,6 +33,33 @@ class Conferences:
         """The summary of one conference (``CF…``)."""
         sid = validation.sid(conference_sid, "CF", "conference_sid")
         return await self._ctx.fetch(self._base / sid, ConferenceSummary)
+
+    async def fetch_many(
+        self,
+        sids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+    ) -> AsyncGenerator[FetchResult[ConferenceSummary], None]:
+        """Fetch many summaries concurrently; yield a :class:`FetchResult` for each SID.
+
+        ``sids`` may be any iterable or async iterable, even an endless one: it is read only
+        as capacity frees up. Results come as they complete, or in input order with
+        ``ordered=True``. A failure (invalid SID, 404, retries exhausted) is that item's
+        ``error``; the stream goes on. ``concurrency`` defaults to the client's
+        ``max_concurrency`` (which caps requests in flight regardless). Leaving the loop
+        early, or cancelling, stops every request in flight.
+        """
+        width = (
+            concurrency
+            if concurrency is not None
+            else self._ctx.transport.limiter.stats().max_concurrency
+        )
+        async with contextlib.aclosing(
+            map_bounded(sids, self.fetch, concurrency=width, ordered=ordered)
+        ) as outcomes:
+            async for sid, value, error in outcomes:
+                yield FetchResult(sid=sid, value=value, error=error)
 
     def list(
         self,

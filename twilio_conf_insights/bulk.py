@@ -1,0 +1,145 @@
+"""Bulk fetching: a bounded, lazy, cancellable fan-out over any (async) iterable.
+
+:func:`map_bounded` is the one engine behind ``conferences.fetch_many`` and
+``client.conference_reports``. It reads its input only as capacity frees up (so an endless
+generator works), keeps at most ``concurrency`` tasks alive, turns each item's failure into
+a result instead of ending the stream, and cancels and awaits every task it started when
+the consumer stops early or is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+)
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .models import ConferenceSummary, ParticipantSummary
+
+__all__ = ["ConferenceReport", "FetchResult", "map_bounded"]
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+T = TypeVar("T")
+
+
+@attrs.frozen
+class FetchResult(Generic[T]):
+    """The outcome of one item of a bulk fetch: a value, or the error that stopped it."""
+
+    #: The SID as it was given.
+    sid: str
+    #: The fetched object, or ``None`` when the fetch failed.
+    value: T | None
+    #: Why it failed: an API, transport or decode error, or an invalid SID (``ValueError``).
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the fetch succeeded."""
+        return self.error is None
+
+
+@attrs.frozen
+class ConferenceReport:
+    """A conference summary with every one of its participant summaries.
+
+    ``participants`` is complete (every page) or, when listing them failed after the retry
+    budget, empty with ``error`` set: never a silent partial list.
+    """
+
+    summary: ConferenceSummary
+    participants: list[ParticipantSummary]
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the participants were listed completely."""
+        return self.error is None
+
+
+async def _aiter(source: Iterable[In] | AsyncIterable[In]) -> AsyncGenerator[In, None]:
+    if isinstance(source, AsyncIterable):
+        iterator: AsyncIterator[In] = aiter(source)
+        try:
+            async for item in iterator:
+                yield item
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                await close()
+    else:
+        for item in source:
+            yield item
+
+
+async def map_bounded(
+    source: Iterable[In] | AsyncIterable[In],
+    work: Callable[[In], Awaitable[Out]],
+    *,
+    concurrency: int,
+    ordered: bool = False,
+) -> AsyncGenerator[tuple[In, Out | None, Exception | None], None]:
+    """Run ``work`` on each input with at most ``concurrency`` at once; yield outcomes.
+
+    Yields ``(input, result, None)`` or ``(input, None, error)`` as each completes, or in
+    input order with ``ordered=True`` (then at most ``2 * concurrency`` inputs are read
+    ahead of the next one due, which bounds the reorder buffer).
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    inputs = _aiter(source)
+    running: dict[asyncio.Future[Any], tuple[int, In]] = {}
+    done_early: dict[int, tuple[In, Out | None, Exception | None]] = {}
+    read = 0
+    next_due = 0
+    exhausted = False
+    window = 2 * concurrency
+    try:
+        while True:
+            while (
+                not exhausted
+                and len(running) < concurrency
+                and (not ordered or read - next_due < window)
+            ):
+                try:
+                    item = await anext(inputs)
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                running[asyncio.ensure_future(work(item))] = (read, item)
+                read += 1
+            if not running:
+                return
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for future in finished:
+                index, item = running.pop(future)
+                error = future.exception()
+                if error is not None and not isinstance(error, Exception):
+                    raise error  # KeyboardInterrupt and friends are not per-item failures
+                outcome = (
+                    (item, None, error) if error is not None else (item, future.result(), None)
+                )
+                if not ordered:
+                    yield outcome
+                    continue
+                done_early[index] = outcome
+                while next_due in done_early:
+                    yield done_early.pop(next_due)
+                    next_due += 1
+    finally:
+        for future in running:
+            future.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await inputs.aclose()
