@@ -36,7 +36,7 @@ from .limiter import AdaptiveLimiter
 from .retry import RetryPolicy, parse_retry_after
 from .urls import Origin, origin_of
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
 
 _log = logging.getLogger("twilio_conf_insights")
 
@@ -53,10 +53,8 @@ try:  # the optional ``fast`` extra
     import orjson
 
     json_loads: Callable[[bytes], Any] = orjson.loads
-    _JSON_ERRORS: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover - depends on the environment
     json_loads = json.loads
-    _JSON_ERRORS = (ValueError,)
 
 
 class Transport:
@@ -225,21 +223,11 @@ class Transport:
         if failure is not None:
             raise failure
         if 200 <= status < 300:
-            try:
-                data = json_loads(body)
-            except _JSON_ERRORS:
-                data = _NOT_JSON
-            if data is _NOT_JSON:
-                raise DecodeError(
-                    "response body is not valid JSON",
-                    resource="response",
-                    url=str(url),
-                    retryable=True,
-                )
+            data = parse_json_body(body, url=str(url))
             self.limiter.record_success()
             return data
         retry_after = parse_retry_after(retry_after_header)
-        if status == 429 or (status == 503 and retry_after is not None):
+        if status in _THROTTLE_STATUSES:
             self.limiter.record_throttle(retry_after)
         raise error_from_response(status, body, method="GET", url=str(url), retry_after=retry_after)
 
@@ -265,7 +253,29 @@ class Transport:
         return bytes(body)
 
 
-_NOT_JSON = object()
+#: Statuses by which Twilio says "too much": they slow the whole client down.
+_THROTTLE_STATUSES = frozenset({429, 503})
+
+
+def parse_json_body(body: bytes, *, url: str = "") -> Any:
+    """Parse a 2xx body as JSON; anything else is a retryable :class:`DecodeError`.
+
+    A body that is not JSON at all is most likely damaged in transit (a proxy error page, a
+    cut connection without Content-Length), so it is worth another attempt.
+    """
+    try:
+        return json_loads(body)
+    except (ValueError, RecursionError):
+        pass
+    if json_loads is not json.loads:
+        # orjson refuses a few valid documents (integers beyond 64 bits): ask the stdlib.
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            pass
+    raise DecodeError(
+        "response body is not valid JSON", resource="response", url=url, retryable=True
+    )
 
 
 def _describe(exc: BaseException, fallback: str) -> str:

@@ -1,0 +1,164 @@
+"""fetch_many and conference_reports: laziness, bounds, order, per-item errors, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.conftest import ClientFactory
+from twilio_conf_insights import (
+    InsightsClient,
+    InvalidArgumentError,
+    NotFoundError,
+    RetryExhaustedError,
+    RetryPolicy,
+)
+from twilio_conf_insights.bulk import map_bounded
+from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
+
+
+def _other_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_fetch_many_yields_every_result(fake: FakeTwilio, client: InsightsClient) -> None:
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+    results = [r async for r in client.conferences.fetch_many(sids, concurrency=5)]
+    assert sorted(r.sid for r in results) == sorted(sids)
+    assert all(r.ok and r.value is not None and r.value.conference_sid == r.sid for r in results)
+
+
+async def test_fetch_many_ordered(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.002
+    client = make_client()
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+    results = [r async for r in client.conferences.fetch_many(sids, concurrency=4, ordered=True)]
+    assert [r.sid for r in results] == sids
+
+
+async def test_fetch_many_reports_per_item_errors_and_goes_on(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    good = [c["conference_sid"] for c in fake.data.conferences[:5]]
+    missing = "CF" + "0" * 32
+    sids = [good[0], "not-a-sid", missing, *good[1:]]
+    results = {r.sid: r async for r in client.conferences.fetch_many(sids, concurrency=1, ordered=True)}
+    assert isinstance(results["not-a-sid"].error, InvalidArgumentError)
+    assert isinstance(results[missing].error, NotFoundError)
+    assert all(results[s].ok for s in good)
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=2)
+    (exhausted,) = [r async for r in client.conferences.fetch_many([good[0]])]
+    assert isinstance(exhausted.error, RetryExhaustedError)
+
+
+async def test_fetch_many_reads_an_endless_source_lazily(fake: FakeTwilio, client: InsightsClient) -> None:
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+    pulled = 0
+
+    def endless() -> Iterator[str]:
+        nonlocal pulled
+        for sid in itertools.cycle(sids):
+            pulled += 1
+            yield sid
+
+    received = 0
+    async with contextlib.aclosing(client.conferences.fetch_many(endless(), concurrency=4)) as stream:
+        async for _ in stream:
+            received += 1
+            assert pulled <= received + 2 * 4
+            if received == 50:
+                break
+    assert _other_tasks() == set()
+
+
+async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(fake: FakeTwilio, client: InsightsClient) -> None:
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+    pulled = 0
+
+    async def source() -> AsyncIterator[str]:
+        nonlocal pulled
+        for sid in sids:
+            pulled += 1
+            yield sid
+
+    received = 0
+    async for _ in client.conferences.fetch_many(source(), concurrency=3, ordered=True):
+        received += 1
+        assert pulled - received <= 2 * 3
+    assert received == len(sids)
+
+
+async def test_cancelling_fetch_many_leaves_no_task(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.2
+    client = make_client()
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+
+    async def consume() -> None:
+        async for _ in client.conferences.fetch_many(sids, concurrency=8):
+            pass
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.05)
+    assert client.stats().in_flight == 8
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _other_tasks() == set()
+    assert client.stats().in_flight == 0
+
+
+async def test_map_bounded_never_exceeds_concurrency() -> None:
+    running = peak = 0
+
+    async def work(item: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001 * (item % 3))
+        running -= 1
+        return item * 2
+
+    outcomes = [o async for o in map_bounded(range(100), work, concurrency=7, ordered=True)]
+    assert [o[1] for o in outcomes] == [i * 2 for i in range(100)]
+    assert peak == 7
+    with pytest.raises(ValueError, match="concurrency"):
+        [o async for o in map_bounded(range(3), work, concurrency=0)]
+
+
+async def test_conference_reports_are_complete_across_pages_under_faults(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    client = make_client(timeout=0.5)
+    fake.faults.random(rate=0.2, seed=4)
+    reports = [r async for r in client.conference_reports(page_size=4, concurrency=6)]
+    fake.faults.clear()
+    assert sum(fake.faults.injected.values()) > 0
+    assert sorted(r.summary.conference_sid or "" for r in reports) == sorted(
+        c["conference_sid"] for c in fake.data.conferences
+    )
+    for report in reports:
+        assert report.ok
+        sid = report.summary.conference_sid
+        assert sid is not None
+        assert [p.to_dict() for p in report.participants] == fake.data.participant_summaries[sid]
+
+
+async def test_conference_reports_use_every_participant_page() -> None:
+    async with FakeTwilio(conferences=3, participants_per_conference=(1200, 1300), seed=2) as fake:
+        async with InsightsClient(
+            fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url
+        ) as client:
+            reports = [r async for r in client.conference_reports()]
+        for report in reports:
+            sid = report.summary.conference_sid
+            assert sid is not None
+            assert len(report.participants) == len(fake.data.participant_summaries[sid]) > 1000
+
+
+async def test_conference_reports_filters_reach_the_listing(fake: FakeTwilio, client: InsightsClient) -> None:
+    reports = [r async for r in client.conference_reports(status="completed")]
+    assert {r.summary.status for r in reports} == {"completed"}
+    assert fake.requests[0].query["Status"] == ["completed"]

@@ -1,0 +1,109 @@
+"""The paginator: page boundaries, limit, the one-page prefetch bound, early exit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import ClientFactory
+from twilio_conf_insights import InsightsClient, Page
+from twilio_conf_insights.models import ConferenceSummary
+from twilio_conf_insights.testing import FakeTwilio
+
+
+async def _settle() -> None:
+    # Let any prefetch that could have been started finish its round trip.
+    for _ in range(3):
+        await asyncio.sleep(0.02)
+
+
+def _other_tasks() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 7, 29, 30, 31, 1000])
+async def test_every_item_once_across_page_boundaries(
+    fake: FakeTwilio, client: InsightsClient, page_size: int
+) -> None:
+    seen = [c.conference_sid async for c in client.conferences.list(page_size=page_size)]
+    assert seen == [c["conference_sid"] for c in fake.data.conferences]
+    assert len(fake.requests) == max(1, -(-len(seen) // page_size))
+
+
+async def test_2010_pages_follow_relative_links(fake: FakeTwilio, client: InsightsClient) -> None:
+    conference = max(fake.data.participants, key=lambda k: len(fake.data.participants[k]))
+    pages = [page async for page in client.participants.list(conference, page_size=1).pages()]
+    assert [p.items[0].to_dict() for p in pages] == fake.data.participants[conference]
+    assert all(p.next_url is None or p.next_url.host == "127.0.0.1" for p in pages)
+    assert pages[-1].next_url is None
+
+
+async def test_prefetch_is_at_most_one_page_ahead(fake: FakeTwilio, client: InsightsClient) -> None:
+    consumed = 0
+    async for page in client.conferences.list(page_size=3).pages():
+        consumed += 1
+        assert isinstance(page, Page)
+        await _settle()
+        # The pages consumed plus exactly one fetched ahead (none after the last).
+        assert len(fake.requests) == min(consumed + 1, 10)
+    assert consumed == 10
+
+
+async def test_limit_stops_early_and_requests_nothing_beyond(fake: FakeTwilio, client: InsightsClient) -> None:
+    items = await client.conferences.list(page_size=2, limit=5).collect()
+    assert len(items) == 5
+    assert len(fake.requests) == 3
+    fake.reset_stats()
+    items = await client.conferences.list(page_size=2, limit=4).collect()
+    assert len(items) == 4
+    await _settle()
+    assert len(fake.requests) == 2
+
+
+async def test_limit_sets_the_page_size_when_none_is_given(fake: FakeTwilio, client: InsightsClient) -> None:
+    items = [c async for c in client.conferences.list(limit=3)]
+    assert len(items) == 3
+    assert fake.requests[0].query["PageSize"] == ["3"]
+    assert len(fake.requests) == 1
+
+
+async def test_limit_zero_sends_nothing(fake: FakeTwilio, client: InsightsClient) -> None:
+    assert await client.conferences.list(limit=0).collect() == []
+    assert fake.requests == []
+
+
+async def test_await_paginator_collects(fake: FakeTwilio, client: InsightsClient) -> None:
+    items: list[ConferenceSummary] = await client.conferences.list(page_size=10)
+    assert len(items) == len(fake.data.conferences)
+
+
+async def test_break_cancels_the_prefetch_and_leaves_no_task(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.05
+    client = make_client()
+    paginator = client.conferences.list(page_size=2)
+    async for _ in paginator:
+        break
+    await paginator.aclose()
+    await asyncio.sleep(0)
+    assert _other_tasks() == set()
+
+
+async def test_abandoned_iteration_is_cleaned_up(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.05
+    client = make_client()
+    async for _ in client.conferences.list(page_size=2):
+        break
+    # The abandoned generator is finalised by the event loop on its next turns.
+    for _ in range(10):
+        if not _other_tasks():
+            break
+        await asyncio.sleep(0.01)
+    assert _other_tasks() == set()
+
+
+async def test_iterating_again_restarts(fake: FakeTwilio, client: InsightsClient) -> None:
+    paginator = client.conferences.list(page_size=50)
+    first = [c async for c in paginator]
+    second = [c async for c in paginator]
+    assert first == second and len(first) == len(fake.data.conferences)

@@ -1,0 +1,315 @@
+"""Retries, faults, limits, timeouts and secrets, over real HTTP to the fake Twilio."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import FAST_RETRY, ClientFactory
+from twilio_conf_insights import (
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ClientEvent,
+    ConfigurationError,
+    DecodeError,
+    ForeignOriginError,
+    InsightsClient,
+    NotFoundError,
+    RateLimitError,
+    RetryExhaustedError,
+    RetryPolicy,
+    RetryScheduled,
+    ServerError,
+    TransportError,
+)
+from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
+
+RETRYABLE = [
+    Fault(FaultKind.RATE_LIMIT),
+    Fault(FaultKind.RATE_LIMIT, retry_after="0"),
+    Fault(FaultKind.SERVER_ERROR),
+    Fault(FaultKind.BAD_GATEWAY),
+    Fault(FaultKind.SERVICE_UNAVAILABLE),
+    Fault(FaultKind.GATEWAY_TIMEOUT),
+    Fault(FaultKind.CONNECTION_RESET),
+    Fault(FaultKind.TRUNCATED_BODY),
+    Fault(FaultKind.MALFORMED_JSON),
+    Fault(FaultKind.STALL, stall_seconds=1.0),
+]
+
+
+@pytest.mark.parametrize("fault", RETRYABLE, ids=lambda f: f"{f.kind.name}-{f.retry_after}")
+async def test_each_retryable_fault_is_retried_to_success(
+    fake: FakeTwilio, make_client: ClientFactory, fault: Fault
+) -> None:
+    events: list[ClientEvent] = []
+    client = make_client(timeout=0.3, hooks=[events.append])
+    conference = fake.data.conferences[0]
+    fake.faults.queue(fault, count=2)
+    summary = await client.conferences.fetch(conference["conference_sid"])
+    assert summary.to_dict() == conference
+    assert len(fake.requests) == 3
+    retries = [e for e in events if isinstance(e, RetryScheduled)]
+    assert [r.attempt for r in retries] == [1, 2]
+    assert fake.faults.injected[fault.kind] == 2
+
+
+@pytest.mark.parametrize(
+    ("status_fault", "error"),
+    [(Fault(FaultKind.SERVER_ERROR), ServerError), (Fault(FaultKind.RATE_LIMIT), RateLimitError)],
+)
+async def test_exhaustion_raises_with_attempts_and_last_cause(
+    fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
+) -> None:
+    client = make_client(retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002))
+    fake.faults.queue(status_fault, count=10)
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert caught.value.attempts == 3
+    assert isinstance(caught.value.last_error, error)
+    assert caught.value.__cause__ is caught.value.last_error
+    assert len(fake.requests) == 3
+
+
+async def test_exhausted_transport_errors_are_typed(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=5)
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert isinstance(caught.value.last_error, TransportError)
+    assert caught.value.attempts == 2
+
+
+async def test_retry_after_seconds_is_the_wait(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    events: list[ClientEvent] = []
+    client = make_client(hooks=[events.append], retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.04"), count=1)
+    fake.faults.queue(Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="0.02"), count=1)
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="30"), count=1)  # capped to 0.25
+    await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    waits = [e.wait for e in events if isinstance(e, RetryScheduled)]
+    assert waits == [0.04, 0.02, 0.25]
+
+
+async def test_retry_after_http_date_is_honoured(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    events: list[ClientEvent] = []
+    client = make_client(hooks=[events.append], retry=RetryPolicy(max_retry_after=0.2, initial_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="Wed, 21 Oct 2099 07:28:00 GMT"), count=1)
+    await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    (retry,) = [e for e in events if isinstance(e, RetryScheduled)]
+    assert retry.wait == 0.2  # far-future date: capped
+    assert retry.cause_type == "RateLimitError"
+
+
+@pytest.mark.parametrize(
+    ("setup", "error"),
+    [("bad_credentials", AuthenticationError), ("missing", NotFoundError), ("page_size", BadRequestError)],
+)
+async def test_client_errors_are_never_retried(
+    fake: FakeTwilio, make_client: ClientFactory, setup: str, error: type[Exception]
+) -> None:
+    if setup == "bad_credentials":
+        client = InsightsClient(
+            fake.account_sid, "wrong-token", insights_base_url=fake.insights_base_url, api_base_url=fake.api_base_url
+        )
+        async with client:
+            with pytest.raises(error) as caught:
+                await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+        assert caught.value.code == 20003  # type: ignore[attr-defined]
+    elif setup == "missing":
+        with pytest.raises(error):
+            await make_client().conferences.fetch("CF" + "9" * 32)
+    else:
+        # Bypass our own validation to see the server's 400 mapped and not retried.
+        client = make_client()
+        url = client._context.insights_url.joinpath("v1", "Conferences").with_query(PageSize=5000)
+        with pytest.raises(error):
+            await client._transport.get_json(url)
+    assert len(fake.requests) == 1
+
+
+async def test_concurrency_cap_is_never_exceeded_at_the_server(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.01
+    client = make_client(max_concurrency=4)
+    sids = [c["conference_sid"] for c in fake.data.conferences]
+    await asyncio.gather(*(client.conferences.fetch(s) for s in sids))
+    await asyncio.gather(*(client.participant_summaries.list(s).collect() for s in sids[:10]))
+    assert fake.max_in_flight == 4
+
+
+async def test_timeout_per_attempt(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    client = make_client(timeout=0.1, retry=RetryPolicy.disabled())
+    fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=1.0), count=1)
+    with pytest.raises(TransportError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert caught.value.kind == "timeout"
+
+
+async def test_malformed_json_exhausted_is_a_decode_error(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.MALFORMED_JSON), count=2)
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert isinstance(caught.value.last_error, DecodeError)
+
+
+async def test_secret_is_absent_from_repr_logs_and_errors(
+    fake: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "s3cr3t-" + "f" * 25
+    caplog.set_level(logging.DEBUG, logger="twilio_conf_insights")
+    client = InsightsClient(
+        fake.account_sid,
+        secret,
+        insights_base_url=fake.insights_base_url,
+        api_base_url=fake.api_base_url,
+        retry=RetryPolicy(max_attempts=2, initial_backoff=0.001),
+    )
+    texts = [repr(client), str(client), repr(client._credentials), str(client._credentials)]
+    async with client:
+        with pytest.raises(AuthenticationError) as auth_error:
+            await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+        texts += [str(auth_error.value), repr(auth_error.value)]
+        fake.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=5)
+        with pytest.raises(RetryExhaustedError) as exhausted:
+            await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+        texts += [str(exhausted.value), repr(exhausted.value), str(exhausted.value.last_error)]
+        chain: BaseException | None = exhausted.value.last_error
+        while chain is not None:  # nothing in the chain carries aiohttp's request info
+            assert not isinstance(chain, aiohttp.ClientError)
+            chain = chain.__cause__ or chain.__context__
+    texts += [record.getMessage() for record in caplog.records]
+    assert any("GET" in t for t in texts)  # the DEBUG request log ran
+    encoded = aiohttp.encode_basic_auth(fake.account_sid, secret).split()[1]
+    for text in texts:
+        assert secret not in text
+        assert encoded not in text
+
+
+async def test_user_session_is_used_and_left_open(fake: FakeTwilio) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = InsightsClient(
+            fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url, session=session
+        )
+        async with client:
+            await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+        assert client.closed
+        assert not session.closed
+        assert fake.requests[-1].headers["User-Agent"].startswith("twilio-conf-insights/")
+
+
+async def test_closed_client_raises_a_clear_error(client: InsightsClient, fake: FakeTwilio) -> None:
+    await client.aclose()
+    with pytest.raises(ClientClosedError, match="closed"):
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    with pytest.raises(ClientClosedError):
+        await client.conferences.list().collect()
+
+
+def test_missing_credentials_name_the_environment_variables() -> None:
+    with pytest.raises(ConfigurationError, match="TWILIO_ACCOUNT_SID.*TWILIO_AUTH_TOKEN"):
+        InsightsClient.from_env({})
+    with pytest.raises(ConfigurationError, match="TWILIO_AUTH_TOKEN"):
+        InsightsClient.from_env({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32})
+    with pytest.raises(ConfigurationError, match="api_secret"):
+        InsightsClient.from_env({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_API_KEY": "SK" + "a" * 32})
+
+
+async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
+    env = {
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_REGION": "ie1",
+        "TWILIO_EDGE": "dublin",
+    }
+    client = InsightsClient.from_env(env)
+    assert client.insights_base_url == "https://insights.dublin.ie1.twilio.com"
+    await client.aclose()
+    async with InsightsClient.from_env(env, insights_base_url=fake.insights_base_url) as local:
+        assert (await local.conferences.fetch(fake.data.conferences[0]["conference_sid"])).conference_sid
+
+
+async def test_api_key_auth(fake: FakeTwilio) -> None:
+    key, secret = "SK" + "1" * 32, "key-secret"
+    async with FakeTwilio(conferences=2, seed=3, api_key=key, api_secret=secret) as keyed:
+        env = {"TWILIO_ACCOUNT_SID": keyed.account_sid, "TWILIO_API_KEY": key, "TWILIO_API_SECRET": secret}
+        async with InsightsClient.from_env(env, insights_base_url=keyed.insights_base_url) as client:
+            summary = await client.conferences.fetch(keyed.data.conferences[0]["conference_sid"])
+        assert summary.conference_sid == keyed.data.conferences[0]["conference_sid"]
+        assert "key-secret" not in repr(client._credentials)
+
+
+def test_plain_http_only_for_loopback() -> None:
+    with pytest.raises(ConfigurationError, match="loopback"):
+        InsightsClient("AC" + "a" * 32, "t", insights_base_url="http://insights.example.com")
+    InsightsClient("AC" + "a" * 32, "t", insights_base_url="http://127.0.0.1:1")
+
+
+# -- a hostile server: foreign next links and redirects ---------------------------------
+
+
+@pytest.fixture
+async def bystander() -> AsyncIterator[tuple[str, list[str]]]:
+    """A second loopback server that must never receive a request."""
+    hits: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        hits.append(request.headers.get("Authorization", ""))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}", hits
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def hostile(bystander: tuple[str, list[str]]) -> AsyncIterator[str]:
+    """A Twilio look-alike whose next-page links and redirects point at the bystander."""
+    elsewhere, _ = bystander
+
+    async def page(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"conferences": [], "meta": {"key": "conferences", "next_page_url": f"{elsewhere}/v1/Conferences?Page=1"}}
+        )
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"{elsewhere}/steal")
+
+    app = web.Application()
+    app.router.add_get("/v1/Conferences", page)
+    app.router.add_get("/v1/Conferences/{sid}", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_foreign_next_page_is_refused_and_not_contacted(
+    hostile: str, bystander: tuple[str, list[str]]
+) -> None:
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY) as client:
+        with pytest.raises(ForeignOriginError):
+            await client.conferences.list().collect()
+    assert bystander[1] == []
+
+
+async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, list[str]]) -> None:
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY) as client:
+        with pytest.raises(Exception) as caught:
+            await client.conferences.fetch("CF" + "a" * 32)
+    assert getattr(caught.value, "status", None) == 302
+    assert bystander[1] == []
