@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from twilio_conf_insights import InsightsClient, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
 
 #: Retries fast enough for tests; the waits themselves are asserted through events.
-FAST_RETRY = RetryPolicy(max_attempts=6, initial_backoff=0.001, max_backoff=0.01, max_retry_after=0.05)
+FAST_RETRY = RetryPolicy(
+    max_attempts=6, initial_backoff=0.001, max_backoff=0.01, max_retry_after=0.05
+)
 
 ClientFactory = Callable[..., InsightsClient]
 
@@ -47,3 +50,14 @@ async def make_client(fake: FakeTwilio) -> AsyncIterator[ClientFactory]:
 @pytest.fixture
 async def client(make_client: ClientFactory) -> InsightsClient:
     return make_client()
+
+
+def leftover_tasks() -> set[asyncio.Task[object]]:
+    """Tasks still alive besides the test itself and the fake server's connection handlers."""
+    current = asyncio.current_task()
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
+    }

@@ -14,7 +14,9 @@ CALL = "CA" + "4c" * 16
 COACHED = "CA" + "5b" * 16
 
 
-def stream_metrics(mos: float = 4.3, *, jitter: float = 1.25, loss: float | int = 0) -> dict[str, Any]:
+def stream_metrics(
+    mos: float = 4.3, *, jitter: float = 1.25, loss: float | int = 0
+) -> dict[str, Any]:
     return {
         "total_packets_lost": 0,
         "total_packets_received": 812,
@@ -46,11 +48,17 @@ def conference_summary(**overrides: Any) -> dict[str, Any]:
         "mixer_region_requested": None,
         "recording_enabled": True,
         "processing_state": "complete",
-        "detected_issues": {"call_quality": 2, "region_configuration": 0, "participant_behavior": 1},
+        "detected_issues": {
+            "call_quality": 2,
+            "region_configuration": 0,
+            "participant_behavior": 1,
+        },
         "tags": ["high_jitter", "low_mos"],
         "tag_info": None,
         "url": f"https://insights.twilio.com/v1/Conferences/{CONFERENCE}",
-        "links": {"conference_participants": f"https://insights.twilio.com/v1/Conferences/{CONFERENCE}/Participants"},
+        "links": {
+            "conference_participants": f"https://insights.twilio.com/v1/Conferences/{CONFERENCE}/Participants"
+        },
     }
     body.update(overrides)
     return body
@@ -125,10 +133,18 @@ def live_participant(**overrides: Any) -> dict[str, Any]:
 
 # -- random payloads -------------------------------------------------------------------
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -143,6 +159,8 @@ iso_times = st.datetimes(
 rfc_times = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 ).map(lambda d: d.replace(microsecond=0).strftime("%a, %d %b %Y %H:%M:%S +0000"))
+
+
 # Known enum values and values Twilio may add later.
 def _enum(*values: str) -> st.SearchStrategy[str | None]:
     return st.none() | st.sampled_from(values) | st.text(min_size=1, max_size=12)
@@ -161,7 +179,9 @@ stream = st.fixed_dictionaries(
     },
     optional={"tags": st.lists(st.text(max_size=8), max_size=2)},
 )
-unknown_keys = st.dictionaries(st.text(min_size=1, max_size=10).map(lambda k: "x_" + k), json_values, max_size=2)
+unknown_keys = st.dictionaries(
+    st.text(min_size=1, max_size=10).map(lambda k: "x_" + k), json_values, max_size=2
+)
 
 
 def _with_extra(base: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
@@ -183,7 +203,8 @@ random_conferences = _with_extra(
             "mixer_region": _enum("us1", "ie1", "au1"),
             "recording_enabled": st.none() | st.booleans(),
             "detected_issues": json_values,
-            "tags": st.none() | st.lists(_enum("high_jitter", "low_mos").filter(lambda v: v is not None), max_size=3),
+            "tags": st.none()
+            | st.lists(_enum("high_jitter", "low_mos").filter(lambda v: v is not None), max_size=3),
             "tag_info": json_values,
             "processing_state": _enum("complete", "in_progress", "timeout"),
             "links": json_values,
@@ -202,11 +223,18 @@ random_participant_summaries = _with_extra(
             "join_time": st.none() | iso_times,
             "coached_participants": st.none() | st.lists(_sid("CA"), max_size=2),
             "jitter_buffer_size": _enum("large", "off"),
-            "properties": json_values | st.fixed_dictionaries({"enter_muted": st.booleans()}, optional={"beep_on_exit": st.booleans()}),
+            "properties": json_values
+            | st.fixed_dictionaries(
+                {"enter_muted": st.booleans()}, optional={"beep_on_exit": st.booleans()}
+            ),
             "events": json_values,
-            "metrics": json_values | st.fixed_dictionaries({}, optional={"inbound": stream, "outbound": stream}),
+            "metrics": json_values
+            | st.fixed_dictionaries({}, optional={"inbound": stream, "outbound": stream}),
         },
-        optional={"is_coach": st.none() | st.booleans(), "duration_seconds": st.none() | st.integers(0, 99999)},
+        optional={
+            "is_coach": st.none() | st.booleans(),
+            "duration_seconds": st.none() | st.integers(0, 99999),
+        },
     )
 )
 random_live_participants = _with_extra(

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.conftest import ClientFactory
+from tests.conftest import ClientFactory, leftover_tasks
 from twilio_conf_insights import (
     InsightsClient,
     InvalidArgumentError,
@@ -19,10 +19,6 @@ from twilio_conf_insights import (
 )
 from twilio_conf_insights.bulk import map_bounded
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
-
-
-def _other_tasks() -> set[asyncio.Task[object]]:
-    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
 
 
 async def test_fetch_many_yields_every_result(fake: FakeTwilio, client: InsightsClient) -> None:
@@ -40,12 +36,16 @@ async def test_fetch_many_ordered(fake: FakeTwilio, make_client: ClientFactory) 
     assert [r.sid for r in results] == sids
 
 
-async def test_fetch_many_reports_per_item_errors_and_goes_on(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_fetch_many_reports_per_item_errors_and_goes_on(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
     good = [c["conference_sid"] for c in fake.data.conferences[:5]]
     missing = "CF" + "0" * 32
     sids = [good[0], "not-a-sid", missing, *good[1:]]
-    results = {r.sid: r async for r in client.conferences.fetch_many(sids, concurrency=1, ordered=True)}
+    results = {
+        r.sid: r async for r in client.conferences.fetch_many(sids, concurrency=1, ordered=True)
+    }
     assert isinstance(results["not-a-sid"].error, InvalidArgumentError)
     assert isinstance(results[missing].error, NotFoundError)
     assert all(results[s].ok for s in good)
@@ -54,7 +54,9 @@ async def test_fetch_many_reports_per_item_errors_and_goes_on(fake: FakeTwilio, 
     assert isinstance(exhausted.error, RetryExhaustedError)
 
 
-async def test_fetch_many_reads_an_endless_source_lazily(fake: FakeTwilio, client: InsightsClient) -> None:
+async def test_fetch_many_reads_an_endless_source_lazily(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
     sids = [c["conference_sid"] for c in fake.data.conferences]
     pulled = 0
 
@@ -65,16 +67,20 @@ async def test_fetch_many_reads_an_endless_source_lazily(fake: FakeTwilio, clien
             yield sid
 
     received = 0
-    async with contextlib.aclosing(client.conferences.fetch_many(endless(), concurrency=4)) as stream:
+    async with contextlib.aclosing(
+        client.conferences.fetch_many(endless(), concurrency=4)
+    ) as stream:
         async for _ in stream:
             received += 1
             assert pulled <= received + 2 * 4
             if received == 50:
                 break
-    assert _other_tasks() == set()
+    assert leftover_tasks() == set()
 
 
-async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(fake: FakeTwilio, client: InsightsClient) -> None:
+async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
     sids = [c["conference_sid"] for c in fake.data.conferences]
     pulled = 0
 
@@ -91,7 +97,9 @@ async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(fake: Fa
     assert received == len(sids)
 
 
-async def test_cancelling_fetch_many_leaves_no_task(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_cancelling_fetch_many_leaves_no_task(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     fake.latency = 0.2
     client = make_client()
     sids = [c["conference_sid"] for c in fake.data.conferences]
@@ -106,7 +114,7 @@ async def test_cancelling_fetch_many_leaves_no_task(fake: FakeTwilio, make_clien
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert _other_tasks() == set()
+    assert leftover_tasks() == set()
     assert client.stats().in_flight == 0
 
 
@@ -134,8 +142,8 @@ async def test_conference_reports_are_complete_across_pages_under_faults(
     client = make_client(timeout=0.5)
     fake.faults.random(rate=0.2, seed=4)
     reports = [r async for r in client.conference_reports(page_size=4, concurrency=6)]
-    fake.faults.clear()
     assert sum(fake.faults.injected.values()) > 0
+    fake.faults.clear()
     assert sorted(r.summary.conference_sid or "" for r in reports) == sorted(
         c["conference_sid"] for c in fake.data.conferences
     )
@@ -158,7 +166,9 @@ async def test_conference_reports_use_every_participant_page() -> None:
             assert len(report.participants) == len(fake.data.participant_summaries[sid]) > 1000
 
 
-async def test_conference_reports_filters_reach_the_listing(fake: FakeTwilio, client: InsightsClient) -> None:
+async def test_conference_reports_filters_reach_the_listing(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
     reports = [r async for r in client.conference_reports(status="completed")]
     assert {r.summary.status for r in reports} == {"completed"}
     assert fake.requests[0].query["Status"] == ["completed"]

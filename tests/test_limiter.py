@@ -37,7 +37,10 @@ def test_throttle_halves_and_successes_grow_back() -> None:
     clock = FakeClock()
     changes: list[str] = []
     limiter = AdaptiveLimiter(
-        16, throttle=ThrottlePolicy(increase_after=4, cooldown=1.0), clock=clock, on_change=lambda _s, r: changes.append(r)
+        16,
+        throttle=ThrottlePolicy(increase_after=4, cooldown=1.0),
+        clock=clock,
+        on_change=lambda _s, r: changes.append(r),
     )
     limiter.record_throttle(None)
     assert limiter.limit == 8

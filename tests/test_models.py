@@ -37,7 +37,9 @@ def test_conference_summary_fields_are_typed() -> None:
     assert summary.mixer_region_requested is None
     assert summary.create_time == datetime(2024, 3, 4, 10, 0, 1, tzinfo=UTC)
     assert summary.tags == [ConferenceTag.HIGH_JITTER, ConferenceTag.LOW_MOS]
-    assert summary.detected_issues == DetectedIssues(call_quality=2, region_configuration=0, participant_behavior=1)
+    assert summary.detected_issues == DetectedIssues(
+        call_quality=2, region_configuration=0, participant_behavior=1
+    )
     assert summary.recording_enabled is True
     assert summary.extra == {}
 
@@ -72,11 +74,22 @@ def test_live_participant_rfc2822_dates() -> None:
     ("model", "body"),
     [
         (ConferenceSummary, payloads.conference_summary()),
-        (ConferenceSummary, payloads.conference_summary(tags=None, start_time=None, detected_issues=None)),
+        (
+            ConferenceSummary,
+            payloads.conference_summary(tags=None, start_time=None, detected_issues=None),
+        ),
         (ParticipantSummary, payloads.participant_summary()),
-        (ParticipantSummary, payloads.participant_summary(metrics=None, events=None, properties=None, label=None)),
+        (
+            ParticipantSummary,
+            payloads.participant_summary(metrics=None, events=None, properties=None, label=None),
+        ),
         (Participant, payloads.live_participant()),
-        (Participant, payloads.live_participant(call_sid_to_coach=payloads.COACHED, coaching=True, label=None)),
+        (
+            Participant,
+            payloads.live_participant(
+                call_sid_to_coach=payloads.COACHED, coaching=True, label=None
+            ),
+        ),
     ],
 )
 def test_to_dict_reproduces_the_json_exactly(model: Any, body: dict[str, Any]) -> None:
@@ -88,7 +101,10 @@ def test_to_dict_reproduces_the_json_exactly(model: Any, body: dict[str, Any]) -
 
 def test_unknown_enum_values_and_keys_survive() -> None:
     body = payloads.conference_summary(
-        status="archived", mixer_region="mars1", tags=["low_mos", "brand_new_tag"], surprise={"nested": [1, 2]}
+        status="archived",
+        mixer_region="mars1",
+        tags=["low_mos", "brand_new_tag"],
+        surprise={"nested": [1, 2]},
     )
     summary = ConferenceSummary.from_dict(body)
     assert summary.status == "archived"
@@ -115,7 +131,9 @@ def test_untyped_fields_accept_any_json(untyped: Any) -> None:
     body = payloads.participant_summary(metrics=untyped, properties=untyped, events=untyped)
     summary = ParticipantSummary.from_dict(body)
     assert summary.to_dict() == body
-    conference = ConferenceSummary.from_dict(payloads.conference_summary(detected_issues=untyped, tag_info=untyped, links=untyped))
+    conference = ConferenceSummary.from_dict(
+        payloads.conference_summary(detected_issues=untyped, tag_info=untyped, links=untyped)
+    )
     assert conference.to_dict()["detected_issues"] == untyped
 
 
@@ -141,7 +159,8 @@ def test_wrong_shape_raises_decode_error_naming_resource_and_field(field: str, v
 
 
 def test_top_level_wrong_type_is_a_decode_error() -> None:
-    for bad in ([], "x", None, 3):
+    bad_values: list[object] = [[], "x", None, 3]
+    for bad in bad_values:
         with pytest.raises(DecodeError) as caught:
             decode(bad, Participant)
         assert caught.value.resource == "Participant"
@@ -163,7 +182,9 @@ def test_integral_floats_are_integers_and_bool_is_not_a_number() -> None:
 
 def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
     summary = ConferenceSummary.from_dict(
-        payloads.conference_summary(create_time="2024-03-04T12:00:01.250+02:00", start_time="2024-03-04T10:00:05")
+        payloads.conference_summary(
+            create_time="2024-03-04T12:00:01.250+02:00", start_time="2024-03-04T10:00:05"
+        )
     )
     assert summary.create_time == datetime(2024, 3, 4, 10, 0, 1, 250000, tzinfo=UTC)
     assert summary.start_time is not None and summary.start_time.tzinfo is not None

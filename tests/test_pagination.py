@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.conftest import ClientFactory
+from tests.conftest import ClientFactory, leftover_tasks
 from twilio_conf_insights import InsightsClient, Page
 from twilio_conf_insights.models import ConferenceSummary
 from twilio_conf_insights.testing import FakeTwilio
@@ -16,10 +16,6 @@ async def _settle() -> None:
     # Let any prefetch that could have been started finish its round trip.
     for _ in range(3):
         await asyncio.sleep(0.02)
-
-
-def _other_tasks() -> set[asyncio.Task[object]]:
-    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 7, 29, 30, 31, 1000])
@@ -50,7 +46,9 @@ async def test_prefetch_is_at_most_one_page_ahead(fake: FakeTwilio, client: Insi
     assert consumed == 10
 
 
-async def test_limit_stops_early_and_requests_nothing_beyond(fake: FakeTwilio, client: InsightsClient) -> None:
+async def test_limit_stops_early_and_requests_nothing_beyond(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
     items = await client.conferences.list(page_size=2, limit=5).collect()
     assert len(items) == 5
     assert len(fake.requests) == 3
@@ -61,7 +59,9 @@ async def test_limit_stops_early_and_requests_nothing_beyond(fake: FakeTwilio, c
     assert len(fake.requests) == 2
 
 
-async def test_limit_sets_the_page_size_when_none_is_given(fake: FakeTwilio, client: InsightsClient) -> None:
+async def test_limit_sets_the_page_size_when_none_is_given(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
     items = [c async for c in client.conferences.list(limit=3)]
     assert len(items) == 3
     assert fake.requests[0].query["PageSize"] == ["3"]
@@ -78,7 +78,9 @@ async def test_await_paginator_collects(fake: FakeTwilio, client: InsightsClient
     assert len(items) == len(fake.data.conferences)
 
 
-async def test_break_cancels_the_prefetch_and_leaves_no_task(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_break_cancels_the_prefetch_and_leaves_no_task(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     fake.latency = 0.05
     client = make_client()
     paginator = client.conferences.list(page_size=2)
@@ -86,20 +88,22 @@ async def test_break_cancels_the_prefetch_and_leaves_no_task(fake: FakeTwilio, m
         break
     await paginator.aclose()
     await asyncio.sleep(0)
-    assert _other_tasks() == set()
+    assert leftover_tasks() == set()
 
 
-async def test_abandoned_iteration_is_cleaned_up(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_abandoned_iteration_is_cleaned_up(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     fake.latency = 0.05
     client = make_client()
     async for _ in client.conferences.list(page_size=2):
         break
     # The abandoned generator is finalised by the event loop on its next turns.
     for _ in range(10):
-        if not _other_tasks():
+        if not leftover_tasks():
             break
         await asyncio.sleep(0.01)
-    assert _other_tasks() == set()
+    assert leftover_tasks() == set()
 
 
 async def test_iterating_again_restarts(fake: FakeTwilio, client: InsightsClient) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from tests.conftest import FAST_RETRY, ClientFactory
 from twilio_conf_insights import (
+    ApiError,
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
@@ -56,7 +57,12 @@ async def test_each_retryable_fault_is_retried_to_success(
     assert summary.to_dict() == conference
     assert len(fake.requests) == 3
     retries = [e for e in events if isinstance(e, RetryScheduled)]
-    assert [r.attempt for r in retries] == [1, 2]
+    if fault.kind is FaultKind.CONNECTION_RESET:
+        # aiohttp itself silently resends an idempotent request once when a reused
+        # keep-alive connection turns out dead, so it may absorb one of the resets.
+        assert [r.attempt for r in retries] in ([1], [1, 2])
+    else:
+        assert [r.attempt for r in retries] == [1, 2]
     assert fake.faults.injected[fault.kind] == 2
 
 
@@ -67,7 +73,9 @@ async def test_each_retryable_fault_is_retried_to_success(
 async def test_exhaustion_raises_with_attempts_and_last_cause(
     fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
 ) -> None:
-    client = make_client(retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002))
+    client = make_client(
+        retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
+    )
     fake.faults.queue(status_fault, count=10)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -77,7 +85,9 @@ async def test_exhaustion_raises_with_attempts_and_last_cause(
     assert len(fake.requests) == 3
 
 
-async def test_exhausted_transport_errors_are_typed(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_exhausted_transport_errors_are_typed(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
     fake.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=5)
     with pytest.raises(RetryExhaustedError) as caught:
@@ -86,9 +96,13 @@ async def test_exhausted_transport_errors_are_typed(fake: FakeTwilio, make_clien
     assert caught.value.attempts == 2
 
 
-async def test_retry_after_seconds_is_the_wait(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_retry_after_seconds_is_the_wait(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     events: list[ClientEvent] = []
-    client = make_client(hooks=[events.append], retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001))
+    client = make_client(
+        hooks=[events.append], retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001)
+    )
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.04"), count=1)
     fake.faults.queue(Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="0.02"), count=1)
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="30"), count=1)  # capped to 0.25
@@ -97,10 +111,16 @@ async def test_retry_after_seconds_is_the_wait(fake: FakeTwilio, make_client: Cl
     assert waits == [0.04, 0.02, 0.25]
 
 
-async def test_retry_after_http_date_is_honoured(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_retry_after_http_date_is_honoured(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     events: list[ClientEvent] = []
-    client = make_client(hooks=[events.append], retry=RetryPolicy(max_retry_after=0.2, initial_backoff=0.001))
-    fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="Wed, 21 Oct 2099 07:28:00 GMT"), count=1)
+    client = make_client(
+        hooks=[events.append], retry=RetryPolicy(max_retry_after=0.2, initial_backoff=0.001)
+    )
+    fake.faults.queue(
+        Fault(FaultKind.RATE_LIMIT, retry_after="Wed, 21 Oct 2099 07:28:00 GMT"), count=1
+    )
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     (retry,) = [e for e in events if isinstance(e, RetryScheduled)]
     assert retry.wait == 0.2  # far-future date: capped
@@ -109,14 +129,21 @@ async def test_retry_after_http_date_is_honoured(fake: FakeTwilio, make_client: 
 
 @pytest.mark.parametrize(
     ("setup", "error"),
-    [("bad_credentials", AuthenticationError), ("missing", NotFoundError), ("page_size", BadRequestError)],
+    [
+        ("bad_credentials", AuthenticationError),
+        ("missing", NotFoundError),
+        ("page_size", BadRequestError),
+    ],
 )
 async def test_client_errors_are_never_retried(
     fake: FakeTwilio, make_client: ClientFactory, setup: str, error: type[Exception]
 ) -> None:
     if setup == "bad_credentials":
         client = InsightsClient(
-            fake.account_sid, "wrong-token", insights_base_url=fake.insights_base_url, api_base_url=fake.api_base_url
+            fake.account_sid,
+            "wrong-token",
+            insights_base_url=fake.insights_base_url,
+            api_base_url=fake.api_base_url,
         )
         async with client:
             with pytest.raises(error) as caught:
@@ -134,7 +161,9 @@ async def test_client_errors_are_never_retried(
     assert len(fake.requests) == 1
 
 
-async def test_concurrency_cap_is_never_exceeded_at_the_server(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_concurrency_cap_is_never_exceeded_at_the_server(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     fake.latency = 0.01
     client = make_client(max_concurrency=4)
     sids = [c["conference_sid"] for c in fake.data.conferences]
@@ -151,7 +180,9 @@ async def test_timeout_per_attempt(fake: FakeTwilio, make_client: ClientFactory)
     assert caught.value.kind == "timeout"
 
 
-async def test_malformed_json_exhausted_is_a_decode_error(fake: FakeTwilio, make_client: ClientFactory) -> None:
+async def test_malformed_json_exhausted_is_a_decode_error(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
     client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
     fake.faults.queue(Fault(FaultKind.MALFORMED_JSON), count=2)
     with pytest.raises(RetryExhaustedError) as caught:
@@ -195,7 +226,10 @@ async def test_secret_is_absent_from_repr_logs_and_errors(
 async def test_user_session_is_used_and_left_open(fake: FakeTwilio) -> None:
     async with aiohttp.ClientSession() as session:
         client = InsightsClient(
-            fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url, session=session
+            fake.account_sid,
+            fake.auth_token,
+            insights_base_url=fake.insights_base_url,
+            session=session,
         )
         async with client:
             await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -213,12 +247,14 @@ async def test_closed_client_raises_a_clear_error(client: InsightsClient, fake: 
 
 
 def test_missing_credentials_name_the_environment_variables() -> None:
-    with pytest.raises(ConfigurationError, match="TWILIO_ACCOUNT_SID.*TWILIO_AUTH_TOKEN"):
+    with pytest.raises(ConfigurationError, match=r"TWILIO_ACCOUNT_SID.*TWILIO_AUTH_TOKEN"):
         InsightsClient.from_env({})
     with pytest.raises(ConfigurationError, match="TWILIO_AUTH_TOKEN"):
         InsightsClient.from_env({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32})
     with pytest.raises(ConfigurationError, match="api_secret"):
-        InsightsClient.from_env({"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_API_KEY": "SK" + "a" * 32})
+        InsightsClient.from_env(
+            {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_API_KEY": "SK" + "a" * 32}
+        )
 
 
 async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
@@ -232,14 +268,22 @@ async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
     assert client.insights_base_url == "https://insights.dublin.ie1.twilio.com"
     await client.aclose()
     async with InsightsClient.from_env(env, insights_base_url=fake.insights_base_url) as local:
-        assert (await local.conferences.fetch(fake.data.conferences[0]["conference_sid"])).conference_sid
+        assert (
+            await local.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+        ).conference_sid
 
 
 async def test_api_key_auth(fake: FakeTwilio) -> None:
     key, secret = "SK" + "1" * 32, "key-secret"
     async with FakeTwilio(conferences=2, seed=3, api_key=key, api_secret=secret) as keyed:
-        env = {"TWILIO_ACCOUNT_SID": keyed.account_sid, "TWILIO_API_KEY": key, "TWILIO_API_SECRET": secret}
-        async with InsightsClient.from_env(env, insights_base_url=keyed.insights_base_url) as client:
+        env = {
+            "TWILIO_ACCOUNT_SID": keyed.account_sid,
+            "TWILIO_API_KEY": key,
+            "TWILIO_API_SECRET": secret,
+        }
+        async with InsightsClient.from_env(
+            env, insights_base_url=keyed.insights_base_url
+        ) as client:
             summary = await client.conferences.fetch(keyed.data.conferences[0]["conference_sid"])
         assert summary.conference_sid == keyed.data.conferences[0]["conference_sid"]
         assert "key-secret" not in repr(client._credentials)
@@ -281,7 +325,13 @@ async def hostile(bystander: tuple[str, list[str]]) -> AsyncIterator[str]:
 
     async def page(request: web.Request) -> web.Response:
         return web.json_response(
-            {"conferences": [], "meta": {"key": "conferences", "next_page_url": f"{elsewhere}/v1/Conferences?Page=1"}}
+            {
+                "conferences": [],
+                "meta": {
+                    "key": "conferences",
+                    "next_page_url": f"{elsewhere}/v1/Conferences?Page=1",
+                },
+            }
         )
 
     async def redirect(request: web.Request) -> web.Response:
@@ -301,15 +351,19 @@ async def hostile(bystander: tuple[str, list[str]]) -> AsyncIterator[str]:
 async def test_foreign_next_page_is_refused_and_not_contacted(
     hostile: str, bystander: tuple[str, list[str]]
 ) -> None:
-    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY) as client:
+    async with InsightsClient(
+        "AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY
+    ) as client:
         with pytest.raises(ForeignOriginError):
             await client.conferences.list().collect()
     assert bystander[1] == []
 
 
 async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, list[str]]) -> None:
-    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY) as client:
-        with pytest.raises(Exception) as caught:
+    async with InsightsClient(
+        "AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY
+    ) as client:
+        with pytest.raises(ApiError) as caught:
             await client.conferences.fetch("CF" + "a" * 32)
-    assert getattr(caught.value, "status", None) == 302
+    assert caught.value.status == 302
     assert bystander[1] == []

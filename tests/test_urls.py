@@ -37,7 +37,13 @@ def test_region_must_be_a_host_label(bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "https://proxy.example.com/base/"]
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost:1",
+        "http://[::1]:9",
+        "https://proxy.example.com/base/",
+    ],
 )
 def test_base_url_accepts(url: str) -> None:
     assert base_url(url, name="x").is_absolute()
@@ -45,7 +51,14 @@ def test_base_url_accepts(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://insights.twilio.com", "http://10.0.0.1", "ftp://127.0.0.1", "/relative", "https://u:p@host", "https://h/?q=1"],
+    [
+        "http://insights.twilio.com",
+        "http://10.0.0.1",
+        "ftp://127.0.0.1",
+        "/relative",
+        "https://u:p@host",
+        "https://h/?q=1",
+    ],
 )
 def test_base_url_refuses(url: str) -> None:
     with pytest.raises(ConfigurationError):
@@ -60,7 +73,9 @@ def test_loopback_detection() -> None:
     assert not is_loopback_host(None)
 
 
-@pytest.mark.parametrize("label", ["a/b", "../..", "..", ".", "x?y=1", "x#frag", "100%", "agent 7", "Zoë ☎", "a+b&c=d"])
+@pytest.mark.parametrize(
+    "label", ["a/b", "../..", "..", ".", "x?y=1", "x#frag", "100%", "agent 7", "Zoë ☎", "a+b&c=d"]
+)
 def test_path_segment_stays_one_segment(label: str) -> None:
     base = URL("https://api.twilio.com/2010-04-01/Participants")
     url = base.joinpath(f"{path_segment(label, name='label')}.json", encoded=True)
@@ -86,10 +101,15 @@ def test_path_segment_refuses(bad: str) -> None:
 
 def test_next_page_same_origin_absolute_and_relative() -> None:
     request = URL("https://insights.twilio.com/v1/Conferences?PageSize=2")
-    nxt = resolve_next_page("https://insights.twilio.com/v1/Conferences?PageSize=2&Page=1&PageToken=PA1", request_url=request)
+    nxt = resolve_next_page(
+        "https://insights.twilio.com/v1/Conferences?PageSize=2&Page=1&PageToken=PA1",
+        request_url=request,
+    )
     assert nxt.query["PageToken"] == "PA1"
     api = URL("https://api.twilio.com/2010-04-01/Accounts/AC/Conferences/CF/Participants.json")
-    relative = resolve_next_page("/2010-04-01/Accounts/AC/Conferences/CF/Participants.json?Page=1", request_url=api)
+    relative = resolve_next_page(
+        "/2010-04-01/Accounts/AC/Conferences/CF/Participants.json?Page=1", request_url=api
+    )
     assert relative.host == "api.twilio.com" and relative.query["Page"] == "1"
 
 

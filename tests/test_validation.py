@@ -16,7 +16,15 @@ from twilio_conf_insights.resources.conferences import conference_filters
 def test_sid() -> None:
     good = "CF" + "a" * 32
     assert v.sid(good, "CF", "x") == good
-    for bad in ["CA" + "a" * 32, "CF" + "g" * 32, "CF" + "a" * 31, good + "0", None, 5, "CF" + "a" * 32 + "\n"]:
+    for bad in [
+        "CA" + "a" * 32,
+        "CF" + "g" * 32,
+        "CF" + "a" * 31,
+        good + "0",
+        None,
+        5,
+        "CF" + "a" * 32 + "\n",
+    ]:
         with pytest.raises(InvalidArgumentError):
             v.sid(bad, "CF", "conference_sid")
 
@@ -36,7 +44,10 @@ def test_enum_values() -> None:
     assert v.enum_value("de1", Region, "r") == "de1"
     with pytest.raises(InvalidArgumentError, match="us1"):
         v.enum_value("mars", Region, "mixer_region")
-    assert v.enum_list(["low_mos", ConferenceTag.HIGH_JITTER], ConferenceTag, "tags") == "low_mos,high_jitter"
+    assert (
+        v.enum_list(["low_mos", ConferenceTag.HIGH_JITTER], ConferenceTag, "tags")
+        == "low_mos,high_jitter"
+    )
     assert v.enum_list("low_mos", ConferenceTag, "tags") == "low_mos"
     with pytest.raises(InvalidArgumentError):
         v.enum_list([], ConferenceTag, "tags")
@@ -44,18 +55,28 @@ def test_enum_values() -> None:
 
 def test_datetimes_must_be_aware_and_go_out_in_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    assert v.aware_datetime(datetime(2024, 3, 4, 12, 0, 1, tzinfo=plus_two), "d") == "2024-03-04T10:00:01Z"
-    assert v.aware_datetime(datetime(2024, 3, 4, 10, 0, 1, 500, tzinfo=UTC), "d") == "2024-03-04T10:00:01.000500Z"
+    assert (
+        v.aware_datetime(datetime(2024, 3, 4, 12, 0, 1, tzinfo=plus_two), "d")
+        == "2024-03-04T10:00:01Z"
+    )
+    assert (
+        v.aware_datetime(datetime(2024, 3, 4, 10, 0, 1, 500, tzinfo=UTC), "d")
+        == "2024-03-04T10:00:01.000500Z"
+    )
     with pytest.raises(InvalidArgumentError, match="timezone-aware"):
         v.aware_datetime(datetime(2024, 3, 4), "created_after")
     with pytest.raises(InvalidArgumentError):
         v.aware_datetime("2024-03-04", "created_after")
 
 
-@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()))
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    )
+)
 def test_any_aware_datetime_round_trips(moment: datetime) -> None:
     text = v.aware_datetime(moment, "d")
-    assert datetime.fromisoformat(text) == moment
+    assert datetime.fromisoformat(text) == moment.astimezone(UTC)
 
 
 def test_conference_filters_spelling() -> None:
@@ -73,8 +94,16 @@ def test_conference_filters_spelling() -> None:
     )
     assert sorted(query) == sorted(
         [
-            "ConferenceSid", "FriendlyName", "Status", "CreatedAfter", "CreatedBefore",
-            "MixerRegion", "Tags", "Subaccount", "DetectedIssues", "EndReason",
+            "ConferenceSid",
+            "FriendlyName",
+            "Status",
+            "CreatedAfter",
+            "CreatedBefore",
+            "MixerRegion",
+            "Tags",
+            "Subaccount",
+            "DetectedIssues",
+            "EndReason",
         ]
     )
     assert query["CreatedAfter"] == "2024-01-01T00:00:00Z"

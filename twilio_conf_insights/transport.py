@@ -126,17 +126,20 @@ class Transport:
         session = self._get_session()
         started = time.monotonic()
         retrying = self._retry.retrying(sleep=self._sleep, before_sleep=self._before_sleep(url))
+        last: BaseException | None = None
+        attempts = 0
         try:
             async for attempt in retrying:
                 with attempt:
                     return await self._attempt(session, url, attempt.retry_state.attempt_number)
         except tenacity.RetryError as exhausted:
             last = exhausted.last_attempt.exception()
-            assert isinstance(last, TwilioInsightsError)
             attempts = exhausted.last_attempt.attempt_number
-            error = RetryExhaustedError(attempts, last, elapsed=time.monotonic() - started)
         # Raised outside the except block so tenacity's RetryError is not chained in.
-        raise error from error.last_error
+        assert isinstance(last, TwilioInsightsError), "tenacity stops only on our retryable errors"
+        if attempts == 1:
+            raise last  # nothing was retried (retries disabled, or no time left): the error as is
+        raise RetryExhaustedError(attempts, last, elapsed=time.monotonic() - started) from last
 
     def _before_sleep(self, url: URL) -> Callable[[tenacity.RetryCallState], None]:
         def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -228,7 +231,9 @@ class Transport:
             return data
         retry_after = parse_retry_after(retry_after_header)
         if status in _THROTTLE_STATUSES:
-            self.limiter.record_throttle(retry_after)
+            # Capped like the retry wait: a huge Retry-After must not freeze the whole client.
+            pause = None if retry_after is None else min(retry_after, self._retry.max_retry_after)
+            self.limiter.record_throttle(pause)
         raise error_from_response(status, body, method="GET", url=str(url), retry_after=retry_after)
 
     async def _read_body(self, response: aiohttp.ClientResponse, url: URL) -> bytes:
