@@ -92,11 +92,20 @@ async def _no_sleep(_: float) -> None:
 
 
 def test_retry_after_is_the_wait_and_is_capped() -> None:
-    policy = RetryPolicy(max_retry_after=10)
+    policy = RetryPolicy(max_retry_after=10, initial_backoff=0.001, max_backoff=0.002)
     wait = policy.retrying(sleep=_no_sleep).wait
     assert wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=3.0))) == 3.0
     assert wait(_state(policy, 1, _api(ServerError, 503, retry_after=7.0))) == 7.0
     assert wait(_state(policy, 2, _api(RateLimitError, 429, retry_after=3600.0))) == 10.0
+
+
+def test_retry_after_zero_still_backs_off() -> None:
+    policy = RetryPolicy(initial_backoff=1.0, max_backoff=1.0)
+    wait = policy.retrying(sleep=_no_sleep).wait
+    random.seed(3)
+    waits = [wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=0.0))) for _ in range(50)]
+    assert all(0 <= w <= 1.0 for w in waits)
+    assert max(waits) > 0.5  # the jittered backoff, not a hot loop
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 6, 10, 40])

@@ -84,8 +84,9 @@ class RetryPolicy:
     404, ...) and a well-formed body of the wrong shape.
 
     The wait before retry *n* (``n`` = 1 for the first retry) is drawn uniformly from
-    ``[0, min(max_backoff, initial_backoff * 2 ** (n - 1))]`` ("full jitter"), unless the
-    server sent ``Retry-After``: then it is that many seconds, capped at ``max_retry_after``.
+    ``[0, min(max_backoff, initial_backoff * 2 ** (n - 1))]`` ("full jitter"); when the
+    server sent ``Retry-After``, the wait is at least that many seconds (capped at
+    ``max_retry_after``).
     Giving up happens after ``max_attempts`` attempts in all, or when the next wait would
     end past ``max_elapsed`` seconds since the first attempt.
     """
@@ -138,7 +139,7 @@ class RetryPolicy:
 
 
 class _ServerOrJitterWait(tenacity.wait.wait_base):
-    """Retry-After when the server sent one, else tenacity's full-jitter exponential wait."""
+    """tenacity's full-jitter exponential wait, raised to the server's Retry-After if larger."""
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
@@ -147,10 +148,9 @@ class _ServerOrJitterWait(tenacity.wait.wait_base):
         )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        jitter = float(self._jitter(retry_state))
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
-        if error is not None:
-            server = self._policy.server_wait(error)
-            if server is not None:
-                return server
-        return float(self._jitter(retry_state))
+        server = self._policy.server_wait(error) if error is not None else None
+        # Never sooner than the server asked; never a hot loop on "Retry-After: 0" either.
+        return jitter if server is None else max(server, jitter)

@@ -1,0 +1,170 @@
+"""Bulk runs over real loopback HTTP with mixed faults: every record exactly once.
+
+The figures in the README's Reliability section come from this module; run
+``python -m pytest tests/test_fault_suite.py -s`` to print them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+
+from twilio_conf_insights import (
+    ClientEvent,
+    InsightsClient,
+    RetryExhaustedError,
+    RetryPolicy,
+    RetryScheduled,
+    ThrottleChanged,
+)
+from twilio_conf_insights.testing import FakeTwilio, FaultKind
+
+CONFERENCES = 400
+PARTICIPANTS = 5  # 400 summaries + 2,000 participant summaries = 2,400 records
+# Enough attempts that 50% faults never exhaust the budget (0.5**14 per request).
+PATIENT = RetryPolicy(
+    max_attempts=14, initial_backoff=0.002, max_backoff=0.02, max_retry_after=0.02
+)
+ALL_KINDS = list(FaultKind)  # stalls included: they exceed the client timeout
+
+
+@pytest.fixture
+async def big_fake() -> AsyncIterator[FakeTwilio]:
+    async with FakeTwilio(
+        conferences=CONFERENCES, participants_per_conference=PARTICIPANTS, seed=21
+    ) as fake:
+        yield fake
+
+
+def _client(
+    fake: FakeTwilio, events: list[ClientEvent], retry: RetryPolicy = PATIENT
+) -> InsightsClient:
+    return InsightsClient(
+        fake.account_sid,
+        fake.auth_token,
+        insights_base_url=fake.insights_base_url,
+        api_base_url=fake.api_base_url,
+        max_concurrency=16,
+        timeout=0.25,
+        retry=retry,
+        hooks=[events.append],
+    )
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.5])
+async def test_reports_arrive_exactly_once_under_mixed_faults(
+    big_fake: FakeTwilio, rate: float
+) -> None:
+    events: list[ClientEvent] = []
+    big_fake.faults.random(rate=rate, kinds=ALL_KINDS, seed=int(rate * 100), stall_seconds=0.4)
+    started = time.monotonic()
+    async with _client(big_fake, events) as client:
+        reports = [r async for r in client.conference_reports(page_size=25, concurrency=16)]
+    injected = sum(big_fake.faults.injected.values())
+    kinds = {k for k, n in big_fake.faults.injected.items() if n}
+    big_fake.faults.clear()
+
+    conference_sids = [r.summary.conference_sid for r in reports]
+    assert Counter(conference_sids) == Counter(
+        c["conference_sid"] for c in big_fake.data.conferences
+    )
+    participants = [p.participant_sid for r in reports for p in r.participants]
+    expected = [
+        p["participant_sid"] for ps in big_fake.data.participant_summaries.values() for p in ps
+    ]
+    assert len(participants) == len(set(participants)) == len(expected)  # none lost, none twice
+    assert set(participants) == set(expected)
+    for report in reports:
+        assert report.ok
+        sid = report.summary.conference_sid
+        assert sid is not None
+        assert [p.to_dict() for p in report.participants] == big_fake.data.participant_summaries[
+            sid
+        ]
+    retries = sum(isinstance(e, RetryScheduled) for e in events)
+    minimum = -(-CONFERENCES // 25) + CONFERENCES
+    print(
+        f"\nfault rate {rate:.0%}: records {len(reports) + len(participants)},"
+        f" faults injected {injected}"
+        f" ({len(kinds)} kinds), requests {len(big_fake.requests)} (minimum {minimum}),"
+        f" retries {retries}, lost 0, duplicated 0, {time.monotonic() - started:.1f}s"
+    )
+    assert injected > rate * minimum * 0.5
+    if rate >= 0.2:
+        assert kinds == set(ALL_KINDS)
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.5])
+async def test_fetch_many_errors_only_where_the_budget_is_exhausted(
+    big_fake: FakeTwilio, rate: float
+) -> None:
+    events: list[ClientEvent] = []
+    budget = RetryPolicy(
+        max_attempts=3, initial_backoff=0.001, max_backoff=0.005, max_retry_after=0.005
+    )
+    kinds = [k for k in FaultKind if k is not FaultKind.STALL]
+    big_fake.faults.random(rate=rate, kinds=kinds, seed=7 + int(rate * 10))
+    sids = [c["conference_sid"] for c in big_fake.data.conferences]
+    async with _client(big_fake, events, retry=budget) as client:
+        results = [r async for r in client.conferences.fetch_many(sids, concurrency=16)]
+    big_fake.faults.clear()
+
+    assert Counter(r.sid for r in results) == Counter(sids)
+    served = {c["conference_sid"]: c for c in big_fake.data.conferences}
+    attempts_by_path = Counter(req.path for req in big_fake.requests)
+    faulted_by_path = Counter(req.path for req in big_fake.requests if req.fault is not None)
+    failures = 0
+    for result in results:
+        path = f"/v1/Conferences/{result.sid}"
+        if result.ok:
+            assert result.value is not None
+            assert result.value.to_dict() == served[result.sid]
+            continue
+        failures += 1
+        # A typed error only where every attempt of the budget failed.
+        assert isinstance(result.error, RetryExhaustedError)
+        assert result.error.attempts == 3
+        assert faulted_by_path[path] >= 3
+        assert faulted_by_path[path] == attempts_by_path[path]
+    if rate == 0.05:
+        assert failures == 0
+
+
+async def test_a_429_storm_costs_at_most_1_2x_the_minimum_requests(big_fake: FakeTwilio) -> None:
+    events: list[ClientEvent] = []
+    sids = [c["conference_sid"] for c in big_fake.data.conferences]
+    storm = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=1.0, max_retry_after=2.0)
+    async with InsightsClient(
+        big_fake.account_sid,
+        big_fake.auth_token,
+        insights_base_url=big_fake.insights_base_url,
+        max_concurrency=32,
+        retry=storm,
+        hooks=[events.append],
+    ) as client:
+        big_fake.faults.throttle_for(2.0, retry_after="1")
+        results = [r async for r in client.conferences.fetch_many(sids, concurrency=32)]
+        stats = client.stats()
+    assert all(r.ok for r in results)
+    throttled = big_fake.faults.injected[FaultKind.RATE_LIMIT]
+    big_fake.faults.clear()
+    total = len(big_fake.requests)
+    print(f"\n429 storm: {total} requests for {len(sids)} records ({throttled} throttled)")
+    assert total <= 1.2 * len(sids)
+    assert stats.throttle_events >= 1
+    assert any(isinstance(e, ThrottleChanged) and e.reason == "throttle" for e in events)
+
+
+async def test_throttling_slows_the_whole_client(big_fake: FakeTwilio) -> None:
+    events: list[ClientEvent] = []
+    patient = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=0.5)
+    async with _client(big_fake, events, retry=patient) as client:
+        big_fake.faults.throttle_for(0.3, retry_after="0")
+        sids = [c["conference_sid"] for c in big_fake.data.conferences[:100]]
+        await asyncio.gather(*(client.conferences.fetch(s) for s in sids))
+        limits = [e.stats.limit for e in events if isinstance(e, ThrottleChanged)]
+    assert limits and min(limits) < 16  # the limit came down for everyone
