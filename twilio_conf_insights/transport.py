@@ -174,6 +174,8 @@ class Transport:
         retry_after_header: str | None = None
         failure: TransportError | DecodeError | None = None
         async with self.limiter.slot():
+            if self._closed:  # closed while this call waited to be retried
+                raise ClientClosedError("this client was closed while the request was retrying")
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("GET %s (attempt %d)", url, attempt)
             if self._events:
