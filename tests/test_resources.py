@@ -75,6 +75,15 @@ async def test_every_conference_filter_reaches_twilio_spelled_its_way(
     }
 
 
+async def test_filter_values_cannot_add_query_parameters(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
+    sneaky = "x&Status=completed#frag?PageSize=1000 %26"
+    await client.conferences.list(friendly_name=sneaky, page_size=3).collect()
+    assert _last_query(fake) == {"FriendlyName": [sneaky], "PageSize": ["3"]}
+    assert fake.requests[-1].path == "/v1/Conferences"
+
+
 async def test_filters_select_what_the_server_selects(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:

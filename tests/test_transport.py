@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,10 +24,12 @@ from twilio_conf_insights import (
     InsightsClient,
     NotFoundError,
     RateLimitError,
+    ResponseReceived,
     RetryExhaustedError,
     RetryPolicy,
     RetryScheduled,
     ServerError,
+    ThrottleChanged,
     TransportError,
 )
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
@@ -367,3 +370,59 @@ async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, li
             await client.conferences.fetch("CF" + "a" * 32)
     assert caught.value.status == 302
     assert bystander[1] == []
+
+
+async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    events: list[ClientEvent] = []
+    client = make_client(hooks=[events.append])
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.01"), count=1)
+    await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "RequestSent",
+        "ResponseReceived",
+        "ThrottleChanged",
+        "RetryScheduled",
+        "RequestSent",
+        "ResponseReceived",
+    ]
+    first, second = (e for e in events if isinstance(e, ResponseReceived))
+    assert (first.status, first.attempt, second.status, second.attempt) == (429, 1, 200, 2)
+    retry = next(e for e in events if isinstance(e, RetryScheduled))
+    assert retry.wait == 0.01
+    assert "429" in retry.cause
+    throttle = next(e for e in events if isinstance(e, ThrottleChanged))
+    assert throttle.stats.limit == throttle.stats.max_concurrency // 2
+    assert client.stats().throttle_events == 1
+
+
+async def test_a_failing_hook_never_breaks_the_client(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    def broken(_: ClientEvent) -> None:
+        raise RuntimeError("observer bug")
+
+    client = make_client(hooks=[broken])
+    summary = await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert summary.conference_sid == fake.data.conferences[0]["conference_sid"]
+
+
+async def test_tracebacks_carry_no_secret() -> None:
+    secret = "tb-secret-" + "e" * 22
+    async with FakeTwilio(conferences=1, seed=4, auth_token=secret) as fake:
+        client = InsightsClient(
+            fake.account_sid,
+            secret,
+            insights_base_url=fake.insights_base_url,
+            retry=RetryPolicy(max_attempts=2, initial_backoff=0.001),
+            timeout=0.1,
+        )
+        async with client:
+            for fault in (FaultKind.CONNECTION_RESET, FaultKind.TRUNCATED_BODY, FaultKind.STALL):
+                fake.faults.queue(Fault(fault, stall_seconds=0.5), count=2)
+                with pytest.raises(RetryExhaustedError) as caught:
+                    await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+                text = "".join(traceback.format_exception(caught.value))
+                assert "Traceback" in text
+                assert secret not in text
+                assert aiohttp.encode_basic_auth(fake.account_sid, secret).split()[1] not in text
