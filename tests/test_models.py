@@ -61,6 +61,7 @@ def test_participant_summary_nested_types() -> None:
     assert summary.properties.extra == {"early_media": True}
     assert "play_early_media" in summary.properties.missing_keys
     assert summary.coached_participants == [payloads.COACHED]
+    assert summary.metrics is summary.metrics  # parsed once, on first access
 
 
 def test_live_participant_rfc2822_dates() -> None:
@@ -131,6 +132,11 @@ def test_untyped_fields_accept_any_json(untyped: Any) -> None:
     body = payloads.participant_summary(metrics=untyped, properties=untyped, events=untyped)
     summary = ParticipantSummary.from_dict(body)
     assert summary.to_dict() == body
+    assert summary.metrics_json == untyped
+    assert summary.events == untyped
+    # The typed views only exist for the documented shapes.
+    if not isinstance(untyped, dict) or "inbound" in untyped:
+        assert summary.metrics is None
     conference = ConferenceSummary.from_dict(
         payloads.conference_summary(detected_issues=untyped, tag_info=untyped, links=untyped)
     )

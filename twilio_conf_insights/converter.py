@@ -54,13 +54,6 @@ def _is_json_union(tp: Any) -> bool:
     return bool(args) and {typing.get_origin(a) or a for a in args} >= _JSON_MEMBERS
 
 
-def _model_in(tp: Any) -> type[TwilioModel] | None:
-    for arg in _union_args(tp):
-        if isinstance(arg, type) and issubclass(arg, TwilioModel):
-            return arg
-    return None
-
-
 def _enum_in(tp: Any) -> type[Enum] | None:
     args = _union_args(tp)
     if str not in args:
@@ -147,6 +140,64 @@ def _unstructure_rfc2822(value: datetime | None) -> str | None:
     return None if value is None else email.utils.format_datetime(value)
 
 
+# -- optionals: resolved once per type, not dispatched per value --------------------------
+
+
+def _optional_str(value: Any, _: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"expected a string or null, got {type(value).__name__}")
+
+
+def _optional_bool(value: Any, _: Any) -> bool | None:
+    if value is None or type(value) is bool:
+        return value
+    raise TypeError(f"expected a boolean or null, got {type(value).__name__}")
+
+
+def _optional_int(value: Any, _: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    return _structure_int(value, int)
+
+
+def _optional_float(value: Any, _: Any) -> float | None:
+    if value is None or type(value) is float or type(value) is int:
+        return value
+    raise TypeError(f"expected a number or null, got {type(value).__name__}")
+
+
+_OPTIONAL_PRIMITIVES: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _optional_str,
+    bool: _optional_bool,
+    int: _optional_int,
+    float: _optional_float,
+}
+
+
+def _is_plain_optional(tp: Any) -> bool:
+    args = _union_args(tp)
+    return len(args) == 2 and _NONE_TYPE in args
+
+
+def _make_optional_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
+    def factory(tp: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = (arg for arg in _union_args(tp) if arg is not _NONE_TYPE)
+        primitive = _OPTIONAL_PRIMITIVES.get(inner)
+        if primitive is not None:
+            return primitive
+        if _is_model(inner):
+            return _model_structure_fn(conv, inner, nullable=True)
+        inner_hook = conv.get_structure_hook(inner)
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else inner_hook(value, inner)
+
+        return structure_optional
+
+    return factory
+
+
 # -- hook factories ------------------------------------------------------------------
 
 
@@ -164,26 +215,6 @@ def _make_enum_hook(tp: Any) -> Callable[[Any, Any], Any]:
         raise TypeError(f"expected a string ({enum_cls.__name__}), got {type(value).__name__}")
 
     return structure_enum
-
-
-def _make_lenient_model_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
-    def factory(tp: Any) -> Callable[[Any, Any], Any]:
-        model = _model_in(tp)
-        assert model is not None
-        structure_model = conv.get_structure_hook(model)
-
-        def structure_lenient(value: Any, _: Any) -> Any:
-            # The API leaves these fields untyped: parse the known shape, keep anything else.
-            if type(value) is dict:
-                try:
-                    return structure_model(value, model)
-                except Exception:
-                    return value
-            return value
-
-        return structure_lenient
-
-    return factory
 
 
 def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
@@ -224,46 +255,51 @@ def _json_name(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("json", field.name))
 
 
+def _model_structure_fn(
+    conv: cattrs.Converter, cls: type[TwilioModel], *, nullable: bool
+) -> Callable[[Any, Any], Any]:
+    overrides: dict[str, Any] = {"extra": override(omit=True), "missing_keys": override(omit=True)}
+    known: set[str] = set()
+    for field in _fields(cls):
+        if field.name in overrides:
+            continue
+        name = _json_name(field)
+        known.add(name)
+        rfc = field.metadata.get("datetime") == "rfc2822"
+        overrides[field.name] = override(
+            rename=name if name != field.name else None,
+            struct_hook=_structure_rfc2822_hook if rfc else None,
+        )
+    base = make_dict_structure_fn(cls, conv, **overrides)
+    known_keys = frozenset(known)
+    set_attr = object.__setattr__
+
+    def structure_model(value: Any, _: Any) -> Any:
+        if type(value) is not dict:
+            if value is None and nullable:  # here, not in a wrapper: nested models are hot
+                return None
+            raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+        instance = base(value, cls)
+        keys = value.keys()
+        if keys != known_keys:
+            # Rare: Twilio added a key, or left one out. Frozen classes are set up in
+            # __init__ through object.__setattr__ too; this is the same move, once.
+            unknown = keys - known_keys
+            if unknown:
+                set_attr(instance, "extra", {key: value[key] for key in unknown})
+            absent = known_keys - keys
+            if absent:
+                set_attr(instance, "missing_keys", frozenset(absent))
+        return instance
+
+    return structure_model
+
+
 def _make_model_structure(
     conv: cattrs.Converter,
 ) -> Callable[[type[Any]], Callable[[Any, Any], Any]]:
     def factory(cls: type[TwilioModel]) -> Callable[[Any, Any], Any]:
-        overrides: dict[str, Any] = {
-            "extra": override(omit=True),
-            "missing_keys": override(omit=True),
-        }
-        known: set[str] = set()
-        for field in _fields(cls):
-            if field.name in overrides:
-                continue
-            name = _json_name(field)
-            known.add(name)
-            rfc = field.metadata.get("datetime") == "rfc2822"
-            overrides[field.name] = override(
-                rename=name if name != field.name else None,
-                struct_hook=_structure_rfc2822_hook if rfc else None,
-            )
-        base = make_dict_structure_fn(cls, conv, **overrides)
-        known_keys = frozenset(known)
-        set_attr = object.__setattr__
-
-        def structure_model(value: Any, _: Any) -> Any:
-            if type(value) is not dict:
-                raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-            instance = base(value, cls)
-            keys = value.keys()
-            if keys != known_keys:
-                # Rare: Twilio added a key, or left one out. Frozen classes are set up in
-                # __init__ through object.__setattr__ too; this is the same move, once.
-                unknown = keys - known_keys
-                if unknown:
-                    set_attr(instance, "extra", {key: value[key] for key in unknown})
-                absent = known_keys - keys
-                if absent:
-                    set_attr(instance, "missing_keys", frozenset(absent))
-            return instance
-
-        return structure_model
+        return _model_structure_fn(conv, cls, nullable=False)
 
     return factory
 
@@ -302,8 +338,7 @@ def _make_model_unstructure(conv: cattrs.Converter) -> Callable[[type[Any]], Cal
 
 
 def _unstructure_json(value: Any) -> Any:
-    # Raw JSON may still hold a model where the union allowed one (hand-built objects).
-    return converter.unstructure(value) if isinstance(value, TwilioModel) else value
+    return value
 
 
 def _configure(conv: cattrs.Converter) -> cattrs.Converter:
@@ -313,8 +348,9 @@ def _configure(conv: cattrs.Converter) -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(datetime, _structure_iso8601)
     conv.register_unstructure_hook(datetime, _unstructure_iso8601)
+    # Registered first: the factories below are more specific and win where both match.
+    conv.register_structure_hook_factory(_is_plain_optional, _make_optional_hook(conv))
     conv.register_structure_hook_factory(_is_enum_union, _make_enum_hook)
-    conv.register_structure_hook_factory(_is_lenient_model, _make_lenient_model_hook(conv))
     conv.register_structure_hook_func(_is_raw_json, _structure_json)
     conv.register_unstructure_hook_func(_is_json_union, _unstructure_json)
     conv.register_structure_hook_factory(_is_list, _make_list_hook(conv))
@@ -327,12 +363,8 @@ def _is_enum_union(tp: Any) -> bool:
     return _enum_in(tp) is not None
 
 
-def _is_lenient_model(tp: Any) -> bool:
-    return _is_json_union(tp) and _model_in(tp) is not None
-
-
 def _is_raw_json(tp: Any) -> bool:
-    return _is_json_union(tp) and _model_in(tp) is None
+    return _is_json_union(tp)
 
 
 def _is_list(tp: Any) -> bool:
@@ -343,9 +375,12 @@ def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, TwilioModel)
 
 
-#: The converter every model goes through. Detailed validation costs nothing until something
-#: fails, and then names the field that did.
+#: The converter every model goes through (``to_dict``, ``from_dict``, error reports).
+#: Its detailed validation names the field that failed.
 converter: cattrs.Converter = _configure(cattrs.Converter(detailed_validation=True))
+#: The same configuration without detailed validation, for decoding responses: it is what
+#: runs on every record, and when it fails, ``converter`` re-runs to say where.
+_fast_converter: cattrs.Converter = _configure(cattrs.Converter(detailed_validation=False))
 
 
 def _first_path(exc: BaseException) -> tuple[str, str]:
@@ -369,21 +404,32 @@ def _resource_name(tp: Any) -> str:
 def decode(data: Any, tp: type[T], *, url: str = "", path: str = "$") -> T:
     """Structure response JSON into ``tp``; any failure is a :class:`DecodeError`."""
     try:
-        return converter.structure(data, tp)
-    except Exception as exc:
-        raise _decode_error(exc, tp, url=url, path=path) from None
+        return _fast_converter.structure(data, tp)
+    except Exception:
+        pass
+    raise _decode_error(data, tp, url=url, path=path)
+
+
+def structure_or_none(data: dict[str, Any], model: type[T]) -> T | None:
+    """``data`` as ``model`` if it has that shape, else ``None`` (never raises)."""
+    try:
+        return _fast_converter.structure(data, model)
+    except Exception:
+        return None
 
 
 def decode_list(data: Any, item_type: type[T], *, url: str = "", path: str = "$") -> list[T]:
     """Structure a JSON array of ``item_type``; any failure is a :class:`DecodeError`."""
+    return decode(data, list[item_type], url=url, path=path)  # type: ignore[valid-type]
+
+
+def _decode_error(data: Any, tp: Any, *, url: str, path: str) -> DecodeError:
+    """Re-run a failed decode with detailed validation to name the field that failed."""
+    exc: Exception = TypeError("value rejected")
     try:
-        result: list[T] = converter.structure(data, list[item_type])  # type: ignore[valid-type]
-    except Exception as exc:
-        raise _decode_error(exc, list[item_type], url=url, path=path) from None  # type: ignore[valid-type]
-    return result
-
-
-def _decode_error(exc: Exception, tp: Any, *, url: str, path: str) -> DecodeError:
+        converter.structure(data, tp)
+    except Exception as error:
+        exc = error
     if isinstance(exc, cattrs.BaseValidationError):
         field, message = _first_path(exc)
         field = path + field[1:]

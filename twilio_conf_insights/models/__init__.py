@@ -1,7 +1,7 @@
 """Typed models of the API's resources, and their enumerations."""
 
 from ._base import JSONValue, TwilioModel
-from .conference import ConferenceSummary, DetectedIssues, DetectedIssuesValue
+from .conference import ConferenceSummary, DetectedIssues
 from .enums import (
     CallDirection,
     CallStatus,
@@ -18,11 +18,9 @@ from .enums import (
 from .participant import Participant
 from .participant_summary import (
     AvgMax,
-    MetricsValue,
     ParticipantMetrics,
     ParticipantProperties,
     ParticipantSummary,
-    PropertiesValue,
     StreamMetrics,
 )
 
@@ -37,17 +35,14 @@ __all__ = [
     "ConferenceTag",
     "DetectedIssue",
     "DetectedIssues",
-    "DetectedIssuesValue",
     "JSONValue",
     "JitterBufferSize",
-    "MetricsValue",
     "Participant",
     "ParticipantMetrics",
     "ParticipantProperties",
     "ParticipantStatus",
     "ParticipantSummary",
     "ProcessingState",
-    "PropertiesValue",
     "Region",
     "StreamMetrics",
     "TwilioModel",

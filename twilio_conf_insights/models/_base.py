@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Self, Union
+from typing import Any, Self, TypeVar, Union
 
 import attrs
 
-__all__ = ["EMPTY_EXTRA", "JSONValue", "TwilioModel", "extra_field", "missing_keys_field"]
+__all__ = [
+    "EMPTY_EXTRA",
+    "JSONValue",
+    "TwilioModel",
+    "extra_field",
+    "known_shape",
+    "missing_keys_field",
+]
 
 #: Any value JSON can hold, as :func:`json.loads` returns it.
 JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]  # noqa: UP007
@@ -55,3 +62,20 @@ class TwilioModel:
         from ..converter import decode
 
         return decode(data, cls)
+
+
+M = TypeVar("M", bound=TwilioModel)
+
+
+def known_shape(model: type[M], raw: JSONValue) -> M | None:
+    """The typed view of a field the API leaves untyped.
+
+    ``model`` when ``raw`` is an object of its documented shape, else ``None`` (the raw JSON
+    stays available on the ``*_json`` field). Parsed on first access, not with the response:
+    most readers of a listing never look at every participant's metrics.
+    """
+    if type(raw) is not dict:
+        return None
+    from ..converter import structure_or_none
+
+    return structure_or_none(raw, model)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Union
+from functools import cached_property
 
 import attrs
 
-from ._base import JSONValue, TwilioModel, extra_field, missing_keys_field
+from ._base import JSONValue, TwilioModel, extra_field, known_shape, missing_keys_field
 from .enums import ConferenceEndReason, ConferenceStatus, ConferenceTag, ProcessingState, Region
 
-__all__ = ["ConferenceSummary", "DetectedIssues", "DetectedIssuesValue"]
+__all__ = ["ConferenceSummary", "DetectedIssues"]
 
 
 @attrs.frozen
@@ -23,10 +23,6 @@ class DetectedIssues(TwilioModel):
     participant_behavior: int | None = None
     extra: Mapping[str, JSONValue] = extra_field()
     missing_keys: frozenset[str] = missing_keys_field()
-
-
-#: ``detected_issues`` is untyped in the API: typed when it has the known shape, else raw JSON.
-DetectedIssuesValue = Union[DetectedIssues, JSONValue]  # noqa: UP007
 
 
 @attrs.frozen
@@ -56,7 +52,10 @@ class ConferenceSummary(TwilioModel):
     mixer_region: Region | str | None = None
     mixer_region_requested: Region | str | None = None
     recording_enabled: bool | None = None
-    detected_issues: DetectedIssuesValue = None
+    #: ``detected_issues`` as sent (the API leaves it untyped); see :attr:`detected_issues`.
+    detected_issues_json: JSONValue = attrs.field(
+        default=None, metadata={"json": "detected_issues"}
+    )
     tags: list[ConferenceTag | str] | None = None
     #: Details of the tags, including severity (shape not documented: raw JSON).
     tag_info: JSONValue = None
@@ -66,3 +65,8 @@ class ConferenceSummary(TwilioModel):
     links: JSONValue = None
     extra: Mapping[str, JSONValue] = extra_field()
     missing_keys: frozenset[str] = missing_keys_field()
+
+    @cached_property
+    def detected_issues(self) -> DetectedIssues | None:
+        """Issue counts by category, or ``None`` if absent or not of the documented shape."""
+        return known_shape(DetectedIssues, self.detected_issues_json)

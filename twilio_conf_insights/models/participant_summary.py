@@ -7,20 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Union
+from functools import cached_property
 
 import attrs
 
-from ._base import JSONValue, TwilioModel, extra_field, missing_keys_field
+from ._base import JSONValue, TwilioModel, extra_field, known_shape, missing_keys_field
 from .enums import CallDirection, CallStatus, CallType, JitterBufferSize, ProcessingState, Region
 
 __all__ = [
     "AvgMax",
-    "MetricsValue",
     "ParticipantMetrics",
     "ParticipantProperties",
     "ParticipantSummary",
-    "PropertiesValue",
     "StreamMetrics",
 ]
 
@@ -75,19 +73,14 @@ class ParticipantProperties(TwilioModel):
     missing_keys: frozenset[str] = missing_keys_field()
 
 
-#: ``metrics`` is untyped in the API: typed when it has the known shape, else raw JSON.
-MetricsValue = Union[ParticipantMetrics, JSONValue]  # noqa: UP007
-#: ``properties`` is untyped in the API: typed when it has the known shape, else raw JSON.
-PropertiesValue = Union[ParticipantProperties, JSONValue]  # noqa: UP007
-
-
 @attrs.frozen
 class ParticipantSummary(TwilioModel):
     """Quality summary of one participant of a conference.
 
-    The API's ``from`` field is ``from_`` here. ``metrics`` and ``properties`` are typed
-    objects when they have the documented shape (check with ``isinstance``), and the raw
-    JSON otherwise, so a change on Twilio's side never breaks parsing.
+    The API's ``from`` field is ``from_`` here. The API leaves ``metrics`` and
+    ``properties`` untyped: they are kept as sent in ``metrics_json`` and ``properties_json``
+    (so ``to_dict()`` gives them back exactly, and a change on Twilio's side never breaks
+    parsing), and :attr:`metrics` and :attr:`properties` are their typed views.
     """
 
     participant_sid: str | None = None
@@ -113,10 +106,22 @@ class ParticipantSummary(TwilioModel):
     conference_region: Region | str | None = None
     call_type: CallType | str | None = None
     processing_state: ProcessingState | str | None = None
-    properties: PropertiesValue = None
+    #: ``properties`` as sent; see :attr:`properties`.
+    properties_json: JSONValue = attrs.field(default=None, metadata={"json": "properties"})
     #: Participant actions, e.g. ``{"mute": [epoch_ms, ...]}`` (shape not documented).
     events: JSONValue = None
-    metrics: MetricsValue = None
+    #: ``metrics`` as sent; see :attr:`metrics`.
+    metrics_json: JSONValue = attrs.field(default=None, metadata={"json": "metrics"})
     url: str | None = None
     extra: Mapping[str, JSONValue] = extra_field()
     missing_keys: frozenset[str] = missing_keys_field()
+
+    @cached_property
+    def metrics(self) -> ParticipantMetrics | None:
+        """Call quality per direction, or ``None`` if absent or not of the documented shape."""
+        return known_shape(ParticipantMetrics, self.metrics_json)
+
+    @cached_property
+    def properties(self) -> ParticipantProperties | None:
+        """How the participant joined, or ``None`` if absent or not of the documented shape."""
+        return known_shape(ParticipantProperties, self.properties_json)
