@@ -1,0 +1,168 @@
+"""List filters: Twilio query parameters turned into predicates over the served JSON.
+
+Each builder returns the predicate (``None`` when nothing filters) and the filters it
+applied, as ``(name, value)`` pairs in Twilio's spelling, for the page links.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ._data import JSONDict, iso8601
+from ._errors import ApiError
+
+__all__ = [
+    "CONFERENCE_FILTERS",
+    "INSIGHTS_PARTICIPANT_FILTERS",
+    "LIVE_PARTICIPANT_FILTERS",
+    "Filters",
+    "conference_filters",
+    "insights_participant_filters",
+    "live_participant_filters",
+]
+
+Predicate = Callable[[JSONDict], bool]
+Filters = tuple[Predicate | None, list[tuple[str, str]]]
+
+CONFERENCE_FILTERS = (
+    "ConferenceSid",
+    "FriendlyName",
+    "Status",
+    "CreatedAfter",
+    "CreatedBefore",
+    "MixerRegion",
+    "Tags",
+    "Subaccount",
+    "DetectedIssues",
+    "EndReason",
+)
+INSIGHTS_PARTICIPANT_FILTERS = ("ParticipantSid", "Label", "Events")
+LIVE_PARTICIPANT_FILTERS = ("Muted", "Hold", "Coaching")
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+
+
+def _given(query: Mapping[str, str], names: tuple[str, ...]) -> list[tuple[str, str]]:
+    # An empty value is how form encoders spell "not set"; Twilio ignores it too.
+    return [(name, query[name]) for name in names if query.get(name)]
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _all_of(predicates: list[Predicate]) -> Predicate | None:
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda item: all(predicate(item) for predicate in predicates)
+
+
+def _equals(key: str, value: Any) -> Predicate:
+    return lambda item: item.get(key) == value
+
+
+def _created_since(moment: str) -> Predicate:
+    # Served timestamps share one fixed-width UTC format, so string order is time order.
+    return lambda conference: (conference.get("create_time") or "") >= moment
+
+
+def _created_before(moment: str) -> Predicate:
+    return lambda conference: (conference.get("create_time") or "~") < moment
+
+
+def _has_any(key: str, names: frozenset[str]) -> Predicate:
+    """``item[key]`` (a list, or an object's keys) shares a name with ``names``."""
+    return lambda item: not names.isdisjoint(item.get(key) or ())
+
+
+def _has_issue(names: frozenset[str]) -> Predicate:
+    def matches(conference: JSONDict) -> bool:
+        issues = conference.get("detected_issues") or {}
+        return any((issues.get(name) or 0) > 0 for name in names)
+
+    return matches
+
+
+def _timestamp(name: str, value: str) -> str:
+    """``value`` as the served ISO form, rounded up to the second, so strings compare."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "+"))
+    except ValueError:
+        raise ApiError.bad_request(
+            f"{name} must be an ISO 8601 timestamp like 2021-10-09T17:20:53Z, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso8601(math.ceil(moment.timestamp()))
+
+
+def conference_filters(query: Mapping[str, str]) -> Filters:
+    """Filters of ``GET /v1/Conferences``.
+
+    ``CreatedAfter`` is inclusive and ``CreatedBefore`` exclusive; ``Tags`` and
+    ``DetectedIssues`` take comma-separated names and match any of them.
+    """
+    given = _given(query, CONFERENCE_FILTERS)
+    predicates: list[Predicate] = []
+    for name, value in given:
+        if name == "ConferenceSid":
+            predicates.append(_equals("conference_sid", value))
+        elif name == "FriendlyName":
+            predicates.append(_equals("friendly_name", value))
+        elif name == "Status":
+            predicates.append(_equals("status", value))
+        elif name == "MixerRegion":
+            predicates.append(_equals("mixer_region", value))
+        elif name == "EndReason":
+            predicates.append(_equals("end_reason", value))
+        elif name == "Subaccount":
+            if not _ACCOUNT_SID.fullmatch(value):
+                raise ApiError.bad_request(f"Subaccount must be an AC SID, got {value!r}")
+            predicates.append(_equals("account_sid", value))
+        elif name == "CreatedAfter":
+            predicates.append(_created_since(_timestamp(name, value)))
+        elif name == "CreatedBefore":
+            predicates.append(_created_before(_timestamp(name, value)))
+        elif name == "Tags":
+            predicates.append(_has_any("tags", _csv(value)))
+        elif name == "DetectedIssues":
+            predicates.append(_has_issue(_csv(value)))
+    return _all_of(predicates), given
+
+
+def insights_participant_filters(query: Mapping[str, str]) -> Filters:
+    """Filters of ``GET /v1/Conferences/{sid}/Participants``.
+
+    ``Events`` takes comma-separated event names and matches participants whose
+    ``events`` object has any of them.
+    """
+    given = _given(query, INSIGHTS_PARTICIPANT_FILTERS)
+    predicates: list[Predicate] = []
+    for name, value in given:
+        if name == "ParticipantSid":
+            predicates.append(_equals("participant_sid", value))
+        elif name == "Label":
+            predicates.append(_equals("label", value))
+        elif name == "Events":
+            predicates.append(_has_any("events", _csv(value)))
+    return _all_of(predicates), given
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise ApiError.bad_request(f"{name} must be true or false, got {value!r}")
+    return lowered == "true"
+
+
+def live_participant_filters(query: Mapping[str, str]) -> Filters:
+    """Filters of ``GET /2010-04-01/…/Participants.json`` (``true``/``false`` each)."""
+    given = _given(query, LIVE_PARTICIPANT_FILTERS)
+    predicates = [_equals(name.lower(), _boolean(name, value)) for name, value in given]
+    return _all_of(predicates), given
