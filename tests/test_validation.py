@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from twilio_conf_insights import ConferenceTag, InvalidArgumentError, Region
 from twilio_conf_insights import validation as v
-from twilio_conf_insights.resources.conferences import conference_filters
+from twilio_conf_insights.resources.conferences import conference_query
 
 
 def test_sid() -> None:
@@ -80,17 +80,19 @@ def test_any_aware_datetime_round_trips(moment: datetime) -> None:
 
 
 def test_conference_filters_spelling() -> None:
-    query = conference_filters(
-        conference_sid="CF" + "0" * 32,
-        friendly_name="x",
-        status="completed",
-        created_after=datetime(2024, 1, 1, tzinfo=UTC),
-        created_before=datetime(2024, 1, 2, tzinfo=UTC),
-        mixer_region="us1",
-        tags=["low_mos"],
-        subaccount="AC" + "0" * 32,
-        detected_issues=["call_quality"],
-        end_reason="last_participant_left",
+    query = conference_query(
+        {
+            "conference_sid": "CF" + "0" * 32,
+            "friendly_name": "x",
+            "status": "completed",
+            "created_after": datetime(2024, 1, 1, tzinfo=UTC),
+            "created_before": datetime(2024, 1, 2, tzinfo=UTC),
+            "mixer_region": "us1",
+            "tags": ["low_mos"],
+            "subaccount": "AC" + "0" * 32,
+            "detected_issues": ["call_quality"],
+            "end_reason": "last_participant_left",
+        }
     )
     assert sorted(query) == sorted(
         [
@@ -113,3 +115,9 @@ def test_boolean_filters() -> None:
     assert v.boolean(True, "muted") == "true"
     with pytest.raises(InvalidArgumentError):
         v.boolean("true", "muted")
+
+
+def test_unknown_conference_filter_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match="unknown conference filter"):
+        conference_query({"statuz": "completed"})
+    assert conference_query({"status": None}) == {}

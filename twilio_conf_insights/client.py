@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import aiohttp
 
@@ -18,6 +18,7 @@ from .limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
 from .models import ConferenceSummary, ParticipantSummary
 from .resources import Conferences, Participants, ParticipantSummaries
 from .resources._context import ResourceContext
+from .resources.conferences import ConferenceFilters
 from .retry import RetryPolicy
 from .transport import DEFAULT_MAX_BODY_BYTES, Transport
 from .urls import base_url, origin_of, twilio_host_url
@@ -183,7 +184,7 @@ class InsightsClient:
         concurrency: int | None = None,
         page_size: int | None = None,
         limit: int | None = None,
-        **filters: Any,
+        **filters: Unpack[ConferenceFilters],
     ) -> AsyncGenerator[ConferenceReport, None]:
         """Stream every matching conference with all of its participant summaries.
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
+from enum import Enum
+from typing import TypedDict, Unpack
 
 from .. import validation
 from ..bulk import FetchResult, map_bounded
+from ..errors import InvalidArgumentError
 from ..models import (
     ConferenceEndReason,
     ConferenceStatus,
@@ -19,7 +22,7 @@ from ..models import (
 from ..pagination import INSIGHTS_PAGES, Paginator
 from ._context import ResourceContext
 
-__all__ = ["Conferences"]
+__all__ = ["ConferenceFilters", "Conferences", "conference_query"]
 
 
 class Conferences:
@@ -64,20 +67,11 @@ class Conferences:
     def list(
         self,
         *,
-        conference_sid: str | None = None,
-        friendly_name: str | None = None,
-        status: ConferenceStatus | str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        mixer_region: Region | str | None = None,
-        tags: Iterable[ConferenceTag | str] | ConferenceTag | str | None = None,
-        subaccount: str | None = None,
-        detected_issues: Iterable[DetectedIssue | str] | DetectedIssue | str | None = None,
-        end_reason: ConferenceEndReason | str | None = None,
         page_size: int | None = None,
         limit: int | None = None,
+        **filters: Unpack[ConferenceFilters],
     ) -> Paginator[ConferenceSummary]:
-        """Conference summaries matching every given filter, newest first.
+        """Conference summaries matching every given filter (see :class:`ConferenceFilters`).
 
         Twilio returns the last 24 hours unless ``created_after``/``created_before`` say
         otherwise. Datetimes must be timezone-aware. ``tags`` and ``detected_issues`` take
@@ -85,18 +79,7 @@ class Conferences:
         """
         return self._ctx.paginate(
             self._base,
-            conference_filters(
-                conference_sid=conference_sid,
-                friendly_name=friendly_name,
-                status=status,
-                created_after=created_after,
-                created_before=created_before,
-                mixer_region=mixer_region,
-                tags=tags,
-                subaccount=subaccount,
-                detected_issues=detected_issues,
-                end_reason=end_reason,
-            ),
+            conference_query(filters),
             model=ConferenceSummary,
             items_key="conferences",
             page_format=INSIGHTS_PAGES,
@@ -105,41 +88,58 @@ class Conferences:
         )
 
 
-def conference_filters(
-    *,
-    conference_sid: str | None = None,
-    friendly_name: str | None = None,
-    status: ConferenceStatus | str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    mixer_region: Region | str | None = None,
-    tags: Iterable[ConferenceTag | str] | ConferenceTag | str | None = None,
-    subaccount: str | None = None,
-    detected_issues: Iterable[DetectedIssue | str] | DetectedIssue | str | None = None,
-    end_reason: ConferenceEndReason | str | None = None,
-) -> dict[str, str | int]:
-    """Validate the conference filters and spell them as Twilio's query parameters."""
-    query: dict[str, str | int] = {}
-    if conference_sid is not None:
-        query["ConferenceSid"] = validation.sid(conference_sid, "CF", "conference_sid")
-    if friendly_name is not None:
-        query["FriendlyName"] = validation.text(friendly_name, "friendly_name")
-    if status is not None:
-        query["Status"] = validation.enum_value(status, ConferenceStatus, "status")
-    if created_after is not None:
-        query["CreatedAfter"] = validation.aware_datetime(created_after, "created_after")
-    if created_before is not None:
-        query["CreatedBefore"] = validation.aware_datetime(created_before, "created_before")
-    if mixer_region is not None:
-        query["MixerRegion"] = validation.enum_value(mixer_region, Region, "mixer_region")
-    if tags is not None:
-        query["Tags"] = validation.enum_list(tags, ConferenceTag, "tags")
-    if subaccount is not None:
-        query["Subaccount"] = validation.sid(subaccount, "AC", "subaccount")
-    if detected_issues is not None:
-        query["DetectedIssues"] = validation.enum_list(
-            detected_issues, DetectedIssue, "detected_issues"
+class ConferenceFilters(TypedDict, total=False):
+    """The filters of ``conferences.list()`` and ``conference_reports()``, all optional."""
+
+    conference_sid: str | None
+    friendly_name: str | None
+    status: ConferenceStatus | str | None
+    created_after: datetime | None
+    created_before: datetime | None
+    mixer_region: Region | str | None
+    tags: Iterable[ConferenceTag | str] | ConferenceTag | str | None
+    subaccount: str | None
+    detected_issues: Iterable[DetectedIssue | str] | DetectedIssue | str | None
+    end_reason: ConferenceEndReason | str | None
+
+
+def _sid_of(prefix: str) -> Callable[[object, str], str]:
+    return lambda value, name: validation.sid(value, prefix, name)
+
+
+def _member_of(enum: type[Enum]) -> Callable[[object, str], str]:
+    return lambda value, name: validation.enum_value(value, enum, name)
+
+
+def _members_of(enum: type[Enum]) -> Callable[[object, str], str]:
+    return lambda value, name: validation.enum_list(value, enum, name)
+
+
+#: Each filter: Twilio's parameter name, and the check that spells its value.
+_FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
+    "conference_sid": ("ConferenceSid", _sid_of("CF")),
+    "friendly_name": ("FriendlyName", validation.text),
+    "status": ("Status", _member_of(ConferenceStatus)),
+    "created_after": ("CreatedAfter", validation.aware_datetime),
+    "created_before": ("CreatedBefore", validation.aware_datetime),
+    "mixer_region": ("MixerRegion", _member_of(Region)),
+    "tags": ("Tags", _members_of(ConferenceTag)),
+    "subaccount": ("Subaccount", _sid_of("AC")),
+    "detected_issues": ("DetectedIssues", _members_of(DetectedIssue)),
+    "end_reason": ("EndReason", _member_of(ConferenceEndReason)),
+}
+
+
+def conference_query(filters: Mapping[str, object]) -> dict[str, str | int]:
+    """Validate conference filters and spell them as Twilio's query parameters."""
+    unknown = sorted(set(filters) - _FILTERS.keys())
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown conference filter(s) {', '.join(unknown)}; known: {', '.join(_FILTERS)}"
         )
-    if end_reason is not None:
-        query["EndReason"] = validation.enum_value(end_reason, ConferenceEndReason, "end_reason")
+    query: dict[str, str | int] = {}
+    for name, value in filters.items():
+        if value is not None:
+            parameter, check = _FILTERS[name]
+            query[parameter] = check(value, name)
     return query
