@@ -49,6 +49,7 @@ from .models import (
     StreamMetrics,
 )
 from .pagination import Page, Paginator
+from .resources.conferences import ConferenceFilters
 from .retry import RetryPolicy
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "ClientClosedError",
     "ClientEvent",
     "ConferenceEndReason",
+    "ConferenceFilters",
     "ConferenceReport",
     "ConferenceStatus",
     "ConferenceSummary",
