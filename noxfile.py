@@ -21,7 +21,9 @@ def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "twilio_conf_insights", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "twilio_conf_insights", "tests", "benchmarks", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "twilio_conf_insights", "tests", "benchmarks", "noxfile.py"
+    )
 
 
 @nox.session

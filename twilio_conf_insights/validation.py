@@ -122,4 +122,9 @@ def aware_datetime(value: object, name: str) -> str:
         utc = value.astimezone(UTC)
     except OverflowError:
         raise InvalidArgumentError(f"{name} is out of range in UTC: {value!r}") from None
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds" if utc.microsecond else "seconds") + "Z"
+    return (
+        utc.replace(tzinfo=None).isoformat(
+            timespec="microseconds" if utc.microsecond else "seconds"
+        )
+        + "Z"
+    )

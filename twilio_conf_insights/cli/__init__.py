@@ -1,0 +1,125 @@
+"""The ``twilio-conf-insights`` command line (also ``python -m twilio_conf_insights``).
+
+:func:`main` parses the arguments, runs the command on a fresh event loop and turns every
+expected failure into one line on stderr and an exit status:
+
+* ``0`` success;
+* ``2`` usage error: bad option or value (the SDK's ``InvalidArgumentError``, e.g. a
+  malformed SID), missing credentials (``ConfigurationError``);
+* ``1`` API, transport or file error (``TwilioInsightsError``, ``OSError``);
+* ``130`` Ctrl-C, ``143`` SIGTERM: the command is cancelled, so an export removes its
+  temporary file; ``141`` when stdout's reader goes away (``… | head``).
+
+Messages are the errors' ``str()``, which the SDK keeps free of credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import attrs
+
+from ..errors import InvalidArgumentError, TwilioInsightsError
+from ._commands import COMMANDS, Command, Runtime
+from ._exit import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+)
+from ._parser import PROG, client_options, parse_args
+
+__all__ = ["main"]
+
+
+@attrs.define
+class _Termination:
+    """Whether SIGTERM cancelled the command (as opposed to another cancellation)."""
+
+    requested: bool = False
+
+
+def _one_line(text: str) -> str:
+    # A server's message may span lines; the contract is one line per failure.
+    return " ".join(text.split())
+
+
+def _fail(message: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(f"{PROG}: {_one_line(message)}\n")
+        sys.stderr.flush()
+
+
+def _silence_stdout() -> None:
+    # The reader is gone: point stdout at /dev/null so the interpreter's final flush
+    # does not fail again with a second BrokenPipeError message.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+async def _run(
+    command: Command, args: argparse.Namespace, runtime: Runtime, term: _Termination
+) -> int:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_sigterm() -> None:
+        term.requested = True
+        if task is not None:
+            task.cancel()
+
+    # SIGTERM cancels the command like Ctrl-C does (asyncio.run handles SIGINT), so that
+    # cleanup runs: a killed export must not leave its temporary file behind.
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    status = await command(args, runtime)
+    runtime.stdout.flush()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    try:
+        args = parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error argparse printed
+        code = exit_.code
+        return 0 if code is None else code if isinstance(code, int) else EXIT_USAGE
+    runtime = Runtime(
+        stdout=sys.stdout,
+        stderr=sys.stderr,
+        environ=os.environ,
+        client_options=client_options(args),
+        quiet=args.quiet,
+    )
+    term = _Termination()
+    try:
+        return asyncio.run(_run(COMMANDS[args.command], args, runtime, term))
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        if not term.requested:
+            raise
+        _fail("terminated")
+        return EXIT_TERMINATED
+    except InvalidArgumentError as error:
+        _fail(f"error: {error}")
+        return EXIT_USAGE
+    except TwilioInsightsError as error:
+        _fail(f"error: {error}")
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        _fail(f"error: {error}")
+        return EXIT_FAILURE

@@ -1,0 +1,103 @@
+"""Where the CLI's client comes from: the environment, or the built-in demo server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..client import InsightsClient
+from ..events import EventHook
+
+__all__ = [
+    "DEMO_CONFERENCES",
+    "DEMO_LATENCY",
+    "DEMO_SEED",
+    "ENV_API_BASE_URL",
+    "ENV_INSIGHTS_BASE_URL",
+    "ClientOptions",
+    "open_client",
+]
+
+#: Size of the ``--demo`` data set: enough for a report with something in every section.
+DEMO_CONFERENCES = 200
+#: Seed of the ``--demo`` data set, fixed so that SIDs seen in one run work in the next.
+DEMO_SEED = 7
+#: Seconds the demo server adds to each response, so progress and concurrency are visible.
+DEMO_LATENCY = 0.003
+
+#: Base-URL overrides read by the CLI only (the SDK's ``from_env`` takes them as options).
+ENV_INSIGHTS_BASE_URL = "TWILIO_INSIGHTS_BASE_URL"
+ENV_API_BASE_URL = "TWILIO_API_BASE_URL"
+
+
+@attrs.frozen
+class ClientOptions:
+    """The client settings of the global options; ``None`` keeps the SDK's default."""
+
+    demo: bool = False
+    max_concurrency: int | None = None
+    timeout: float | None = None
+    insights_base_url: str | None = None
+    api_base_url: str | None = None
+
+    def tuning(self) -> dict[str, Any]:
+        """The constructor options that were given."""
+        options: dict[str, Any] = {}
+        if self.max_concurrency is not None:
+            options["max_concurrency"] = self.max_concurrency
+        if self.timeout is not None:
+            options["timeout"] = self.timeout
+        return options
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    options: ClientOptions,
+    *,
+    environ: Mapping[str, str],
+    hooks: Sequence[EventHook] = (),
+) -> AsyncIterator[InsightsClient]:
+    """A client for the command, closed (with the demo server, if any) on the way out.
+
+    Without ``demo``, credentials come from :meth:`InsightsClient.from_env`; a missing one
+    raises :class:`~twilio_conf_insights.errors.ConfigurationError` naming the variables.
+    """
+    if options.demo:
+        async with _demo_client(options, hooks) as client:
+            yield client
+        return
+    overrides: dict[str, Any] = {}
+    insights = options.insights_base_url or environ.get(ENV_INSIGHTS_BASE_URL) or None
+    api = options.api_base_url or environ.get(ENV_API_BASE_URL) or None
+    if insights is not None:
+        overrides["insights_base_url"] = insights
+    if api is not None:
+        overrides["api_base_url"] = api
+    client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
+    async with client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def _demo_client(
+    options: ClientOptions, hooks: Sequence[EventHook]
+) -> AsyncIterator[InsightsClient]:
+    # Imported here: the fake server (and its data generator) is only needed for --demo.
+    from ..testing import FakeTwilio
+
+    fake = FakeTwilio(conferences=DEMO_CONFERENCES, seed=DEMO_SEED, latency=DEMO_LATENCY)
+    async with (
+        fake,
+        InsightsClient(
+            fake.account_sid,
+            fake.auth_token,
+            insights_base_url=fake.insights_base_url,
+            api_base_url=fake.api_base_url,
+            hooks=hooks,
+            **options.tuning(),
+        ) as client,
+    ):
+        yield client

@@ -1,0 +1,271 @@
+"""The commands: each turns its parsed arguments into SDK calls and output.
+
+A command returns its exit status. It lets the SDK's errors propagate: the entry point
+turns them into one line on stderr and the matching status (see ``cli/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shlex
+import signal
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TextIO
+
+import attrs
+
+from ..bulk import ConferenceReport
+from ..client import InsightsClient
+from ..events import EventHook
+from ..models import TwilioModel
+from ..pagination import Paginator
+from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
+from ._exit import EXIT_OK
+from ._export import atomic_output, export_writer, infer_format
+from ._output import (
+    CONFERENCE_COLUMNS,
+    LIVE_PARTICIPANT_COLUMNS,
+    PARTICIPANT_SUMMARY_COLUMNS,
+    Column,
+    Record,
+    report_json,
+    report_lines,
+    resolve_format,
+    write_listing,
+    write_record,
+)
+from ._parser import conference_filters
+from ._progress import Progress
+from ._report import ReportBuilder, Thresholds
+
+__all__ = ["COMMANDS", "Command", "Runtime"]
+
+
+@attrs.frozen
+class Runtime:
+    """What a command may use besides its arguments: streams, environment, client settings."""
+
+    stdout: TextIO
+    stderr: TextIO
+    environ: Mapping[str, str]
+    client_options: ClientOptions
+    quiet: bool = False
+
+    def client(
+        self, hooks: Sequence[EventHook] = ()
+    ) -> AbstractAsyncContextManager[InsightsClient]:
+        """The command's client (see :func:`open_client`)."""
+        return open_client(self.client_options, environ=self.environ, hooks=hooks)
+
+
+#: A command: arguments and runtime in, exit status out.
+Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
+
+
+async def _records(items: Paginator[Any]) -> AsyncGenerator[Record, None]:
+    async with contextlib.aclosing(items):
+        async for item in items:
+            model: TwilioModel = item
+            yield model.to_dict()
+
+
+async def _list(
+    items: Paginator[Any], args: argparse.Namespace, columns: Sequence[Column], runtime: Runtime
+) -> int:
+    fmt = resolve_format(args.format, runtime.stdout)
+    # Closed explicitly so that a failed write (a closed pipe) stops the paging at once.
+    async with contextlib.aclosing(_records(items)) as records:
+        await write_listing(records, fmt, columns, runtime.stdout)
+    return EXIT_OK
+
+
+def _show(model: TwilioModel, args: argparse.Namespace, runtime: Runtime) -> int:
+    write_record(model.to_dict(), resolve_format(args.format, runtime.stdout), runtime.stdout)
+    return EXIT_OK
+
+
+async def conferences_get(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``conferences get CF…``: one conference summary."""
+    async with runtime.client() as client:
+        summary = await client.conferences.fetch(args.conference_sid)
+    return _show(summary, args, runtime)
+
+
+async def conferences_list(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``conferences list``: conference summaries matching the filters."""
+    async with runtime.client() as client:
+        items = client.conferences.list(**conference_filters(args))
+        return await _list(items, args, CONFERENCE_COLUMNS, runtime)
+
+
+async def participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``participants get CF… CP…``: one participant summary."""
+    async with runtime.client() as client:
+        summary = await client.participant_summaries.fetch(
+            args.conference_sid, args.participant_sid, events=args.events, metrics=args.metrics
+        )
+    return _show(summary, args, runtime)
+
+
+async def participants_list(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``participants list CF…``: a conference's participant summaries."""
+    async with runtime.client() as client:
+        items = client.participant_summaries.list(
+            args.conference_sid,
+            participant_sid=args.participant_sid,
+            label=args.label,
+            events=args.events,
+            page_size=args.page_size,
+            limit=args.limit,
+        )
+        return await _list(items, args, PARTICIPANT_SUMMARY_COLUMNS, runtime)
+
+
+async def live_participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``live-participants get CF… CA…|LABEL``: one participant in a conference now."""
+    async with runtime.client() as client:
+        participant = await client.participants.fetch(
+            args.conference_sid, args.participant, account_sid=args.account_sid
+        )
+    return _show(participant, args, runtime)
+
+
+async def live_participants_list(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``live-participants list CF…``: the participants in a conference now."""
+    async with runtime.client() as client:
+        items = client.participants.list(
+            args.conference_sid,
+            muted=args.muted,
+            hold=args.hold,
+            coaching=args.coaching,
+            account_sid=args.account_sid,
+            page_size=args.page_size,
+            limit=args.limit,
+        )
+        return await _list(items, args, LIVE_PARTICIPANT_COLUMNS, runtime)
+
+
+async def _complete_reports(
+    client: InsightsClient, filters: Mapping[str, Any]
+) -> AsyncGenerator[ConferenceReport, None]:
+    """Conference reports; a conference whose participants failed stops the stream.
+
+    Exports and reports are all-or-nothing: one written or counted without its
+    participants would be silently wrong, so the error ends the command instead.
+    """
+    async with contextlib.aclosing(client.conference_reports(**filters)) as reports:
+        async for report in reports:
+            if report.error is not None:
+                raise report.error
+            yield report
+
+
+async def export(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``export -o FILE``: every matching conference to a JSONL or CSV file, atomically."""
+    fmt = infer_format(args.output, args.format)
+    filters = conference_filters(args)
+    progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet)
+    async with runtime.client(hooks=[progress.on_event]) as client:
+        # Built before the file is created, so that invalid filters fail without touching it.
+        summaries = client.conferences.list(**filters)
+        with progress, atomic_output(args.output) as stream:
+            writer = export_writer(fmt, stream, with_participants=args.with_participants)
+            if args.with_participants:
+                async with contextlib.aclosing(_complete_reports(client, filters)) as reports:
+                    async for conference in reports:
+                        writer.write(conference.summary, conference.participants)
+                        progress.advance(1, len(conference.participants))
+            else:
+                async with contextlib.aclosing(summaries):
+                    async for summary in summaries:
+                        writer.write(summary, None)
+                        progress.advance()
+    return EXIT_OK
+
+
+async def report(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``report``: the call-quality summary of the matching conferences."""
+    fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
+    filters = conference_filters(args)
+    builder = ReportBuilder(
+        Thresholds(
+            mos_below=args.mos_below,
+            packet_loss_above=args.loss_above,
+            jitter_above=args.jitter_above,
+        )
+    )
+    progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet)
+    async with runtime.client(hooks=[progress.on_event]) as client:
+        client.conferences.list(**filters)  # checks the filters before anything is sent
+        with progress:
+            async with contextlib.aclosing(_complete_reports(client, filters)) as reports:
+                async for conference in reports:
+                    builder.add(conference)
+                    progress.advance(1, len(conference.participants))
+    result = builder.result()
+    if fmt == "json":
+        write_record(report_json(result, top=args.top), "json", runtime.stdout)
+    else:
+        runtime.stdout.write("\n".join(report_lines(result, top=args.top)) + "\n")
+    return EXIT_OK
+
+
+async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``fake-server``: serve a fake Twilio on 127.0.0.1 until SIGINT or SIGTERM."""
+    # Imported here: only this command and --demo need the server.
+    from ..testing import FakeTwilio
+
+    fake = FakeTwilio(
+        conferences=args.conferences,
+        seed=args.seed,
+        latency=args.latency / 1000.0,
+        host="127.0.0.1",
+        port=args.port,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Stopping on a signal is this command's normal end: exit 0, not 130/143.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+    try:
+        async with fake:
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", fake.account_sid),
+                # A fake token for the fake server: printing it is the point.
+                ("TWILIO_AUTH_TOKEN", fake.auth_token),
+                (ENV_INSIGHTS_BASE_URL, fake.insights_base_url),
+                (ENV_API_BASE_URL, fake.api_base_url),
+            ):
+                runtime.stdout.write(f"export {name}={shlex.quote(value)}\n")
+            runtime.stdout.flush()
+            if not runtime.quiet:
+                runtime.stderr.write(
+                    f"fake Twilio serving {args.conferences} conferences (seed {args.seed}) "
+                    f"at {fake.base_url}; Ctrl-C stops it\n"
+                )
+                runtime.stderr.flush()
+            await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    return EXIT_OK
+
+
+#: Every command, by the ``command`` value the parser sets.
+COMMANDS: Mapping[str, Command] = {
+    "conferences get": conferences_get,
+    "conferences list": conferences_list,
+    "participants get": participants_get,
+    "participants list": participants_list,
+    "live-participants get": live_participants_get,
+    "live-participants list": live_participants_list,
+    "export": export,
+    "report": report,
+    "fake-server": fake_server,
+}
