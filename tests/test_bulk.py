@@ -166,6 +166,15 @@ async def test_conference_reports_use_every_participant_page() -> None:
             assert len(report.participants) == len(fake.data.participant_summaries[sid]) > 1000
 
 
+async def test_conference_reports_ordered(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    fake.latency = 0.002
+    client = make_client()
+    reports = [r async for r in client.conference_reports(ordered=True, page_size=7, concurrency=5)]
+    assert [r.summary.conference_sid for r in reports] == [
+        c["conference_sid"] for c in fake.data.conferences
+    ]
+
+
 async def test_conference_reports_filters_reach_the_listing(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:

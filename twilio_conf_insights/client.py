@@ -182,6 +182,7 @@ class InsightsClient:
         self,
         *,
         concurrency: int | None = None,
+        ordered: bool = False,
         page_size: int | None = None,
         limit: int | None = None,
         **filters: Unpack[ConferenceFilters],
@@ -191,11 +192,14 @@ class InsightsClient:
         ``filters`` are those of :meth:`Conferences.list` (``status``, ``created_after``...).
         Conference pages flow into at most ``concurrency`` concurrent participant listings
         (default: ``max_concurrency``), so the first report arrives after about two round
-        trips and memory stays bounded whatever the total. Reports come as they complete.
+        trips and memory stays bounded whatever the total. Reports come as they complete,
+        or in the listing's order (newest first) with ``ordered=True``.
         """
         conferences = self.conferences.list(page_size=page_size, limit=limit, **filters)
         width = concurrency if concurrency is not None else self.stats().max_concurrency
-        reports = map_bounded(conferences, self._participants_of, concurrency=width)
+        reports = map_bounded(
+            conferences, self._participants_of, concurrency=width, ordered=ordered
+        )
         async with contextlib.aclosing(reports) as outcomes:
             async for summary, participants, error in outcomes:
                 yield ConferenceReport(

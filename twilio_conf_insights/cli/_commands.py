@@ -156,7 +156,8 @@ async def _complete_reports(
     Exports and reports are all-or-nothing: one written or counted without its
     participants would be silently wrong, so the error ends the command instead.
     """
-    async with contextlib.aclosing(client.conference_reports(**filters)) as reports:
+    # In the listing's order (newest first), so that exports are reproducible.
+    async with contextlib.aclosing(client.conference_reports(ordered=True, **filters)) as reports:
         async for report in reports:
             if report.error is not None:
                 raise report.error
