@@ -131,3 +131,16 @@ async def test_grant_then_cancel_hands_the_slot_on() -> None:
 def test_bad_concurrency(bad: object) -> None:
     with pytest.raises(ValueError, match="max_concurrency"):
         AdaptiveLimiter(bad)  # type: ignore[arg-type]
+
+
+def test_try_acquire_only_when_nothing_stands_in_the_way() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(1, clock=clock)
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()  # full
+    limiter.release()
+    limiter.record_throttle(5.0)
+    assert not limiter.try_acquire()  # paused
+    clock.now += 6
+    assert limiter.try_acquire()
+    assert not AdaptiveLimiter(4, rate_limit=10).try_acquire()  # rate-limited: wait in acquire()

@@ -428,3 +428,18 @@ async def test_tracebacks_carry_no_secret() -> None:
                 assert "Traceback" in text
                 assert secret not in text
                 assert aiohttp.encode_basic_auth(fake.account_sid, secret).split()[1] not in text
+
+
+async def test_total_time_budget_bounds_a_call(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    budget = RetryPolicy(max_attempts=100, max_elapsed=0.3, initial_backoff=0.05, max_backoff=0.05)
+    client = make_client(retry=budget)
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=1000)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert loop.time() - started < 0.3 + 0.1
+    assert 1 < caught.value.attempts < 100
+    assert caught.value.attempts == len(fake.requests)

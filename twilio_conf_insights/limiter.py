@@ -145,6 +145,22 @@ class AdaptiveLimiter:
         finally:
             self.release()
 
+    def try_acquire(self) -> bool:
+        """Take a slot at once if nothing stands in the way; ``False`` means use :meth:`acquire`.
+
+        The uncontended case costs no coroutine, which matters at thousands of requests a
+        second.
+        """
+        if (
+            self._in_flight < self._limit
+            and not self._waiters
+            and not self._interval
+            and self._clock() >= self._pause_until
+        ):
+            self._in_flight += 1
+            return True
+        return False
+
     async def acquire(self) -> None:
         """Wait until a request may start, then count it as in flight."""
         while True:

@@ -33,7 +33,7 @@ from .errors import (
 )
 from .events import EventDispatcher, RequestSent, ResponseReceived, RetryScheduled
 from .limiter import AdaptiveLimiter
-from .retry import RetryPolicy, parse_retry_after
+from .retry import RetryPolicy, is_retryable, parse_retry_after
 from .urls import Origin, origin_of
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
@@ -125,20 +125,46 @@ class Transport:
         self.check_origin(url)
         session = self._get_session()
         started = time.monotonic()
+        # The first attempt runs before any retry machinery exists: almost every call
+        # succeeds at once, and building tenacity's controller costs more CPU than the
+        # request itself. Only a retryable failure brings tenacity in, which then decides
+        # everything from that first failure on.
+        first_failure: TwilioInsightsError
+        try:
+            return await self._attempt(session, url, 1)
+        except TwilioInsightsError as error:
+            if not is_retryable(error) or self._retry.max_attempts == 1:
+                raise
+            first_failure = error
+        return await self._retry_after_failure(session, url, first_failure, started)
+
+    async def _retry_after_failure(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        first_failure: TwilioInsightsError,
+        started: float,
+    ) -> Any:
         retrying = self._retry.retrying(sleep=self._sleep, before_sleep=self._before_sleep(url))
         last: BaseException | None = None
         attempts = 0
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(session, url, attempt.retry_state.attempt_number)
+                    state = attempt.retry_state
+                    if state.attempt_number == 1:
+                        # Replay the failure of the attempt made above, and count the time
+                        # budget from when it started.
+                        state.start_time = started
+                        raise first_failure
+                    return await self._attempt(session, url, state.attempt_number)
         except tenacity.RetryError as exhausted:
             last = exhausted.last_attempt.exception()
             attempts = exhausted.last_attempt.attempt_number
         # Raised outside the except block so tenacity's RetryError is not chained in.
         assert isinstance(last, TwilioInsightsError), "tenacity stops only on our retryable errors"
         if attempts == 1:
-            raise last  # nothing was retried (retries disabled, or no time left): the error as is
+            raise last  # nothing was retried (no time left in the budget): the error as is
         raise RetryExhaustedError(attempts, last, elapsed=time.monotonic() - started) from last
 
     def _before_sleep(self, url: URL) -> Callable[[tenacity.RetryCallState], None]:
@@ -173,7 +199,10 @@ class Transport:
         body = b""
         retry_after_header: str | None = None
         failure: TransportError | DecodeError | None = None
-        async with self.limiter.slot():
+        limiter = self.limiter
+        if not limiter.try_acquire():
+            await limiter.acquire()
+        try:
             if self._closed:  # closed while this call waited to be retried
                 raise ClientClosedError("this client was closed while the request was retrying")
             if _log.isEnabledFor(logging.DEBUG):
@@ -223,6 +252,8 @@ class Transport:
                         error=str(failure) if failure is not None else None,
                     )
                 )
+        finally:
+            limiter.release()
         # Raised here, outside the except blocks: aiohttp's exceptions carry the request
         # headers (our Authorization), so they must not ride along as __context__.
         if failure is not None:
@@ -247,6 +278,8 @@ class Transport:
                 resource="response",
                 url=str(url),
             )
+        if length is not None and "Content-Encoding" not in response.headers:
+            return await response.read()  # the common case: a known, acceptable size
         body = bytearray()
         stream = response.content
         while chunk := await stream.read(limit + 1 - len(body)):
