@@ -99,6 +99,9 @@ async def map_bounded(
         raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     inputs = _aiter(source)
     running: dict[asyncio.Future[Any], tuple[int, In]] = {}
+    # Finished tasks announce themselves here: O(1) per completion, where asyncio.wait
+    # would re-register callbacks on every running task each time one finishes.
+    finished: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
     done_early: dict[int, tuple[In, Out | None, Exception | None]] = {}
     read = 0
     next_due = 0
@@ -116,29 +119,28 @@ async def map_bounded(
                 except StopAsyncIteration:
                     exhausted = True
                     break
-                running[asyncio.ensure_future(work(item))] = (read, item)
+                task = asyncio.ensure_future(work(item))
+                task.add_done_callback(finished.put_nowait)
+                running[task] = (read, item)
                 read += 1
             if not running:
                 return
-            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for future in finished:
-                index, item = running.pop(future)
-                error = future.exception()
-                if error is not None and not isinstance(error, Exception):
-                    raise error  # KeyboardInterrupt and friends are not per-item failures
-                outcome = (
-                    (item, None, error) if error is not None else (item, future.result(), None)
-                )
-                if not ordered:
-                    yield outcome
-                    continue
-                done_early[index] = outcome
-                while next_due in done_early:
-                    yield done_early.pop(next_due)
-                    next_due += 1
+            done = await finished.get()
+            index, item = running.pop(done)
+            error = done.exception()
+            if error is not None and not isinstance(error, Exception):
+                raise error  # KeyboardInterrupt and friends are not per-item failures
+            outcome = (item, None, error) if error is not None else (item, done.result(), None)
+            if not ordered:
+                yield outcome
+                continue
+            done_early[index] = outcome
+            while next_due in done_early:
+                yield done_early.pop(next_due)
+                next_due += 1
     finally:
-        for future in running:
-            future.cancel()
+        for leftover in running:
+            leftover.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
         with contextlib.suppress(Exception):

@@ -100,6 +100,18 @@ class PageFormat:
         )
 
 
+async def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a prefetch nobody wants and wait until it is gone.
+
+    Unlike awaiting it, this never swallows a cancellation of the caller, and it marks a
+    failure of the prefetch as seen (it was for a page the consumer did not ask for).
+    """
+    future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
+
+
 def _optional_int(value: Any) -> int | None:
     return value if type(value) is int else None
 
@@ -160,13 +172,12 @@ class Paginator(Generic[T], AsyncIterator[T]):
         remaining = self._limit
         if remaining is not None and remaining <= 0:
             return
-        pending: asyncio.Task[Page[T]] | None = asyncio.ensure_future(
-            self._fetch_page(self._first_url)
-        )
+        # The first page is awaited directly: there is nothing to overlap it with yet, and
+        # most listings (a conference's participants) are a single page.
+        page = await self._fetch_page(self._first_url)
+        pending: asyncio.Future[Page[T]] | None = None
         try:
-            while pending is not None:
-                page = await pending
-                pending = None
+            while True:
                 if remaining is not None:
                     if len(page.items) >= remaining:
                         page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
@@ -174,11 +185,13 @@ class Paginator(Generic[T], AsyncIterator[T]):
                 if page.next_url is not None:
                     pending = asyncio.ensure_future(self._fetch_page(page.next_url))
                 yield page
+                if pending is None:
+                    return
+                page = await pending
+                pending = None
         finally:
             if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+                await _discard(pending)
 
     async def _iterate_items(self) -> AsyncGenerator[T, None]:
         async with contextlib.aclosing(self.pages()) as pages:
