@@ -222,6 +222,15 @@ def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
         (item_type,) = typing.get_args(tp) or (Any,)
         item_hook = conv.get_structure_hook(item_type)
 
+        if not conv.detailed_validation:
+
+            def structure_list_fast(value: Any, _: Any) -> list[Any]:
+                if type(value) is not list:
+                    raise TypeError(f"expected an array, got {type(value).__name__}")
+                return [item_hook(item, item_type) for item in value]
+
+            return structure_list_fast
+
         def structure_list(value: Any, _: Any) -> list[Any]:
             # cattrs would happily iterate a string into a list of characters.
             if type(value) is not list:

@@ -37,7 +37,7 @@ class ParticipantSummaries:
             query["Events"] = validation.text(events, "events")
         if metrics is not None:
             query["Metrics"] = validation.text(metrics, "metrics")
-        url = self._conferences / conference / "Participants" / participant
+        url = self._conferences.joinpath(conference, "Participants", participant)
         return await self._ctx.fetch(url.with_query(query) if query else url, ParticipantSummary)
 
     def list(
@@ -60,7 +60,7 @@ class ParticipantSummaries:
         if events is not None:
             query["Events"] = validation.text(events, "events")
         return self._ctx.paginate(
-            self._conferences / conference / "Participants",
+            self._conferences.joinpath(conference, "Participants"),
             query,
             model=ParticipantSummary,
             items_key="participants",
