@@ -167,11 +167,16 @@ def _optional_float(value: Any, _: Any) -> float | None:
     raise TypeError(f"expected a number or null, got {type(value).__name__}")
 
 
+def _optional_iso8601(value: Any, _: Any) -> datetime | None:
+    return None if value is None else _structure_iso8601(value, datetime)
+
+
 _OPTIONAL_PRIMITIVES: dict[Any, Callable[[Any, Any], Any]] = {
     str: _optional_str,
     bool: _optional_bool,
     int: _optional_int,
     float: _optional_float,
+    datetime: _optional_iso8601,
 }
 
 
