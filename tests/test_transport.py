@@ -443,3 +443,14 @@ async def test_total_time_budget_bounds_a_call(
     assert loop.time() - started < 0.3 + 0.1
     assert 1 < caught.value.attempts < 100
     assert caught.value.attempts == len(fake.requests)
+
+
+async def test_a_closed_user_session_is_a_clear_error(fake: FakeTwilio) -> None:
+    session = aiohttp.ClientSession()
+    await session.close()
+    async with InsightsClient(
+        fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url, session=session
+    ) as client:
+        with pytest.raises(ClientClosedError, match="session"):
+            await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert fake.requests == []

@@ -205,6 +205,8 @@ class Transport:
         try:
             if self._closed:  # closed while this call waited to be retried
                 raise ClientClosedError("this client was closed while the request was retrying")
+            if session.closed:  # a session the user passed in, and closed
+                raise ClientClosedError("the aiohttp session given to this client is closed")
             if _log.isEnabledFor(logging.DEBUG):
                 _log.debug("GET %s (attempt %d)", url, attempt)
             if self._events:
