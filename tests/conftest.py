@@ -61,3 +61,18 @@ def leftover_tasks() -> set[asyncio.Task[object]]:
         if task is not current
         and not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
     }
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """What the event loop reported to its exception handler during the test (want: nothing).
+
+    Errors while finalising abandoned generators and never-retrieved task exceptions only
+    show up there, not as exceptions in the test.
+    """
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    yield reported
+    loop.set_exception_handler(previous)

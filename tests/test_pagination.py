@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+from typing import Any
 
 import pytest
 
@@ -92,7 +94,7 @@ async def test_break_cancels_the_prefetch_and_leaves_no_task(
 
 
 async def test_abandoned_iteration_is_cleaned_up(
-    fake: FakeTwilio, make_client: ClientFactory
+    fake: FakeTwilio, make_client: ClientFactory, loop_errors: list[dict[str, Any]]
 ) -> None:
     fake.latency = 0.05
     client = make_client()
@@ -103,6 +105,29 @@ async def test_abandoned_iteration_is_cleaned_up(
         if not leftover_tasks():
             break
         await asyncio.sleep(0.01)
+    assert leftover_tasks() == set()
+    await asyncio.sleep(0.1)  # the cancelled prefetch never completes
+    gc.collect()
+    assert loop_errors == []
+    assert len([r for r in fake.requests if r.status == 200]) == 1
+
+
+async def test_abandoned_paginator_kept_alive_is_closed_cleanly(
+    fake: FakeTwilio, make_client: ClientFactory, loop_errors: list[dict[str, Any]]
+) -> None:
+    fake.latency = 0.02
+    client = make_client()
+    paginator = client.conferences.list(page_size=2)
+    seen: list[ConferenceSummary] = []
+    async for conference in paginator:
+        seen.append(conference)
+        if len(seen) == 3:
+            break
+    await paginator.aclose()
+    del paginator
+    gc.collect()
+    await asyncio.sleep(0.05)
+    assert loop_errors == []
     assert leftover_tasks() == set()
 
 

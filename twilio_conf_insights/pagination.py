@@ -14,7 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -100,6 +108,9 @@ class PageFormat:
         )
 
 
+_DONE = object()
+
+
 async def _discard(future: asyncio.Future[Any]) -> None:
     """Cancel a prefetch nobody wants and wait until it is gone.
 
@@ -125,6 +136,52 @@ LEGACY_PAGES = PageFormat(name="2010", meta_key=None, next_key="next_page_uri")
 FetchJson = Callable[[URL], Awaitable[Any]]
 
 
+@attrs.frozen
+class _PageWalk(Generic[T]):
+    """Everything needed to walk a listing's pages, and nothing that points back.
+
+    The page generator lives on the paginator; if it referred to the paginator, the two
+    would form a cycle, and a loop left with ``break`` would keep its prefetch running until
+    the cyclic garbage collector happened by. This way, dropping the paginator closes it.
+    """
+
+    fetch_json: FetchJson
+    first_url: URL
+    item_type: type[T]
+    items_key: str
+    page_format: PageFormat
+    limit: int | None
+
+    async def fetch(self, url: URL) -> Page[T]:
+        body = await self.fetch_json(url)
+        return self.page_format.parse(body, self.item_type, self.items_key, url)
+
+    async def pages(self) -> AsyncGenerator[Page[T], None]:
+        remaining = self.limit
+        if remaining is not None and remaining <= 0:
+            return
+        # The first page is awaited directly: there is nothing to overlap it with yet, and
+        # most listings (a conference's participants) are a single page.
+        page = await self.fetch(self.first_url)
+        pending: asyncio.Future[Page[T]] | None = None
+        try:
+            while True:
+                if remaining is not None:
+                    if len(page.items) >= remaining:
+                        page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
+                    remaining -= len(page.items)
+                if page.next_url is not None:
+                    pending = asyncio.ensure_future(self.fetch(page.next_url))
+                yield page
+                if pending is None:
+                    return
+                page = await pending
+                pending = None
+        finally:
+            if pending is not None:
+                await _discard(pending)
+
+
 class Paginator(Generic[T], AsyncIterator[T]):
     """An async iterator over every item of a listing, across pages.
 
@@ -141,81 +198,61 @@ class Paginator(Generic[T], AsyncIterator[T]):
         items_key: str,
         page_format: PageFormat,
         limit: int | None = None,
+        page_size: int | None = None,
     ) -> None:
-        self._fetch_json = fetch_json
-        self._first_url = first_url
-        self._item_type = item_type
-        self._items_key = items_key
-        self._format = page_format
-        self._limit = limit
-        self._items: AsyncGenerator[T, None] | None = None
+        self._walk = _PageWalk(fetch_json, first_url, item_type, items_key, page_format, limit)
+        self._page_size = page_size
+        self._pages: AsyncGenerator[Page[T], None] | None = None
+        self._current: Iterator[T] | None = None
 
     @property
     def first_url(self) -> URL:
         """The URL of the first page (filters and ``PageSize`` included)."""
-        return self._first_url
+        return self._walk.first_url
+
+    @property
+    def page_size(self) -> int | None:
+        """The ``PageSize`` asked of the server, or ``None`` for Twilio's default."""
+        return self._page_size
 
     @property
     def limit(self) -> int | None:
         """The most items this paginator yields, or ``None`` for all."""
-        return self._limit
+        return self._walk.limit
 
-    async def _fetch_page(self, url: URL) -> Page[T]:
-        body = await self._fetch_json(url)
-        return self._format.parse(body, self._item_type, self._items_key, url)
-
-    async def pages(self) -> AsyncGenerator[Page[T], None]:
+    def pages(self) -> AsyncGenerator[Page[T], None]:
         """Yield pages in order, prefetching at most the next one while one is consumed.
 
         With ``limit``, the last page is cut to the items still wanted.
         """
-        remaining = self._limit
-        if remaining is not None and remaining <= 0:
-            return
-        # The first page is awaited directly: there is nothing to overlap it with yet, and
-        # most listings (a conference's participants) are a single page.
-        page = await self._fetch_page(self._first_url)
-        pending: asyncio.Future[Page[T]] | None = None
-        try:
-            while True:
-                if remaining is not None:
-                    if len(page.items) >= remaining:
-                        page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
-                    remaining -= len(page.items)
-                if page.next_url is not None:
-                    pending = asyncio.ensure_future(self._fetch_page(page.next_url))
-                yield page
-                if pending is None:
-                    return
-                page = await pending
-                pending = None
-        finally:
-            if pending is not None:
-                await _discard(pending)
-
-    async def _iterate_items(self) -> AsyncGenerator[T, None]:
-        async with contextlib.aclosing(self.pages()) as pages:
-            async for page in pages:
-                for item in page.items:
-                    yield item
+        return self._walk.pages()
 
     def __aiter__(self) -> Paginator[T]:
         return self
 
     async def __anext__(self) -> T:
-        if self._items is None:
-            self._items = self._iterate_items()
-        try:
-            return await anext(self._items)
-        except StopAsyncIteration:
-            self._items = None
-            raise
+        # One generator (pages()) and a plain iterator over the current page: a nested
+        # generator would be finalised twice at once when a loop is left with ``break``.
+        while True:
+            if self._current is not None:
+                item = next(self._current, _DONE)
+                if item is not _DONE:
+                    return item  # type: ignore[return-value]
+                self._current = None
+            if self._pages is None:
+                self._pages = self.pages()
+            try:
+                page = await anext(self._pages)
+            except StopAsyncIteration:
+                self._pages = None
+                raise
+            self._current = iter(page.items)
 
     async def aclose(self) -> None:
-        """Stop iterating: cancel a prefetch in flight. Called by ``break`` in ``aclosing``."""
-        items, self._items = self._items, None
-        if items is not None:
-            await items.aclose()
+        """Stop iterating now: cancel a prefetch in flight (``contextlib.aclosing`` calls it)."""
+        pages, self._pages, self._current = self._pages, None, None
+        if pages is not None:
+            await pages.aclose()
 
     async def collect(self) -> list[T]:
         """Every item (up to ``limit``) in a list: for listings known to be small."""

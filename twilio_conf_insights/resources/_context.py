@@ -64,4 +64,5 @@ class ResourceContext:
             items_key=items_key,
             page_format=page_format,
             limit=limit,
+            page_size=int(query["PageSize"]) if "PageSize" in query else None,
         )
