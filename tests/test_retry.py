@@ -113,7 +113,6 @@ def test_full_jitter_backoff_is_within_the_exponential_ceiling(attempt: int) -> 
     policy = RetryPolicy(initial_backoff=0.5, max_backoff=8)
     wait = policy.retrying(sleep=_no_sleep).wait
     ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
-    assert policy.backoff_ceiling(attempt) == ceiling
     random.seed(attempt)
     waits = [wait(_state(policy, attempt, TransportError("x"))) for _ in range(200)]
     assert all(0 <= w <= ceiling for w in waits)

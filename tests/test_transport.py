@@ -454,3 +454,47 @@ async def test_a_closed_user_session_is_a_clear_error(fake: FakeTwilio) -> None:
         with pytest.raises(ClientClosedError, match="session"):
             await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     assert fake.requests == []
+
+
+def test_a_client_is_bound_to_one_event_loop() -> None:
+    async def serve_and_use(client: InsightsClient | None) -> InsightsClient:
+        async with FakeTwilio(conferences=1, seed=2) as fake:
+            if client is None:
+                client = InsightsClient(
+                    fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url
+                )
+                await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+                return client
+            with pytest.raises(ClientClosedError, match="event loop"):
+                await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+            await client.aclose()
+            return client
+
+    first = asyncio.run(serve_and_use(None))
+    asyncio.run(serve_and_use(first))
+
+
+def test_from_env_refuses_explicit_credentials() -> None:
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t"}
+    with pytest.raises(ConfigurationError, match="auth_token"):
+        InsightsClient.from_env(env, auth_token="other")
+
+
+async def test_budget_counts_from_sending_not_from_queueing(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    # One slot, held by a slow request: the second call queues longer than its whole budget,
+    # yet still gets its retries once it is sent.
+    fake.latency = 0.3
+    client = make_client(
+        max_concurrency=1,
+        retry=RetryPolicy(max_attempts=3, max_elapsed=0.25, initial_backoff=0.001),
+    )
+    sid = fake.data.conferences[0]["conference_sid"]
+    slow = asyncio.ensure_future(client.conferences.fetch(sid))
+    await asyncio.sleep(0.05)
+    fake.latency = 0.0
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=1)
+    summary = await client.conferences.fetch(sid)
+    assert summary.conference_sid == sid
+    await slow

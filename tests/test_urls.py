@@ -120,6 +120,8 @@ def test_next_page_same_origin_absolute_and_relative() -> None:
         "//evil.example/v1/Conferences",
         "http://insights.twilio.com/v1/Conferences",  # scheme downgrade
         "https://insights.twilio.com:8443/v1/Conferences",
+        "https://user:pass@insights.twilio.com/v1/Conferences",
+        "https://user@insights.twilio.com/v1/Conferences",
     ],
 )
 def test_next_page_foreign_origin_refused(link: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .errors import InvalidArgumentError
 from .models import ConferenceSummary, ParticipantSummary
 
 __all__ = ["ConferenceReport", "FetchResult", "map_bounded"]
@@ -96,7 +97,7 @@ async def map_bounded(
     ahead of the next one due, which bounds the reorder buffer).
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        raise InvalidArgumentError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     inputs = _aiter(source)
     running: dict[asyncio.Future[Any], tuple[int, In]] = {}
     # Finished tasks announce themselves here: O(1) per completion, where asyncio.wait

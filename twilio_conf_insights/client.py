@@ -146,6 +146,11 @@ class InsightsClient:
         are passed on to the constructor (and win over the environment).
         """
         env = os.environ if environ is None else environ
+        given = sorted({"account_sid", "auth_token", "api_key", "api_secret"} & options.keys())
+        if given:
+            raise ConfigurationError(
+                f"from_env() reads credentials from the environment; do not pass {', '.join(given)}"
+            )
         credentials = Credentials.from_env(env)
         options.setdefault("region", env.get(ENV_REGION) or None)
         options.setdefault("edge", env.get(ENV_EDGE) or None)

@@ -107,15 +107,14 @@ class RetryPolicy:
         """A policy that never retries."""
         return cls(max_attempts=1)
 
-    def backoff_ceiling(self, retry_number: int) -> float:
-        """The largest jittered wait before retry ``retry_number`` (1-based)."""
-        exponent = min(retry_number - 1, 64)  # 2**64 already dwarfs any max_backoff
-        return min(self.max_backoff, self.initial_backoff * 2.0**exponent)
+    def cap_retry_after(self, seconds: float | None) -> float | None:
+        """A server-requested wait, cut to ``max_retry_after``."""
+        return None if seconds is None else min(seconds, self.max_retry_after)
 
     def server_wait(self, error: BaseException) -> float | None:
         """The wait the server asked for (capped), or ``None`` if it asked for none."""
-        if isinstance(error, RateLimitError | ServerError) and error.retry_after is not None:
-            return min(error.retry_after, self.max_retry_after)
+        if isinstance(error, RateLimitError | ServerError):
+            return self.cap_retry_after(error.retry_after)
         return None
 
     def retrying(

@@ -88,6 +88,7 @@ class Transport:
         self._events = events if events is not None else EventDispatcher()
         self._sleep = sleep
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def closed(self) -> bool:
@@ -97,7 +98,17 @@ class Transport:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise ClientClosedError("this client is closed; create a new InsightsClient")
+        if (
+            self._owns_session
+            and self._session is not None
+            and self._loop is not asyncio.get_running_loop()
+        ):
+            raise ClientClosedError(
+                "this client's connection pool belongs to another event loop: "
+                "create one client per event loop (inside the coroutine that asyncio.run runs)"
+            )
         if self._session is None:
+            self._loop = asyncio.get_running_loop()
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.limiter.stats().max_concurrency),
                 # Per-attempt deadlines are ours (asyncio.timeout), not aiohttp's 5-minute default.
@@ -114,7 +125,7 @@ class Transport:
 
     def check_origin(self, url: URL) -> None:
         """Refuse any URL outside the configured Twilio origins: credentials stay home."""
-        if origin_of(url) not in self._origins:
+        if origin_of(url) not in self._origins or url.user is not None or url.password is not None:
             raise ForeignOriginError(
                 f"refusing to send credentials to {url.scheme}://{url.host}: "
                 "not one of the configured API hosts"
@@ -124,6 +135,8 @@ class Transport:
         """GET ``url`` with retries; the parsed JSON body of the first 2xx response."""
         self.check_origin(url)
         session = self._get_session()
+        await self._acquire_slot()
+        # The time budget starts when the first attempt is sent, not while it queued.
         started = time.monotonic()
         # The first attempt runs before any retry machinery exists: almost every call
         # succeeds at once, and building tenacity's controller costs more CPU than the
@@ -131,7 +144,7 @@ class Transport:
         # everything from that first failure on.
         first_failure: TwilioInsightsError
         try:
-            return await self._attempt(session, url, 1)
+            return await self._send(session, url, 1)
         except TwilioInsightsError as error:
             if not is_retryable(error) or self._retry.max_attempts == 1:
                 raise
@@ -195,13 +208,19 @@ class Transport:
         return before_sleep
 
     async def _attempt(self, session: aiohttp.ClientSession, url: URL, attempt: int) -> Any:
+        await self._acquire_slot()
+        return await self._send(session, url, attempt)
+
+    async def _acquire_slot(self) -> None:
+        if not self.limiter.try_acquire():
+            await self.limiter.acquire()
+
+    async def _send(self, session: aiohttp.ClientSession, url: URL, attempt: int) -> Any:
+        """One attempt, on a slot already acquired; the slot is released here."""
         status = 0
         body = b""
         retry_after_header: str | None = None
         failure: TransportError | DecodeError | None = None
-        limiter = self.limiter
-        if not limiter.try_acquire():
-            await limiter.acquire()
         try:
             if self._closed:  # closed while this call waited to be retried
                 raise ClientClosedError("this client was closed while the request was retrying")
@@ -255,7 +274,7 @@ class Transport:
                     )
                 )
         finally:
-            limiter.release()
+            self.limiter.release()
         # Raised here, outside the except blocks: aiohttp's exceptions carry the request
         # headers (our Authorization), so they must not ride along as __context__.
         if failure is not None:
@@ -267,7 +286,7 @@ class Transport:
         retry_after = parse_retry_after(retry_after_header)
         if status in _THROTTLE_STATUSES:
             # Capped like the retry wait: a huge Retry-After must not freeze the whole client.
-            pause = None if retry_after is None else min(retry_after, self._retry.max_retry_after)
+            pause = self._retry.cap_retry_after(retry_after)
             self.limiter.record_throttle(pause)
         raise error_from_response(status, body, method="GET", url=str(url), retry_after=retry_after)
 

@@ -110,6 +110,9 @@ def resolve_next_page(link: str, *, request_url: URL) -> URL:
         target = request_url.join(URL(link))
     except (TypeError, ValueError) as exc:
         raise ForeignOriginError(f"next-page link is not a URL: {link!r}") from exc
+    if target.user is not None or target.password is not None:
+        # Same host, but aiohttp would send these instead of our Authorization header.
+        raise ForeignOriginError("refusing to follow a next-page link that carries credentials")
     if origin_of(target) != origin_of(request_url):
         raise ForeignOriginError(
             f"refusing to follow a next-page link to {target.scheme}://{target.host}: "
