@@ -498,3 +498,25 @@ async def test_budget_counts_from_sending_not_from_queueing(
     summary = await client.conferences.fetch(sid)
     assert summary.conference_sid == sid
     await slow
+
+
+async def test_an_echoed_authorization_header_is_scrubbed_from_errors() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=403, text=f"denied: {request.headers['Authorization']}")
+
+    app = web.Application()
+    app.router.add_get("/v1/Conferences/{sid}", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    secret = "echo-secret-" + "d" * 20
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with InsightsClient("AC" + "a" * 32, secret, insights_base_url=url) as client:
+            with pytest.raises(ApiError) as caught:
+                await client.conferences.fetch("CF" + "a" * 32)
+    finally:
+        await runner.cleanup()
+    text = str(caught.value)
+    assert "denied: <redacted>" in text
+    assert aiohttp.encode_basic_auth("AC" + "a" * 32, secret).split()[1] not in text

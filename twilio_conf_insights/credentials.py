@@ -92,6 +92,11 @@ class Credentials:
         """The value of the ``Authorization`` header (HTTP Basic)."""
         return aiohttp.encode_basic_auth(self.username, self._password)
 
+    def secret_forms(self) -> tuple[str, ...]:
+        """Every form in which the secret could be echoed back, to scrub from messages."""
+        header = self.authorization_header()
+        return (header, header.partition(" ")[2], self._password)
+
     @property
     def uses_api_key(self) -> bool:
         """Whether these are API-key credentials."""

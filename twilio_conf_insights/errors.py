@@ -8,7 +8,7 @@ any request is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 __all__ = [
@@ -216,6 +216,7 @@ def error_from_response(
     method: str,
     url: str,
     retry_after: float | None = None,
+    redact: Collection[str] = (),
 ) -> ApiError:
     """Build the typed error for a non-2xx response from Twilio's JSON error body.
 
@@ -242,6 +243,11 @@ def error_from_response(
     if not message:
         text = body[:200].decode("utf-8", "replace").strip()
         message = text or _DEFAULT_REASONS.get(status, "unexpected status")
+    for secret in redact:
+        # A proxy's error page may echo the request, Authorization header included.
+        if secret:
+            message = message.replace(secret, "<redacted>")
+            more_info = more_info.replace(secret, "<redacted>") if more_info else more_info
     return error_class_for_status(status)(
         status,
         message,

@@ -73,6 +73,7 @@ class Transport:
         events: EventDispatcher | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._secret_forms = credentials.secret_forms()
         self._headers = {
             "Authorization": credentials.authorization_header(),
             "User-Agent": USER_AGENT,
@@ -288,7 +289,14 @@ class Transport:
             # Capped like the retry wait: a huge Retry-After must not freeze the whole client.
             pause = self._retry.cap_retry_after(retry_after)
             self.limiter.record_throttle(pause)
-        raise error_from_response(status, body, method="GET", url=str(url), retry_after=retry_after)
+        raise error_from_response(
+            status,
+            body,
+            method="GET",
+            url=str(url),
+            retry_after=retry_after,
+            redact=self._secret_forms,
+        )
 
     async def _read_body(self, response: aiohttp.ClientResponse, url: URL) -> bytes:
         limit = self._max_body
