@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 from datetime import UTC, datetime
 
@@ -52,7 +53,7 @@ def test_parse_retry_after_never_raises_or_goes_negative(header: str) -> None:
 
 
 def _api(cls: type[Exception], status: int, retry_after: float | None = None) -> Exception:
-    return cls(status, "x", retry_after=retry_after)  # type: ignore[call-arg]
+    return cls(status, None, "x", retry_after=retry_after)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -139,3 +140,19 @@ def test_stops_on_attempts_and_elapsed_time() -> None:
     assert stop(state)
     state.outcome_timestamp = state.start_time + 1.0
     assert not stop(state)
+
+
+def test_api_error_takes_the_documented_fields_in_order() -> None:
+    error = NotFoundError(
+        404, 20404, "gone", "https://www.twilio.com/docs/errors/20404", "GET", "https://x/y"
+    )
+    assert (error.status, error.code, error.message, error.more_info, error.method, error.url) == (
+        404,
+        20404,
+        "gone",
+        "https://www.twilio.com/docs/errors/20404",
+        "GET",
+        "https://x/y",
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, NotFoundError) and copy.code == 20404 and str(copy) == str(error)

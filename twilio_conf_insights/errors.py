@@ -58,12 +58,12 @@ class ApiError(TwilioInsightsError):
     def __init__(
         self,
         status: int,
+        code: int | None,
         message: str,
-        *,
-        code: int | None = None,
         more_info: str | None = None,
         method: str = "GET",
         url: str = "",
+        *,
         retry_after: float | None = None,
     ) -> None:
         self.status = status
@@ -249,13 +249,7 @@ def error_from_response(
             message = message.replace(secret, "<redacted>")
             more_info = more_info.replace(secret, "<redacted>") if more_info else more_info
     return error_class_for_status(status)(
-        status,
-        message,
-        code=code,
-        more_info=more_info,
-        method=method,
-        url=url,
-        retry_after=retry_after,
+        status, code, message, more_info, method, url, retry_after=retry_after
     )
 
 
