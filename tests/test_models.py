@@ -196,7 +196,7 @@ def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
     assert summary.start_time is not None and summary.start_time.tzinfo is not None
 
 
-def test_models_are_frozen_and_hashable_free_of_secrets() -> None:
+def test_models_are_frozen() -> None:
     summary = ConferenceSummary.from_dict(payloads.conference_summary())
     with pytest.raises(AttributeError):
         summary.status = "x"  # type: ignore[misc]

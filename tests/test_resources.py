@@ -226,7 +226,6 @@ async def test_bad_arguments_fail_before_any_request(
 ) -> None:
     with pytest.raises(InvalidArgumentError):
         await call(client)
-    assert isinstance(InvalidArgumentError("x"), ValueError)
     assert fake.requests == []
 
 

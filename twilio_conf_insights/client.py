@@ -22,6 +22,7 @@ from .resources.conferences import ConferenceFilters
 from .retry import RetryPolicy
 from .transport import DEFAULT_MAX_BODY_BYTES, Transport
 from .urls import base_url, origin_of, twilio_host_url
+from .validation import is_sid
 
 __all__ = ["InsightsClient"]
 
@@ -212,15 +213,15 @@ class InsightsClient:
                 )
 
     async def _participants_of(self, summary: ConferenceSummary) -> list[ParticipantSummary]:
-        if summary.conference_sid is None:
+        sid = summary.conference_sid
+        if sid is None or not is_sid(sid, "CF"):
+            # Server data, not the caller's argument: a decode problem, not a ValueError.
             raise DecodeError(
-                "conference has no conference_sid",
+                f"conference_sid is not a conference SID: {sid!r}",
                 resource="ConferenceSummary",
                 field="$.conference_sid",
             )
-        return await self.participant_summaries.list(
-            summary.conference_sid, page_size=1000
-        ).collect()
+        return await self.participant_summaries.list(sid, page_size=1000).collect()
 
     def stats(self) -> LimiterStats:
         """The client-wide limiter's state: current concurrency limit, throttle events..."""

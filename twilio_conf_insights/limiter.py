@@ -44,7 +44,7 @@ def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> N
 
 @attrs.frozen(kw_only=True)
 class ThrottlePolicy:
-    """How the client reacts, as a whole, to throttling (429, or 503 with ``Retry-After``).
+    """How the client reacts, as a whole, to throttling (a 429 or 503 response).
 
     ``enabled=False`` keeps the concurrency fixed at ``max_concurrency`` (a server-sent
     ``Retry-After`` still pauses the client: it is the server's explicit instruction).

@@ -144,28 +144,17 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _streams(metrics: Any) -> list[tuple[float | None, float | None, float | None]]:
+def _streams(
+    metrics: ParticipantMetrics | None,
+) -> list[tuple[float | None, float | None, float | None]]:
     """``(mos, packet loss, average jitter)`` of each stream present."""
     found = []
-    if isinstance(metrics, ParticipantMetrics):
+    if metrics is not None:
         for stream in (metrics.inbound, metrics.outbound):
             if stream is not None:
                 jitter = stream.jitter.avg if stream.jitter is not None else None
                 found.append(
                     (_number(stream.mos), _number(stream.packet_loss_percentage), _number(jitter))
-                )
-    elif isinstance(metrics, Mapping):
-        # Metrics that did not fit the documented shape stay raw JSON: read what is there.
-        for direction in ("inbound", "outbound"):
-            stream = metrics.get(direction)
-            if isinstance(stream, Mapping):
-                jitter = stream.get("jitter")
-                found.append(
-                    (
-                        _number(stream.get("mos")),
-                        _number(stream.get("packet_loss_percentage")),
-                        _number(jitter.get("avg") if isinstance(jitter, Mapping) else None),
-                    )
                 )
     return found
 
