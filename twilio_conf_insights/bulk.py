@@ -23,8 +23,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .errors import InvalidArgumentError
 from .models import ConferenceSummary, ParticipantSummary
+from .validation import positive_int
 
 __all__ = ["ConferenceReport", "FetchResult", "map_bounded"]
 
@@ -96,8 +96,7 @@ async def map_bounded(
     input order with ``ordered=True`` (then at most ``2 * concurrency`` inputs are read
     ahead of the next one due, which bounds the reorder buffer).
     """
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidArgumentError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    positive_int(concurrency, "concurrency")
     inputs = _aiter(source)
     running: dict[asyncio.Future[Any], tuple[int, In]] = {}
     # Finished tasks announce themselves here: O(1) per completion, where asyncio.wait

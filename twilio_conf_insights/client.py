@@ -22,7 +22,7 @@ from .resources.conferences import ConferenceFilters
 from .retry import RetryPolicy
 from .transport import DEFAULT_MAX_BODY_BYTES, Transport
 from .urls import base_url, origin_of, twilio_host_url
-from .validation import is_sid
+from .validation import is_sid, positive_int
 
 __all__ = ["InsightsClient"]
 
@@ -95,14 +95,7 @@ class InsightsClient:
             raise ConfigurationError(
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
-        if (
-            isinstance(max_body_bytes, bool)
-            or not isinstance(max_body_bytes, int)
-            or max_body_bytes < 1
-        ):
-            raise ConfigurationError(
-                f"max_body_bytes must be a positive integer, got {max_body_bytes!r}"
-            )
+        positive_int(max_body_bytes, "max_body_bytes")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession")
         self._events = EventDispatcher(hooks)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 import aiohttp
 import attrs
 
 from .errors import ConfigurationError
+from .validation import is_sid
 
 __all__ = ["Credentials"]
 
-_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-_API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
 
 ENV_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
 ENV_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
@@ -52,7 +50,7 @@ class Credentials:
         """Validate one of the two credential forms and build the credentials."""
         if not account_sid:
             raise ConfigurationError(f"no Twilio account SID: {_MISSING_HELP}")
-        if not isinstance(account_sid, str) or not _ACCOUNT_SID.fullmatch(account_sid):
+        if not isinstance(account_sid, str) or not is_sid(account_sid, "AC"):
             raise ConfigurationError(
                 "account_sid must be 'AC' followed by 32 hex digits "
                 f"({ENV_ACCOUNT_SID}), got {_redacted_shape(account_sid)}"
@@ -65,7 +63,7 @@ class Credentials:
                     "API-key auth needs both api_key and api_secret "
                     f"({ENV_API_KEY}, {ENV_API_SECRET})"
                 )
-            if not isinstance(api_key, str) or not _API_KEY_SID.fullmatch(api_key):
+            if not isinstance(api_key, str) or not is_sid(api_key, "SK"):
                 raise ConfigurationError(
                     f"api_key must be 'SK' followed by 32 hex digits ({ENV_API_KEY}), "
                     f"got {_redacted_shape(api_key)}"

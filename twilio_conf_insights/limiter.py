@@ -24,6 +24,8 @@ from typing import Any
 
 import attrs
 
+from .validation import positive_int
+
 __all__ = ["AdaptiveLimiter", "LimiterStats", "ThrottlePolicy"]
 
 
@@ -33,8 +35,7 @@ def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
 
 
 def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"ThrottlePolicy.{attribute.name} must be an integer >= 1, got {value!r}")
+    positive_int(value, f"ThrottlePolicy.{attribute.name}")
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -93,10 +94,7 @@ class AdaptiveLimiter:
         on_change: Callable[[LimiterStats, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise ValueError(f"max_concurrency must be an integer, got {max_concurrency!r}")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        positive_int(max_concurrency, "max_concurrency")
         if rate_limit is not None and not rate_limit > 0:
             raise ValueError(
                 f"rate_limit must be a positive number of requests per second, got {rate_limit!r}"

@@ -23,6 +23,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .validation import positive_int
 
 __all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
 
@@ -71,8 +72,7 @@ def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
 
 
 def _at_least_one(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be an integer >= 1, got {value!r}")
+    positive_int(value, f"RetryPolicy.{attribute.name}")
 
 
 @attrs.frozen(kw_only=True)

@@ -21,6 +21,7 @@ __all__ = [
     "enum_value",
     "limit",
     "page_size",
+    "positive_int",
     "sid",
     "text",
 ]
@@ -76,6 +77,13 @@ def page_size(value: object) -> int:
         raise InvalidArgumentError(
             f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {value!r}"
         )
+    return value
+
+
+def positive_int(value: object, name: str) -> int:
+    """An integer >= 1 (``True`` is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
