@@ -181,3 +181,19 @@ async def test_conference_reports_filters_reach_the_listing(
     reports = [r async for r in client.conference_reports(status="completed")]
     assert {r.summary.status for r in reports} == {"completed"}
     assert fake.requests[0].query["Status"] == ["completed"]
+
+
+async def test_conference_reports_read_ahead_is_bounded(
+    fake: FakeTwilio, client: InsightsClient
+) -> None:
+    # A slow consumer: what is fetched ahead of it stays within the concurrency and the
+    # paginator's one page ahead, whatever the total.
+    consumed = 0
+    async for _ in client.conference_reports(page_size=5, concurrency=3):
+        consumed += 1
+        await asyncio.sleep(0.01)
+        listings = sum(1 for r in fake.requests if r.path.endswith("/Participants"))
+        pages = sum(1 for r in fake.requests if r.path == "/v1/Conferences")
+        assert listings <= consumed + 3
+        assert pages <= -(-(consumed + 3) // 5) + 1
+    assert consumed == len(fake.data.conferences)
