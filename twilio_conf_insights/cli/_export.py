@@ -26,12 +26,13 @@ import functools
 import json
 import os
 import secrets
+import typing
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, cast
 
 import attrs
 
-from ..models import ConferenceSummary, ParticipantSummary
+from ..models import ConferenceSummary, ParticipantSummary, TwilioModel
 
 __all__ = [
     "CONFERENCE_FIELDS",
@@ -105,101 +106,41 @@ class Field:
     path: tuple[str, ...]
 
 
-def _fields(*specs: str | tuple[str, str]) -> tuple[Field, ...]:
-    # "key" is a top-level column; ("column_name", "dotted.path") a flattened one.
-    fields = []
-    for spec in specs:
-        name, path = (spec, spec) if isinstance(spec, str) else spec
-        fields.append(Field(name, tuple(path.split("."))))
-    return tuple(fields)
+def _model_of(tp: Any) -> type[TwilioModel] | None:
+    """The model in ``Model | None``, if that is what ``tp`` is."""
+    for arg in typing.get_args(tp) or (tp,):
+        if isinstance(arg, type) and issubclass(arg, TwilioModel):
+            return arg
+    return None
 
 
-def _stream_fields(direction: str) -> tuple[tuple[str, str], ...]:
-    leaves = (
-        "total_packets_lost",
-        "total_packets_received",
-        "packet_loss_percentage",
-        "jitter.avg",
-        "jitter.max",
-        "latency.avg",
-        "latency.max",
-        "mos",
-    )
-    return tuple(
-        (f"{direction}_{leaf.replace('.', '_')}", f"metrics.{direction}.{leaf}") for leaf in leaves
-    )
+def _model_fields(model: type[TwilioModel], path: tuple[str, ...] = ()) -> list[Field]:
+    """One column per leaf of ``model``, in the API's order, read off the model itself.
+
+    Nested models (``StreamMetrics``, ``AvgMax``...) and the typed views of the API's
+    untyped fields (``metrics`` → ``ParticipantMetrics``) are flattened; the column is the
+    JSON path joined with ``_``, without the ``metrics`` prefix (``inbound_jitter_avg``).
+    """
+    columns: list[Field] = []
+    hints = typing.get_type_hints(model)
+    for attribute in attrs.fields(cast(Any, model)):
+        if attribute.name in ("extra", "missing_keys"):
+            continue
+        key = str(attribute.metadata.get("json", attribute.name))
+        nested = attribute.metadata.get("shape") or _model_of(hints[attribute.name])
+        if nested is not None:
+            columns.extend(_model_fields(nested, (*path, key)))
+        else:
+            shown = [part for part in (*path, key) if part != "metrics"]
+            columns.append(Field("_".join(shown), (*path, key)))
+    return columns
 
 
 #: Columns of a conference, in the API's order, ``detected_issues`` flattened.
-CONFERENCE_FIELDS: tuple[Field, ...] = _fields(
-    "conference_sid",
-    "account_sid",
-    "friendly_name",
-    "create_time",
-    "start_time",
-    "end_time",
-    "duration_seconds",
-    "connect_duration_seconds",
-    "status",
-    "max_participants",
-    "max_concurrent_participants",
-    "unique_participants",
-    "end_reason",
-    "ended_by",
-    "mixer_region",
-    "mixer_region_requested",
-    "recording_enabled",
-    "processing_state",
-    ("detected_issues_call_quality", "detected_issues.call_quality"),
-    ("detected_issues_region_configuration", "detected_issues.region_configuration"),
-    ("detected_issues_participant_behavior", "detected_issues.participant_behavior"),
-    "tags",
-    "tag_info",
-    "url",
-    "links",
-)
+CONFERENCE_FIELDS: tuple[Field, ...] = tuple(_model_fields(ConferenceSummary))
 
 #: Columns of a participant summary, ``properties`` and ``metrics`` flattened.
-PARTICIPANT_FIELDS: tuple[Field, ...] = _fields(
-    "participant_sid",
-    "label",
-    "conference_sid",
-    "call_sid",
-    "account_sid",
-    "call_direction",
-    "from",
-    "to",
-    "call_status",
-    "country_code",
-    "is_moderator",
-    "join_time",
-    "leave_time",
-    "duration_seconds",
-    "outbound_queue_length",
-    "outbound_time_in_queue",
-    "jitter_buffer_size",
-    "is_coach",
-    "coached_participants",
-    "participant_region",
-    "conference_region",
-    "call_type",
-    "processing_state",
-    *(
-        (f"properties_{key}", f"properties.{key}")
-        for key in (
-            "start_conference_on_enter",
-            "end_conference_on_exit",
-            "play_early_media",
-            "enter_muted",
-            "beep_on_enter",
-            "beep_on_exit",
-        )
-    ),
-    "events",
-    *_stream_fields("inbound"),
-    *_stream_fields("outbound"),
-    "url",
-)
+PARTICIPANT_FIELDS: tuple[Field, ...] = tuple(_model_fields(ParticipantSummary))
 
 _EXTRA = "extra"
 

@@ -70,6 +70,9 @@ M = TypeVar("M", bound=TwilioModel)
 def known_shape(model: type[M], raw: JSONValue) -> M | None:
     """The typed view of a field the API leaves untyped.
 
+    Such fields carry their documented shape in their metadata (``{"shape": Model}``), for
+    tools that walk the models (the CLI's CSV columns).
+
     ``model`` when ``raw`` is an object of its documented shape, else ``None`` (the raw JSON
     stays available on the ``*_json`` field). Parsed on first access, not with the response:
     most readers of a listing never look at every participant's metrics.

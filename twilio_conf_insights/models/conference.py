@@ -54,7 +54,7 @@ class ConferenceSummary(TwilioModel):
     recording_enabled: bool | None = None
     #: ``detected_issues`` as sent (the API leaves it untyped); see :attr:`detected_issues`.
     detected_issues_json: JSONValue = attrs.field(
-        default=None, metadata={"json": "detected_issues"}
+        default=None, metadata={"json": "detected_issues", "shape": DetectedIssues}
     )
     tags: list[ConferenceTag | str] | None = None
     #: Details of the tags, including severity (shape not documented: raw JSON).

@@ -107,11 +107,15 @@ class ParticipantSummary(TwilioModel):
     call_type: CallType | str | None = None
     processing_state: ProcessingState | str | None = None
     #: ``properties`` as sent; see :attr:`properties`.
-    properties_json: JSONValue = attrs.field(default=None, metadata={"json": "properties"})
+    properties_json: JSONValue = attrs.field(
+        default=None, metadata={"json": "properties", "shape": ParticipantProperties}
+    )
     #: Participant actions, e.g. ``{"mute": [epoch_ms, ...]}`` (shape not documented).
     events: JSONValue = None
     #: ``metrics`` as sent; see :attr:`metrics`.
-    metrics_json: JSONValue = attrs.field(default=None, metadata={"json": "metrics"})
+    metrics_json: JSONValue = attrs.field(
+        default=None, metadata={"json": "metrics", "shape": ParticipantMetrics}
+    )
     url: str | None = None
     extra: Mapping[str, JSONValue] = extra_field()
     missing_keys: frozenset[str] = missing_keys_field()
