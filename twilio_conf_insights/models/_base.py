@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, Self, TypeVar, Union
 
 import attrs
@@ -79,6 +80,13 @@ def known_shape(model: type[M], raw: JSONValue) -> M | None:
     """
     if type(raw) is not dict:
         return None
-    from ..converter import structure_or_none
+    result: M | None = _converter().structure_or_none(raw, model)
+    return result
 
-    return structure_or_none(raw, model)
+
+@functools.cache
+def _converter() -> ModuleType:
+    # Imported on first use: the converter module imports the models.
+    from .. import converter
+
+    return converter
