@@ -17,7 +17,7 @@ from twilio_conf_insights import (
     RetryExhaustedError,
     RetryPolicy,
 )
-from twilio_conf_insights.bulk import map_bounded
+from twilio_conf_insights._bulk import map_bounded
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 

@@ -19,10 +19,10 @@ from twilio_conf_insights import (
     Participant,
     ParticipantSummary,
 )
-from twilio_conf_insights.converter import decode
-from twilio_conf_insights.errors import ApiError, error_from_response
-from twilio_conf_insights.pagination import INSIGHTS_PAGES, LEGACY_PAGES
-from twilio_conf_insights.transport import parse_json_body
+from twilio_conf_insights._converter import decode
+from twilio_conf_insights._errors import ApiError, error_from_response
+from twilio_conf_insights._pagination import INSIGHTS_PAGES, LEGACY_PAGES
+from twilio_conf_insights._transport import parse_json_body
 
 MODELS: list[type[Any]] = [ConferenceSummary, ParticipantSummary, Participant]
 URL_ = URL("https://insights.twilio.com/v1/Conferences")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from twilio_conf_insights import ThrottlePolicy
-from twilio_conf_insights.limiter import AdaptiveLimiter
+from twilio_conf_insights._limiter import AdaptiveLimiter
 
 
 class FakeClock:

@@ -27,7 +27,7 @@ from twilio_conf_insights import (
     Region,
     StreamMetrics,
 )
-from twilio_conf_insights.converter import decode, decode_list
+from twilio_conf_insights._converter import decode, decode_list
 
 
 def test_conference_summary_fields_are_typed() -> None:

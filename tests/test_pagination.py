@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ClientFactory, leftover_tasks
 from twilio_conf_insights import InsightsClient, Page
-from twilio_conf_insights.models import ConferenceSummary
+from twilio_conf_insights._models import ConferenceSummary
 from twilio_conf_insights.testing import FakeTwilio
 
 

@@ -22,7 +22,7 @@ from twilio_conf_insights import (
     ServerError,
     TransportError,
 )
-from twilio_conf_insights.retry import is_retryable, parse_retry_after
+from twilio_conf_insights._retry import is_retryable, parse_retry_after
 
 NOW = datetime(2024, 3, 4, 10, 0, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from twilio_conf_insights import ConfigurationError, ForeignOriginError, InvalidArgumentError
-from twilio_conf_insights.urls import (
+from twilio_conf_insights._urls import (
     base_url,
     is_loopback_host,
     path_segment,

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twilio_conf_insights import ConferenceTag, InvalidArgumentError, Region
-from twilio_conf_insights import validation as v
-from twilio_conf_insights.resources.conferences import conference_query
+from twilio_conf_insights import _validation as v
+from twilio_conf_insights._resources.conferences import conference_query
 
 
 def test_sid() -> None:

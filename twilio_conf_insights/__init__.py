@@ -1,14 +1,13 @@
 """twilio-conf-insights: an asyncio-native, fully typed SDK for Twilio Conference Insights.
 
-Start with :class:`InsightsClient`; the models are in :mod:`twilio_conf_insights.models`,
-the errors in :mod:`twilio_conf_insights.errors`, and a fake Twilio for your own tests in
+Start with :class:`InsightsClient`; the models are in :mod:`twilio_conf_insights._models`,
+the errors in :mod:`twilio_conf_insights._errors`, and a fake Twilio for your own tests in
 :mod:`twilio_conf_insights.testing`.
 """
 
-from ._version import __version__
-from .bulk import ConferenceReport, FetchResult
-from .client import InsightsClient
-from .errors import (
+from ._bulk import ConferenceReport, FetchResult
+from ._client import InsightsClient
+from ._errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
@@ -25,9 +24,9 @@ from .errors import (
     TransportError,
     TwilioInsightsError,
 )
-from .events import ClientEvent, RequestSent, ResponseReceived, RetryScheduled, ThrottleChanged
-from .limiter import LimiterStats, ThrottlePolicy
-from .models import (
+from ._events import ClientEvent, RequestSent, ResponseReceived, RetryScheduled, ThrottleChanged
+from ._limiter import LimiterStats, ThrottlePolicy
+from ._models import (
     AvgMax,
     CallDirection,
     CallStatus,
@@ -48,9 +47,10 @@ from .models import (
     Region,
     StreamMetrics,
 )
-from .pagination import Page, Paginator
-from .resources.conferences import ConferenceFilters
-from .retry import RetryPolicy
+from ._pagination import Page, Paginator
+from ._resources.conferences import ConferenceFilters
+from ._retry import RetryPolicy
+from ._version import __version__
 
 __all__ = [
     "ApiError",

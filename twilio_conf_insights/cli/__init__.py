@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ..errors import InvalidArgumentError, TwilioInsightsError
+from .._errors import InvalidArgumentError, TwilioInsightsError
 from ._commands import COMMANDS, Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,

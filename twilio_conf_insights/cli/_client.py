@@ -8,8 +8,8 @@ from typing import Any
 
 import attrs
 
-from ..client import InsightsClient
-from ..events import EventHook
+from .._client import InsightsClient
+from .._events import EventHook
 
 __all__ = [
     "DEMO_CONFERENCES",
@@ -63,7 +63,7 @@ async def open_client(
     """A client for the command, closed (with the demo server, if any) on the way out.
 
     Without ``demo``, credentials come from :meth:`InsightsClient.from_env`; a missing one
-    raises :class:`~twilio_conf_insights.errors.ConfigurationError` naming the variables.
+    raises :class:`~twilio_conf_insights._errors.ConfigurationError` naming the variables.
     """
     if options.demo:
         async with _demo_client(options, hooks) as client:

@@ -32,7 +32,7 @@ from typing import Any, Protocol, TextIO, cast
 
 import attrs
 
-from ..models import ConferenceSummary, ParticipantSummary, TwilioModel
+from .._models import ConferenceSummary, ParticipantSummary, TwilioModel
 
 __all__ = [
     "CONFERENCE_FIELDS",

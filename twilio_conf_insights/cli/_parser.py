@@ -3,7 +3,7 @@
 Parsing only turns text into values (numbers, aware datetimes, booleans) and checks what
 the SDK cannot know (files, option combinations). SIDs, enum values, page sizes and limits
 are checked by the SDK itself when the command calls it, so the rules live in one place;
-its :class:`~twilio_conf_insights.errors.InvalidArgumentError` becomes exit status 2 too.
+its :class:`~twilio_conf_insights._errors.InvalidArgumentError` becomes exit status 2 too.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from .._models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from .._version import __version__
-from ..models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from ._client import (
     DEMO_CONFERENCES,
     DEMO_SEED,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self, TextIO
 
-from ..events import ClientEvent, RetryScheduled
+from .._events import ClientEvent, RetryScheduled
 
 __all__ = ["Progress"]
 

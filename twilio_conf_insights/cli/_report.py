@@ -32,8 +32,8 @@ from typing import Any
 
 import attrs
 
-from ..bulk import ConferenceReport
-from ..models import ConferenceSummary, ParticipantMetrics, ParticipantSummary
+from .._bulk import ConferenceReport
+from .._models import ConferenceSummary, ParticipantMetrics, ParticipantSummary
 
 __all__ = [
     "NONE_KEY",

@@ -28,9 +28,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 from yarl import URL
 
-from .converter import decode_list
-from .errors import DecodeError
-from .urls import resolve_next_page
+from ._converter import decode_list
+from ._errors import DecodeError
+from ._urls import resolve_next_page
 
 __all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "Page", "PageFormat", "Paginator"]
 

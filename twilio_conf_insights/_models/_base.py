@@ -52,7 +52,7 @@ class TwilioModel:
 
     def to_dict(self) -> dict[str, Any]:
         """The API's JSON for this object: original key names, unknown keys included."""
-        from ..converter import converter
+        from .._converter import converter
 
         result: dict[str, Any] = converter.unstructure(self)
         return result
@@ -60,7 +60,7 @@ class TwilioModel:
     @classmethod
     def from_dict(cls, data: Any) -> Self:
         """Parse the API's JSON for this model; raises :class:`DecodeError` on a bad shape."""
-        from ..converter import decode
+        from .._converter import decode
 
         return decode(data, cls)
 
@@ -80,13 +80,13 @@ def known_shape(model: type[M], raw: JSONValue) -> M | None:
     """
     if type(raw) is not dict:
         return None
-    result: M | None = _converter().structure_or_none(raw, model)
+    result: M | None = _converter_module().structure_or_none(raw, model)
     return result
 
 
 @functools.cache
-def _converter() -> ModuleType:
+def _converter_module() -> ModuleType:
     # Imported on first use: the converter module imports the models.
-    from .. import converter
+    from .. import _converter
 
-    return converter
+    return _converter

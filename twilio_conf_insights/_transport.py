@@ -20,9 +20,8 @@ import aiohttp
 import tenacity
 from yarl import URL
 
-from ._version import __version__
-from .credentials import Credentials
-from .errors import (
+from ._credentials import Credentials
+from ._errors import (
     ClientClosedError,
     DecodeError,
     ForeignOriginError,
@@ -31,10 +30,11 @@ from .errors import (
     TwilioInsightsError,
     error_from_response,
 )
-from .events import EventDispatcher, RequestSent, ResponseReceived, RetryScheduled
-from .limiter import AdaptiveLimiter
-from .retry import RetryPolicy, is_retryable, parse_retry_after
-from .urls import Origin, origin_of
+from ._events import EventDispatcher, RequestSent, ResponseReceived, RetryScheduled
+from ._limiter import AdaptiveLimiter
+from ._retry import RetryPolicy, is_retryable, parse_retry_after
+from ._urls import Origin, origin_of
+from ._version import __version__
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import aiohttp
 import attrs
 
-from .errors import ConfigurationError
-from .validation import is_sid
+from ._errors import ConfigurationError
+from ._validation import is_sid
 
 __all__ = ["Credentials"]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from .validation import positive_int
+from ._validation import positive_int
 
 __all__ = ["AdaptiveLimiter", "LimiterStats", "ThrottlePolicy"]
 

@@ -31,8 +31,8 @@ import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .errors import DecodeError
-from .models._base import TwilioModel
+from ._errors import DecodeError
+from ._models._base import TwilioModel
 
 __all__ = ["converter", "decode", "decode_list"]
 

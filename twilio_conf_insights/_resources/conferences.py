@@ -8,10 +8,10 @@ from datetime import datetime
 from enum import Enum
 from typing import TypedDict, Unpack
 
-from .. import validation
-from ..bulk import FetchResult, map_bounded
-from ..errors import InvalidArgumentError
-from ..models import (
+from .. import _validation
+from .._bulk import FetchResult, map_bounded
+from .._errors import InvalidArgumentError
+from .._models import (
     ConferenceEndReason,
     ConferenceStatus,
     ConferenceSummary,
@@ -19,7 +19,7 @@ from ..models import (
     DetectedIssue,
     Region,
 )
-from ..pagination import INSIGHTS_PAGES, Paginator
+from .._pagination import INSIGHTS_PAGES, Paginator
 from ._context import ResourceContext
 
 __all__ = ["ConferenceFilters", "Conferences", "conference_query"]
@@ -34,7 +34,7 @@ class Conferences:
 
     async def fetch(self, conference_sid: str) -> ConferenceSummary:
         """The summary of one conference (``CF…``)."""
-        sid = validation.sid(conference_sid, "CF", "conference_sid")
+        sid = _validation.sid(conference_sid, "CF", "conference_sid")
         return await self._ctx.fetch(self._base / sid, ConferenceSummary)
 
     async def fetch_many(
@@ -104,24 +104,24 @@ class ConferenceFilters(TypedDict, total=False):
 
 
 def _sid_of(prefix: str) -> Callable[[object, str], str]:
-    return lambda value, name: validation.sid(value, prefix, name)
+    return lambda value, name: _validation.sid(value, prefix, name)
 
 
 def _member_of(enum: type[Enum]) -> Callable[[object, str], str]:
-    return lambda value, name: validation.enum_value(value, enum, name)
+    return lambda value, name: _validation.enum_value(value, enum, name)
 
 
 def _members_of(enum: type[Enum]) -> Callable[[object, str], str]:
-    return lambda value, name: validation.enum_list(value, enum, name)
+    return lambda value, name: _validation.enum_list(value, enum, name)
 
 
 #: Each filter: Twilio's parameter name, and the check that spells its value.
 _FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
     "conference_sid": ("ConferenceSid", _sid_of("CF")),
-    "friendly_name": ("FriendlyName", validation.text),
+    "friendly_name": ("FriendlyName", _validation.text),
     "status": ("Status", _member_of(ConferenceStatus)),
-    "created_after": ("CreatedAfter", validation.aware_datetime),
-    "created_before": ("CreatedBefore", validation.aware_datetime),
+    "created_after": ("CreatedAfter", _validation.aware_datetime),
+    "created_before": ("CreatedBefore", _validation.aware_datetime),
     "mixer_region": ("MixerRegion", _member_of(Region)),
     "tags": ("Tags", _members_of(ConferenceTag)),
     "subaccount": ("Subaccount", _sid_of("AC")),

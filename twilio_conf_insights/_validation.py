@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 
-from .errors import InvalidArgumentError
+from ._errors import InvalidArgumentError
 
 __all__ = [
     "MAX_PAGE_SIZE",

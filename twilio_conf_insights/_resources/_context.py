@@ -8,10 +8,10 @@ from typing import TypeVar
 import attrs
 from yarl import URL
 
-from .. import validation
-from ..converter import decode
-from ..pagination import PageFormat, Paginator
-from ..transport import Transport
+from .. import _validation
+from .._converter import decode
+from .._pagination import PageFormat, Paginator
+from .._transport import Transport
 
 __all__ = ["ResourceContext"]
 
@@ -49,12 +49,12 @@ class ResourceContext:
         """A paginator over a listing; ``params`` are already validated, in Twilio's spelling."""
         query = dict(params)
         if limit is not None:
-            limit = validation.limit(limit)
+            limit = _validation.limit(limit)
         if page_size is not None:
-            query["PageSize"] = validation.page_size(page_size)
+            query["PageSize"] = _validation.page_size(page_size)
         elif limit:
             # Ask for no more than wanted: one round trip when the limit fits in a page.
-            query["PageSize"] = min(limit, validation.MAX_PAGE_SIZE)
+            query["PageSize"] = min(limit, _validation.MAX_PAGE_SIZE)
         first = url.with_query(query) if query else url
         self.transport.check_origin(first)
         return Paginator(

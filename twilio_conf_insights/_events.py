@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from .limiter import LimiterStats
+from ._limiter import LimiterStats
 
 __all__ = [
     "ClientEvent",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .. import validation
-from ..models import ParticipantSummary
-from ..pagination import INSIGHTS_PAGES, Paginator
+from .. import _validation
+from .._models import ParticipantSummary
+from .._pagination import INSIGHTS_PAGES, Paginator
 from ._context import ResourceContext
 
 __all__ = ["ParticipantSummaries"]
@@ -30,13 +30,13 @@ class ParticipantSummaries:
         ``events`` and ``metrics`` are passed to Twilio as the ``Events`` and ``Metrics``
         query parameters.
         """
-        conference = validation.sid(conference_sid, "CF", "conference_sid")
-        participant = validation.sid(participant_sid, "CP", "participant_sid")
+        conference = _validation.sid(conference_sid, "CF", "conference_sid")
+        participant = _validation.sid(participant_sid, "CP", "participant_sid")
         query: dict[str, str] = {}
         if events is not None:
-            query["Events"] = validation.text(events, "events")
+            query["Events"] = _validation.text(events, "events")
         if metrics is not None:
-            query["Metrics"] = validation.text(metrics, "metrics")
+            query["Metrics"] = _validation.text(metrics, "metrics")
         url = self._conferences.joinpath(conference, "Participants", participant)
         return await self._ctx.fetch(url.with_query(query) if query else url, ParticipantSummary)
 
@@ -51,14 +51,14 @@ class ParticipantSummaries:
         limit: int | None = None,
     ) -> Paginator[ParticipantSummary]:
         """The participant summaries of a conference, optionally filtered."""
-        conference = validation.sid(conference_sid, "CF", "conference_sid")
+        conference = _validation.sid(conference_sid, "CF", "conference_sid")
         query: dict[str, str | int] = {}
         if participant_sid is not None:
-            query["ParticipantSid"] = validation.sid(participant_sid, "CP", "participant_sid")
+            query["ParticipantSid"] = _validation.sid(participant_sid, "CP", "participant_sid")
         if label is not None:
-            query["Label"] = validation.text(label, "label")
+            query["Label"] = _validation.text(label, "label")
         if events is not None:
-            query["Events"] = validation.text(events, "events")
+            query["Events"] = _validation.text(events, "events")
         return self._ctx.paginate(
             self._conferences.joinpath(conference, "Participants"),
             query,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from yarl import URL
 
-from .. import validation
-from ..models import Participant
-from ..pagination import LEGACY_PAGES, Paginator
-from ..urls import path_segment
+from .. import _validation
+from .._models import Participant
+from .._pagination import LEGACY_PAGES, Paginator
+from .._urls import path_segment
 from ._context import ResourceContext
 
 __all__ = ["Participants"]
@@ -27,8 +27,8 @@ class Participants:
         self._ctx = context
 
     def _conference_url(self, conference_sid: str, account_sid: str | None) -> URL:
-        account = validation.sid(account_sid or self._ctx.account_sid, "AC", "account_sid")
-        conference = validation.sid(conference_sid, "CF", "conference_sid")
+        account = _validation.sid(account_sid or self._ctx.account_sid, "AC", "account_sid")
+        conference = _validation.sid(conference_sid, "CF", "conference_sid")
         return self._ctx.api_url / "2010-04-01" / "Accounts" / account / "Conferences" / conference
 
     async def fetch(
@@ -60,11 +60,11 @@ class Participants:
         base = self._conference_url(conference_sid, account_sid)
         query: dict[str, str | int] = {}
         if muted is not None:
-            query["Muted"] = validation.boolean(muted, "muted")
+            query["Muted"] = _validation.boolean(muted, "muted")
         if hold is not None:
-            query["Hold"] = validation.boolean(hold, "hold")
+            query["Hold"] = _validation.boolean(hold, "hold")
         if coaching is not None:
-            query["Coaching"] = validation.boolean(coaching, "coaching")
+            query["Coaching"] = _validation.boolean(coaching, "coaching")
         return self._ctx.paginate(
             base / "Participants.json",
             query,

@@ -10,19 +10,19 @@ from typing import Any, Self, Unpack
 
 import aiohttp
 
-from .bulk import ConferenceReport, map_bounded
-from .credentials import Credentials
-from .errors import ConfigurationError, DecodeError
-from .events import EventDispatcher, EventHook, ThrottleChanged
-from .limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
-from .models import ConferenceSummary, ParticipantSummary
-from .resources import Conferences, Participants, ParticipantSummaries
-from .resources._context import ResourceContext
-from .resources.conferences import ConferenceFilters
-from .retry import RetryPolicy
-from .transport import DEFAULT_MAX_BODY_BYTES, Transport
-from .urls import base_url, origin_of, twilio_host_url
-from .validation import is_sid, positive_int
+from ._bulk import ConferenceReport, map_bounded
+from ._credentials import Credentials
+from ._errors import ConfigurationError, DecodeError
+from ._events import EventDispatcher, EventHook, ThrottleChanged
+from ._limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
+from ._models import ConferenceSummary, ParticipantSummary
+from ._resources import Conferences, Participants, ParticipantSummaries
+from ._resources._context import ResourceContext
+from ._resources.conferences import ConferenceFilters
+from ._retry import RetryPolicy
+from ._transport import DEFAULT_MAX_BODY_BYTES, Transport
+from ._urls import base_url, origin_of, twilio_host_url
+from ._validation import is_sid, positive_int
 
 __all__ = ["InsightsClient"]
 
@@ -55,7 +55,7 @@ class InsightsClient:
         retry: Which failures are retried, how long to wait, when to give up.
         timeout: Seconds one attempt may take, from sending to the end of the body.
         throttle: How the whole client slows down when Twilio throttles it.
-        hooks: Callables receiving :mod:`~twilio_conf_insights.events` as things happen.
+        hooks: Callables receiving :mod:`~twilio_conf_insights._events` as things happen.
         max_body_bytes: Largest response body accepted (after decompression).
 
     """

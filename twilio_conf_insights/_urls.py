@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from yarl import URL
 
-from .errors import ConfigurationError, ForeignOriginError, InvalidArgumentError
+from ._errors import ConfigurationError, ForeignOriginError, InvalidArgumentError
 
 __all__ = [
     "Origin",

@@ -23,8 +23,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .models import ConferenceSummary, ParticipantSummary
-from .validation import positive_int
+from ._models import ConferenceSummary, ParticipantSummary
+from ._validation import positive_int
 
 __all__ = ["ConferenceReport", "FetchResult", "map_bounded"]
 

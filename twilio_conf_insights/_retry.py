@@ -16,14 +16,14 @@ from typing import Any
 import attrs
 import tenacity
 
-from .errors import (
+from ._errors import (
     ApiError,
     DecodeError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from .validation import positive_int
+from ._validation import positive_int
 
 __all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
 
