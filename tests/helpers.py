@@ -63,8 +63,15 @@ class EventLog:
 
     async def wait_for(self, kind: type[ClientEvent], count: int) -> None:
         """Return once at least ``count`` events of type ``kind`` arrived."""
+        await self._wait(lambda: self.count(kind) >= count)
+
+    async def wait_for_any(self, count: int) -> None:
+        """Return once at least ``count`` events of any type arrived."""
+        await self._wait(lambda: len(self.events) >= count)
+
+    async def _wait(self, condition: Callable[[], bool]) -> None:
         async with asyncio.timeout(PATIENCE):
-            while self.count(kind) < count:
+            while not condition():
                 self._arrived.clear()
                 await self._arrived.wait()
 
