@@ -41,7 +41,7 @@ async def test_fetch_many_ordered(fake: FakeTwilio, make_client: ClientFactory) 
 async def test_fetch_many_reports_per_item_errors_and_goes_on(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """An invalid SID, a 404 and an exhausted retry become those items' errors; the stream goes on."""
+    """An invalid SID, a 404 and exhausted retries become those items' errors; the rest goes on."""
     client = make_client(retry=RetryPolicy(max_attempts=2))
     good = [c["conference_sid"] for c in fake.data.conferences[:5]]
     missing = "CF" + "0" * 32

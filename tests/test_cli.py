@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import pytest
 
+from tests.helpers import PATIENCE, wait_until
 from twilio_conf_insights import (
     ConferenceReport,
     ConferenceSummary,
@@ -46,7 +47,6 @@ from twilio_conf_insights.cli._output import cell, format_table
 from twilio_conf_insights.cli._parser import parse_args, parse_datetime
 from twilio_conf_insights.cli._progress import Progress
 from twilio_conf_insights.cli._report import Thresholds, build_report, percentile
-from tests.helpers import PATIENCE, wait_until
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 # A token no real account has, so finding it in output can only mean it leaked.
@@ -130,7 +130,7 @@ async def cli_fake() -> AsyncIterator[FakeTwilio]:
 
 
 async def test_conferences_get_and_list(cli_fake: FakeTwilio) -> None:
-    """`conferences get` and `conferences list` (filtered, limited) print the served records as JSON lines."""
+    """`conferences get` and `list` (filtered, limited) print the served records as JSON lines."""
     env = fake_env(cli_fake)
     first = cli_fake.data.conferences[0]
     completed = [c for c in cli_fake.data.conferences if c["status"] == "completed"]
@@ -460,6 +460,7 @@ async def test_interrupted_export_leaves_nothing(
             stderr=asyncio.subprocess.PIPE,
             env=fake_env(fake),
         )
+
         # Wait until the export is mid-way: its temporary file exists and has content.
         def started_writing() -> bool:
             return process.returncode is not None or any(

@@ -107,7 +107,7 @@ async def test_throttle_policy_decides_how_far_a_429_lowers_the_limit(
     throttle: ThrottlePolicy | None,
     limit_after_429: int,
 ) -> None:
-    """throttle= on the client: the default halves the limit on a 429, a disabled policy keeps it."""
+    """throttle= on the client: by default a 429 halves the limit; a disabled policy keeps it."""
     client = make_client(max_concurrency=16, throttle=throttle)
     fake.faults.queue(FaultKind.RATE_LIMIT)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -163,4 +163,3 @@ def test_the_fast_extra_parses_with_orjson() -> None:
     with pytest.raises(DecodeError) as caught:
         parse_json_body(b"<html>502</html>", url="http://127.0.0.1/x")
     assert caught.value.retryable
-

@@ -888,6 +888,7 @@ async def test_random_faults_are_reproducible_per_seed(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
     """Random faults are the same sequence for the same seed."""
+
     async def run() -> list[tuple[int, FaultKind | None]]:
         server.reset_stats()
         server.faults.clear()
@@ -1085,8 +1086,7 @@ async def test_standalone_entry_point_serves_until_interrupted() -> None:
     try:
         assert process.stdout is not None
         lines = [
-            (await asyncio.wait_for(process.stdout.readline(), PATIENCE)).decode()
-            for _ in range(7)
+            (await asyncio.wait_for(process.stdout.readline(), PATIENCE)).decode() for _ in range(7)
         ]
         banner = "".join(lines)
         base_url = re.search(r"http://127\.0\.0\.1:\d+", banner)

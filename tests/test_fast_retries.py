@@ -91,6 +91,8 @@ async def test_outside_the_mode_the_waits_are_slept(
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_attempts_must_be_a_positive_integer(bad: object) -> None:
     """fast_retries(attempts=...) refuses anything but a positive integer, before any call."""
-    with pytest.raises(InvalidArgumentError, match="attempts"):
-        with fast_retries(attempts=bad):  # type: ignore[arg-type]
-            pass
+    with (
+        pytest.raises(InvalidArgumentError, match="attempts"),
+        fast_retries(attempts=bad),  # type: ignore[arg-type]
+    ):
+        pass

@@ -35,7 +35,7 @@ async def test_never_more_than_limit_in_flight() -> None:
 
 
 def test_throttle_halves_and_successes_grow_back() -> None:
-    """A throttle halves the limit once per cooldown; runs of successes add it back up to the maximum."""
+    """A throttle halves the limit once per cooldown; runs of successes add it back up to max."""
     clock = FakeClock()
     changes: list[str] = []
     limiter = AdaptiveLimiter(

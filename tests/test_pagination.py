@@ -23,7 +23,7 @@ from twilio_conf_insights.testing import FakeTwilio
 async def test_every_item_once_across_page_boundaries(
     fake: FakeTwilio, client: InsightsClient, page_size: int
 ) -> None:
-    """Every conference comes exactly once, in order, whatever the page size, with one request per page."""
+    """Every conference comes once, in order, whatever the page size, with one request per page."""
     seen = [c.conference_sid async for c in client.conferences.list(page_size=page_size)]
     assert seen == [c["conference_sid"] for c in fake.data.conferences]
     assert len(fake.requests) == max(1, -(-len(seen) // page_size))
@@ -110,7 +110,7 @@ async def test_break_cancels_the_prefetch_and_leaves_no_task(
 async def test_abandoned_iteration_is_cleaned_up(
     fake: FakeTwilio, make_client: ClientFactory, loop_errors: list[dict[str, Any]]
 ) -> None:
-    """An abandoned iteration is finalised without loop errors, and its prefetch is never answered."""
+    """An abandoned iteration is finalised without loop errors; its prefetch is never answered."""
     fake.latency = 0.05
     client = make_client()
     async for _ in client.conferences.list(page_size=2):

@@ -1,4 +1,4 @@
-"""RetryPolicy and Retry-After as pure logic, without a server (waits over HTTP: test_retry_waits)."""
+"""RetryPolicy and Retry-After as pure logic, without a server (waits: test_retry_waits.py)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def _api(cls: type[Exception], status: int, retry_after: float | None = None) ->
     ],
 )
 def test_what_is_retried(error: Exception, retryable: bool) -> None:
-    """429, 500, 502-504, transport errors and unparseable bodies are retried; other failures are not."""
+    """429, 500, 502-504, transport errors and non-JSON bodies are retried; nothing else is."""
     assert is_retryable(error) is retryable
 
 

@@ -30,7 +30,7 @@ async def _waits(
 async def test_retry_after_zero_still_backs_off(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """"Retry-After: 0" does not make a hot loop: the jittered backoff still applies."""
+    """ "Retry-After: 0" does not make a hot loop: the jittered backoff still applies."""
     policy = RetryPolicy(max_attempts=51, initial_backoff=1.0, max_backoff=1.0, max_elapsed=1e6)
     waits = await _waits(
         fake, make_client, policy, [Fault(FaultKind.RATE_LIMIT, retry_after="0")] * 50

@@ -78,7 +78,7 @@ async def test_each_retryable_fault_is_retried_to_success(
 async def test_exhaustion_raises_with_attempts_and_last_cause(
     fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
 ) -> None:
-    """After max_attempts failures the call raises RetryExhaustedError carrying the count and the last error as its cause."""
+    """After max_attempts failures: RetryExhaustedError, the count, the last error as cause."""
     client = make_client(retry=RetryPolicy(max_attempts=3))
     fake.faults.queue(status_fault, count=10)
     with pytest.raises(RetryExhaustedError) as caught:
@@ -92,7 +92,7 @@ async def test_exhaustion_raises_with_attempts_and_last_cause(
 async def test_exhausted_transport_errors_are_typed(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """Connection resets that exhaust the budget surface as a TransportError inside RetryExhaustedError."""
+    """Resets that exhaust the budget surface as a TransportError inside RetryExhaustedError."""
     client = make_client(retry=RetryPolicy(max_attempts=2))
     fake.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=5)
     with pytest.raises(RetryExhaustedError) as caught:
@@ -176,9 +176,10 @@ async def test_400_and_403_responses_are_typed_and_never_retried(
             status=status,
         )
 
-    async with serving(refuse) as url, InsightsClient(
-        "AC" + "a" * 32, "token", insights_base_url=url
-    ) as client:
+    async with (
+        serving(refuse) as url,
+        InsightsClient("AC" + "a" * 32, "token", insights_base_url=url) as client,
+    ):
         with pytest.raises(error) as caught:
             await client.conferences.fetch("CF" + "a" * 32)
     assert (caught.value.status, caught.value.code, caught.value.message) == (
@@ -213,7 +214,7 @@ async def test_timeout_per_attempt(fake: FakeTwilio, make_client: ClientFactory)
 async def test_malformed_json_exhausted_is_a_decode_error(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """A 200 whose body is not JSON is retried, and ends as a DecodeError when it never gets better."""
+    """A 200 whose body is not JSON is retried, and ends as a DecodeError if it stays broken."""
     client = make_client(retry=RetryPolicy(max_attempts=2))
     fake.faults.queue(Fault(FaultKind.MALFORMED_JSON), count=2)
     with pytest.raises(RetryExhaustedError) as caught:
@@ -224,7 +225,7 @@ async def test_malformed_json_exhausted_is_a_decode_error(
 async def test_secret_is_absent_from_repr_logs_and_errors(
     fake: FakeTwilio, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The auth token appears in no repr, log line or error, and no aiohttp exception rides along."""
+    """The auth token is in no repr, log line or error, and no aiohttp exception rides along."""
     secret = "s3cr3t-" + "f" * 25
     caplog.set_level(logging.DEBUG, logger="twilio_conf_insights")
     client = InsightsClient(
@@ -293,7 +294,7 @@ def test_missing_credentials_name_the_environment_variables() -> None:
 
 
 async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
-    """from_env takes region and edge (where requests go) and the credentials (what they carry) from twilio-python's variables."""
+    """from_env reads twilio-python's variables: region and edge (where calls go), credentials."""
     env = {
         "TWILIO_ACCOUNT_SID": fake.account_sid,
         "TWILIO_AUTH_TOKEN": fake.auth_token,
@@ -301,12 +302,12 @@ async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
         "TWILIO_EDGE": "dublin",
     }
     hosts = UnreachableHosts()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=hosts)) as session:
-        async with InsightsClient.from_env(
-            env, session=session, retry=RetryPolicy.disabled()
-        ) as remote:
-            with pytest.raises(TransportError) as caught:
-                await remote.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=hosts)) as session,
+        InsightsClient.from_env(env, session=session, retry=RetryPolicy.disabled()) as remote,
+    ):
+        with pytest.raises(TransportError) as caught:
+            await remote.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     assert caught.value.kind == "connect"
     assert hosts.asked == ["insights.dublin.ie1.twilio.com"]
     async with InsightsClient.from_env(env, insights_base_url=fake.insights_base_url) as local:
@@ -316,7 +317,7 @@ async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
 
 
 async def test_api_key_auth(fake: FakeTwilio) -> None:
-    """API-key credentials from the environment authenticate, and the key secret is not in the client's repr."""
+    """API-key credentials from the environment authenticate; the secret is not in the repr."""
     key, secret = "SK" + "1" * 32, "key-secret"
     async with FakeTwilio(conferences=2, seed=3, api_key=key, api_secret=secret) as keyed:
         env = {
@@ -396,9 +397,7 @@ async def test_foreign_next_page_is_refused_and_not_contacted(
     hostile: str, bystander: tuple[str, list[str]]
 ) -> None:
     """A next-page link to another host raises ForeignOriginError and that host gets no request."""
-    async with InsightsClient(
-        "AC" + "a" * 32, "tok", insights_base_url=hostile
-    ) as client:
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile) as client:
         with pytest.raises(ForeignOriginError):
             await client.conferences.list().collect()
     assert bystander[1] == []
@@ -406,9 +405,7 @@ async def test_foreign_next_page_is_refused_and_not_contacted(
 
 async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, list[str]]) -> None:
     """A redirect is an ApiError with its status; the redirect target gets no request."""
-    async with InsightsClient(
-        "AC" + "a" * 32, "tok", insights_base_url=hostile
-    ) as client:
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile) as client:
         with pytest.raises(ApiError) as caught:
             await client.conferences.fetch("CF" + "a" * 32)
     assert caught.value.status == 302
@@ -416,7 +413,7 @@ async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, li
 
 
 async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: ClientFactory) -> None:
-    """Hooks see every attempt in order: sent, received, throttle change, retry scheduled, sent, received."""
+    """Hooks see every step in order: sent, received, throttled, retry scheduled, sent, received."""
     events: list[ClientEvent] = []
     # A backoff far below the Retry-After, so the wait is exactly what the server asked.
     client = make_client(hooks=[events.append], retry=RetryPolicy(initial_backoff=0.001))
@@ -445,6 +442,7 @@ async def test_a_failing_hook_never_breaks_the_client(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
     """An exception inside a hook does not fail the request."""
+
     def broken(_: ClientEvent) -> None:
         raise RuntimeError("observer bug")
 
@@ -512,6 +510,7 @@ async def test_a_closed_user_session_is_a_clear_error(fake: FakeTwilio) -> None:
 
 def test_a_client_is_bound_to_one_event_loop() -> None:
     """A client used from a second event loop raises ClientClosedError naming the event loop."""
+
     async def serve_and_use(client: InsightsClient | None) -> InsightsClient:
         async with FakeTwilio(conferences=1, seed=2) as fake:
             if client is None:
@@ -558,7 +557,8 @@ async def test_budget_counts_from_sending_not_from_queueing(
 
 
 async def test_an_echoed_authorization_header_is_scrubbed_from_errors() -> None:
-    """A server echoing the Authorization header into an error body gets it redacted from the message."""
+    """An Authorization header echoed into an error body is redacted from the message."""
+
     async def echo(request: web.Request) -> web.Response:
         return web.Response(status=403, text=f"denied: {request.headers['Authorization']}")
 
