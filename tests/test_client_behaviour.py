@@ -66,8 +66,7 @@ async def test_transport_failure_kinds(
 async def test_a_failed_conference_is_its_report_error(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """When one conference's participants cannot be listed, its report carries the error and
-    no participants; every other report is complete."""
+    """A conference whose participants cannot be listed is a report with the error, not a gap."""
     client = make_client(retry=RetryPolicy(max_attempts=2))
     broken = fake.data.conferences[3]["conference_sid"]
     fake.faults.queue(FaultKind.SERVER_ERROR, count=1000, path_contains=f"{broken}/Participants")

@@ -1069,8 +1069,7 @@ async def test_lifecycle_and_configuration() -> None:
 
 
 async def test_standalone_entry_point_serves_until_interrupted() -> None:
-    """``python -m twilio_conf_insights.testing`` prints how to connect, serves, and exits 0 on
-    Ctrl-C without a traceback."""
+    """The `python -m twilio_conf_insights.testing` server serves, then exits 0 on Ctrl-C."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -247,8 +247,7 @@ async def test_bad_arguments_fail_before_any_request(
 
 
 async def test_regional_and_edge_hosts_are_used_for_requests() -> None:
-    """With region= and edge=, Insights calls go to insights.{edge}.{region}.twilio.com and
-    2010 calls to api.{edge}.{region}.twilio.com (resolved by no one: nothing leaves)."""
+    """region= and edge= send each call to {product}.{edge}.{region}.twilio.com."""
     hosts = UnreachableHosts()
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=hosts)) as session,

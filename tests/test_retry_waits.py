@@ -43,8 +43,7 @@ async def test_retry_after_zero_still_backs_off(
 async def test_full_jitter_backoff_stays_under_the_exponential_ceiling(
     fake: FakeTwilio, make_client: ClientFactory, fault: FaultKind
 ) -> None:
-    """The n-th wait is drawn from [0, min(max_backoff, initial_backoff * 2**(n-1))], spread
-    over the whole range rather than clustered at the ceiling."""
+    """Wait n is full jitter under min(max_backoff, initial_backoff * 2**(n-1)), not clustered."""
     policy = RetryPolicy(max_attempts=41, initial_backoff=0.5, max_backoff=8, max_elapsed=1e6)
     capped: list[float] = []
     for _ in range(3):
