@@ -45,7 +45,8 @@ RETRYABLE = [
     Fault(FaultKind.CONNECTION_RESET),
     Fault(FaultKind.TRUNCATED_BODY),
     Fault(FaultKind.MALFORMED_JSON),
-    Fault(FaultKind.STALL, stall_seconds=1.0),
+    # Far longer than the client's timeout below, so it always trips it.
+    Fault(FaultKind.STALL, stall_seconds=60),
 ]
 
 
@@ -55,7 +56,8 @@ async def test_each_retryable_fault_is_retried_to_success(
 ) -> None:
     """Each retryable fault, twice in a row, is retried until the real answer comes back."""
     events: list[ClientEvent] = []
-    client = make_client(timeout=0.3, hooks=[events.append])
+    # A timeout a normal answer never needs, even on a loaded machine: only stalls trip it.
+    client = make_client(timeout=1.0, hooks=[events.append])
     conference = fake.data.conferences[0]
     fake.faults.queue(fault, count=2)
     summary = await client.conferences.fetch(conference["conference_sid"])
@@ -480,15 +482,17 @@ async def test_total_time_budget_bounds_a_call(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
     """The time budget, not the attempt count, ends a call: every wait taken fit in it."""
-    budget = RetryPolicy(max_attempts=100, max_elapsed=0.3, initial_backoff=0.05, max_backoff=0.05)
+    # A budget of a second: many attempts on an idle machine, several on a loaded one (where
+    # one attempt may take a good part of a second), never the 1,000 of max_attempts, whose
+    # waits alone would average 25 s.
+    budget = RetryPolicy(max_attempts=1000, max_elapsed=1.0, initial_backoff=0.05, max_backoff=0.05)
     log = EventLog()
     client = make_client(retry=budget, hooks=[log])
-    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=1000)
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=2000)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     waits = [event.wait for event in log.of(RetryScheduled)]
-    # 100 attempts would need about 99 * 0.025 s of waits: far past the budget.
-    assert 1 < caught.value.attempts < 100
+    assert 1 < caught.value.attempts < 1000
     assert caught.value.attempts == len(fake.requests) == len(waits) + 1
     assert sum(waits) < budget.max_elapsed  # no wait was started that the budget could not hold
     # It gave up only when the next wait (at most max_backoff) would have crossed the budget;
@@ -541,10 +545,10 @@ async def test_budget_counts_from_sending_not_from_queueing(
     # One slot, held by a slow request: the second call queues longer than its whole budget,
     # yet still gets its retries once it is sent.
     """Time spent queueing for a slot does not eat into a call's retry budget."""
-    fake.latency = 0.3
+    fake.latency = 1.5
     client = make_client(
         max_concurrency=1,
-        retry=RetryPolicy(max_attempts=3, max_elapsed=0.25, initial_backoff=0.001),
+        retry=RetryPolicy(max_attempts=3, max_elapsed=1.0, initial_backoff=0.001),
     )
     sid = fake.data.conferences[0]["conference_sid"]
     slow = asyncio.ensure_future(client.conferences.fetch(sid))
