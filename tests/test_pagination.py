@@ -111,9 +111,11 @@ async def test_abandoned_iteration_is_cleaned_up(
     fake: FakeTwilio, make_client: ClientFactory, loop_errors: list[dict[str, Any]]
 ) -> None:
     """An abandoned iteration is finalised without loop errors; its prefetch is never answered."""
-    fake.latency = 0.05
     client = make_client()
     async for _ in client.conferences.list(page_size=2):
+        # The prefetch of page two is created but has not run yet: it will find the fake
+        # slow enough that it is never answered before the client drops it.
+        fake.latency = 60
         break
     # The abandoned generator is finalised by the event loop on its next turns.
     await wait_until(lambda: not leftover_tasks(), "the abandoned listing's tasks are gone")

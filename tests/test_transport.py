@@ -196,7 +196,7 @@ async def test_concurrency_cap_is_never_exceeded_at_the_server(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
     """The server never sees more than max_concurrency requests of one client at once."""
-    fake.latency = 0.01
+    fake.latency = 0.05
     client = make_client(max_concurrency=4)
     sids = [c["conference_sid"] for c in fake.data.conferences]
     await asyncio.gather(*(client.conferences.fetch(s) for s in sids))
