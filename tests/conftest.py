@@ -8,6 +8,7 @@ marked ``real_retry_waits``, which are about the time those waits take.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,6 +26,24 @@ def _retries_without_waits(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with fast_retries():
         yield
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_hear_ctrl_c() -> Iterator[None]:
+    """Subprocesses started by a test get SIGINT's default action, as from a terminal.
+
+    A suite started in the background of a non-interactive shell (``pytest &``, some CI
+    runners) inherits SIGINT *ignored*, and so would every CLI it starts: Ctrl-C tests
+    would then wait forever. A handler, unlike "ignore", is reset to the default by exec.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture
