@@ -1,22 +1,49 @@
-"""Shared fixtures: a FakeTwilio on loopback and clients pointed at it."""
+"""Shared fixtures: a FakeTwilio on loopback, clients pointed at it, retries without waits.
+
+Every test runs inside :func:`twilio_conf_insights.testing.fast_retries` (the public test
+mode: retries happen, their waits are decided and reported but not slept), except tests
+marked ``real_retry_waits``, which are about the time those waits take.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import signal
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from twilio_conf_insights import InsightsClient, RetryPolicy
-from twilio_conf_insights.testing import FakeTwilio
+from tests.helpers import ClientFactory
+from twilio_conf_insights import InsightsClient
+from twilio_conf_insights.testing import FakeTwilio, fast_retries
 
-#: Retries fast enough for tests; the waits themselves are asserted through events.
-FAST_RETRY = RetryPolicy(
-    max_attempts=6, initial_backoff=0.001, max_backoff=0.01, max_retry_after=0.05
-)
 
-ClientFactory = Callable[..., InsightsClient]
+@pytest.fixture(autouse=True)
+def _retries_without_waits(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("real_retry_waits") is not None:
+        yield
+        return
+    with fast_retries():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_hear_ctrl_c() -> Iterator[None]:
+    """Subprocesses started by a test get SIGINT's default action, as from a terminal.
+
+    A suite started in the background of a non-interactive shell (``pytest &``, some CI
+    runners) inherits SIGINT *ignored*, and so would every CLI it starts: Ctrl-C tests
+    would then wait forever. A handler, unlike "ignore", is reset to the default by exec.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture
@@ -31,7 +58,6 @@ async def make_client(fake: FakeTwilio) -> AsyncIterator[ClientFactory]:
     clients: list[InsightsClient] = []
 
     def build(**options: Any) -> InsightsClient:
-        options.setdefault("retry", FAST_RETRY)
         client = InsightsClient(
             fake.account_sid,
             fake.auth_token,
@@ -50,17 +76,6 @@ async def make_client(fake: FakeTwilio) -> AsyncIterator[ClientFactory]:
 @pytest.fixture
 async def client(make_client: ClientFactory) -> InsightsClient:
     return make_client()
-
-
-def leftover_tasks() -> set[asyncio.Task[object]]:
-    """Tasks still alive besides the test itself and the fake server's connection handlers."""
-    current = asyncio.current_task()
-    return {
-        task
-        for task in asyncio.all_tasks()
-        if task is not current
-        and not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
-    }
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.conftest import ClientFactory, leftover_tasks
+from tests.helpers import ClientFactory, leftover_tasks, wait_until
 from twilio_conf_insights import (
     InsightsClient,
     InvalidArgumentError,
@@ -22,6 +22,7 @@ from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 
 async def test_fetch_many_yields_every_result(fake: FakeTwilio, client: InsightsClient) -> None:
+    """fetch_many yields one successful result per SID, each holding that SID's summary."""
     sids = [c["conference_sid"] for c in fake.data.conferences]
     results = [r async for r in client.conferences.fetch_many(sids, concurrency=5)]
     assert sorted(r.sid for r in results) == sorted(sids)
@@ -29,6 +30,7 @@ async def test_fetch_many_yields_every_result(fake: FakeTwilio, client: Insights
 
 
 async def test_fetch_many_ordered(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    """ordered=True yields results in input order even though requests overlap."""
     fake.latency = 0.002
     client = make_client()
     sids = [c["conference_sid"] for c in fake.data.conferences]
@@ -39,7 +41,8 @@ async def test_fetch_many_ordered(fake: FakeTwilio, make_client: ClientFactory) 
 async def test_fetch_many_reports_per_item_errors_and_goes_on(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    """An invalid SID, a 404 and exhausted retries become those items' errors; the rest goes on."""
+    client = make_client(retry=RetryPolicy(max_attempts=2))
     good = [c["conference_sid"] for c in fake.data.conferences[:5]]
     missing = "CF" + "0" * 32
     sids = [good[0], "not-a-sid", missing, *good[1:]]
@@ -57,6 +60,7 @@ async def test_fetch_many_reports_per_item_errors_and_goes_on(
 async def test_fetch_many_reads_an_endless_source_lazily(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """An endless SID source is read only as capacity frees up, and leaving early leaves no task."""
     sids = [c["conference_sid"] for c in fake.data.conferences]
     pulled = 0
 
@@ -81,6 +85,7 @@ async def test_fetch_many_reads_an_endless_source_lazily(
 async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """In ordered mode the input is read at most twice the concurrency ahead of what was yielded."""
     sids = [c["conference_sid"] for c in fake.data.conferences]
     pulled = 0
 
@@ -100,7 +105,8 @@ async def test_fetch_many_ordered_reads_at_most_twice_concurrency_ahead(
 async def test_cancelling_fetch_many_leaves_no_task(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    fake.latency = 0.2
+    """Cancelling a run with requests in flight drops them all and leaves no task or slot behind."""
+    fake.latency = 60  # no answer comes before the cancel (closing the fake cuts it short)
     client = make_client()
     sids = [c["conference_sid"] for c in fake.data.conferences]
 
@@ -109,16 +115,19 @@ async def test_cancelling_fetch_many_leaves_no_task(
             pass
 
     task = asyncio.ensure_future(consume())
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: fake.in_flight == 8, "eight requests reached the fake")
     assert client.stats().in_flight == 8
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert leftover_tasks() == set()
     assert client.stats().in_flight == 0
+    await wait_until(lambda: fake.in_flight == 0, "the fake saw every request dropped")
+    assert len(fake.requests) == 8
 
 
 async def test_map_bounded_never_exceeds_concurrency() -> None:
+    """The bulk engine keeps exactly `concurrency` items in work at its peak, never more."""
     running = peak = 0
 
     async def work(item: int) -> int:
@@ -139,7 +148,8 @@ async def test_map_bounded_never_exceeds_concurrency() -> None:
 async def test_conference_reports_are_complete_across_pages_under_faults(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    client = make_client(timeout=0.5)
+    """Under 20% random faults every report arrives once, with all of its participants."""
+    client = make_client()
     fake.faults.random(rate=0.2, seed=4)
     reports = [r async for r in client.conference_reports(page_size=4, concurrency=6)]
     assert sum(fake.faults.injected.values()) > 0
@@ -155,6 +165,7 @@ async def test_conference_reports_are_complete_across_pages_under_faults(
 
 
 async def test_conference_reports_use_every_participant_page() -> None:
+    """Reports include participants beyond the first page of 1,000."""
     async with FakeTwilio(conferences=3, participants_per_conference=(1200, 1300), seed=2) as fake:
         async with InsightsClient(
             fake.account_sid, fake.auth_token, insights_base_url=fake.insights_base_url
@@ -167,6 +178,7 @@ async def test_conference_reports_use_every_participant_page() -> None:
 
 
 async def test_conference_reports_ordered(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    """ordered=True yields reports in the listing's order."""
     fake.latency = 0.002
     client = make_client()
     reports = [r async for r in client.conference_reports(ordered=True, page_size=7, concurrency=5)]
@@ -178,6 +190,7 @@ async def test_conference_reports_ordered(fake: FakeTwilio, make_client: ClientF
 async def test_conference_reports_filters_reach_the_listing(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Filters given to conference_reports reach the conference listing's query."""
     reports = [r async for r in client.conference_reports(status="completed")]
     assert {r.summary.status for r in reports} == {"completed"}
     assert fake.requests[0].query["Status"] == ["completed"]
@@ -188,6 +201,7 @@ async def test_conference_reports_read_ahead_is_bounded(
 ) -> None:
     # A slow consumer: what is fetched ahead of it stays within the concurrency and the
     # paginator's one page ahead, whatever the total.
+    """A slow consumer keeps the listings fetched ahead within the concurrency plus one page."""
     consumed = 0
     async for _ in client.conference_reports(page_size=5, concurrency=3):
         consumed += 1

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import pytest
 
+from tests.helpers import PATIENCE, wait_until
 from twilio_conf_insights import (
     ConferenceReport,
     ConferenceSummary,
@@ -102,7 +103,7 @@ async def cli(*args: str, env: Mapping[str, str] | None = None) -> Run:
         stderr=asyncio.subprocess.PIPE,
         env=dict(env) if env is not None else clean_env(),
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
     assert process.returncode is not None
     return Run(process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8"))
 
@@ -129,6 +130,7 @@ async def cli_fake() -> AsyncIterator[FakeTwilio]:
 
 
 async def test_conferences_get_and_list(cli_fake: FakeTwilio) -> None:
+    """`conferences get` and `list` (filtered, limited) print the served records as JSON lines."""
     env = fake_env(cli_fake)
     first = cli_fake.data.conferences[0]
     completed = [c for c in cli_fake.data.conferences if c["status"] == "completed"]
@@ -149,6 +151,7 @@ async def test_conferences_get_and_list(cli_fake: FakeTwilio) -> None:
 
 
 async def test_conference_filters_reach_twilio(cli_fake: FakeTwilio) -> None:
+    """CLI filter options (--tag, --created-after without offset) select what the server selects."""
     env = fake_env(cli_fake)
     tagged = [c for c in cli_fake.data.conferences if c["tags"] and "low_mos" in c["tags"]]
     middle = cli_fake.data.conferences[len(cli_fake.data.conferences) // 2]["create_time"]
@@ -168,6 +171,7 @@ async def test_conference_filters_reach_twilio(cli_fake: FakeTwilio) -> None:
 
 
 async def test_participants_get_and_list(cli_fake: FakeTwilio) -> None:
+    """`participants get` and `participants list` print a conference's participant summaries."""
     env = fake_env(cli_fake)
     conference = next(
         c
@@ -195,6 +199,7 @@ async def test_participants_get_and_list(cli_fake: FakeTwilio) -> None:
 
 
 async def test_live_participants_get_and_list(cli_fake: FakeTwilio) -> None:
+    """`live-participants get` (by SID or label) and `list` print the 2010 participants."""
     env = fake_env(cli_fake)
     sid, live = next(
         (c["conference_sid"], cli_fake.data.participants[c["conference_sid"]])
@@ -217,6 +222,7 @@ async def test_live_participants_get_and_list(cli_fake: FakeTwilio) -> None:
 
 
 async def test_base_urls_as_options(cli_fake: FakeTwilio) -> None:
+    """--insights-base-url and --api-base-url point the CLI at a server without environment URLs."""
     env = clean_env(TWILIO_ACCOUNT_SID=cli_fake.account_sid, TWILIO_AUTH_TOKEN=cli_fake.auth_token)
     run = await cli(
         "--insights-base-url",
@@ -234,6 +240,7 @@ async def test_base_urls_as_options(cli_fake: FakeTwilio) -> None:
 
 
 async def test_export_jsonl_round_trip(cli_fake: FakeTwilio, tmp_path: Path) -> None:
+    """`export --with-participants` to JSONL holds every conference with all its participants."""
     out = tmp_path / "calls.jsonl"
     run = await cli("export", "--with-participants", "-o", str(out), env=fake_env(cli_fake))
     assert run.returncode == 0, run.stderr
@@ -257,6 +264,7 @@ async def test_export_jsonl_round_trip(cli_fake: FakeTwilio, tmp_path: Path) -> 
 
 
 async def test_export_csv_flattens_metrics(cli_fake: FakeTwilio, tmp_path: Path) -> None:
+    """CSV exports flatten nested metrics into one column per leaf."""
     env = fake_env(cli_fake)
     per_participant, per_conference = await asyncio.gather(
         cli("export", "--with-participants", "-o", str(tmp_path / "p.csv"), env=env),
@@ -311,6 +319,7 @@ async def test_export_csv_flattens_metrics(cli_fake: FakeTwilio, tmp_path: Path)
 
 
 async def test_report_json_matches_the_data(cli_fake: FakeTwilio) -> None:
+    """`report --format json` computes its figures from exactly the served data."""
     run = await cli("report", "--format", "json", env=fake_env(cli_fake))
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
@@ -344,6 +353,7 @@ async def test_report_json_matches_the_data(cli_fake: FakeTwilio) -> None:
 
 
 async def test_report_table(cli_fake: FakeTwilio) -> None:
+    """`report --format table` prints every section heading and the conference count."""
     run = await cli("report", "--format", "table", "--top", "3", env=fake_env(cli_fake))
     assert run.returncode == 0, run.stderr
     assert f"{len(cli_fake.data.conferences)} conferences" in run.stdout
@@ -355,6 +365,7 @@ async def test_report_table(cli_fake: FakeTwilio) -> None:
 
 
 async def test_demo_runs_every_command_without_credentials(tmp_path: Path) -> None:
+    """--demo runs every command against a built-in fake, with no credentials."""
     listed = await cli("--demo", "conferences", "list", "--limit", "40")
     assert listed.returncode == 0, listed.stderr
     conferences = listed.jsonl()
@@ -392,6 +403,7 @@ async def test_demo_runs_every_command_without_credentials(tmp_path: Path) -> No
 
 
 async def test_fake_server_subprocess(tmp_path: Path) -> None:
+    """`fake-server` prints how to connect, serves, and exits cleanly on Ctrl-C."""
     server = await asyncio.create_subprocess_exec(
         *command("fake-server", "--conferences", "12", "--seed", "5", "--latency", "1"),
         stdin=asyncio.subprocess.DEVNULL,
@@ -437,8 +449,9 @@ async def test_fake_server_subprocess(tmp_path: Path) -> None:
 async def test_interrupted_export_leaves_nothing(
     tmp_path: Path, signum: signal.Signals, status: int
 ) -> None:
+    """An export interrupted by SIGINT or SIGTERM exits 130/143 and leaves no partial file."""
     async with FakeTwilio(conferences=60, participants_per_conference=2, seed=3) as fake:
-        fake.latency = 0.03
+        fake.latency = 0.1  # some 6 s of requests: it cannot end before it is interrupted
         out = tmp_path / "export.jsonl"
         process = await asyncio.create_subprocess_exec(
             *command("--max-concurrency", "1", "export", "--with-participants", "-o", str(out)),
@@ -447,12 +460,15 @@ async def test_interrupted_export_leaves_nothing(
             stderr=asyncio.subprocess.PIPE,
             env=fake_env(fake),
         )
+
         # Wait until the export is mid-way: its temporary file exists and has content.
-        for _ in range(1000):
-            partial = [p for p in entries(tmp_path) if p.stat().st_size > 0]
-            if partial or process.returncode is not None:
-                break
-            await asyncio.sleep(0.01)
+        def started_writing() -> bool:
+            return process.returncode is not None or any(
+                p.stat().st_size > 0 for p in entries(tmp_path)
+            )
+
+        await wait_until(started_writing, "the export wrote its first records")
+        partial = [p for p in entries(tmp_path) if p.stat().st_size > 0]
         assert process.returncode is None, "the export finished before it was interrupted"
         assert partial and partial[0].name.startswith(".export.jsonl.")
         process.send_signal(signum)
@@ -464,6 +480,7 @@ async def test_interrupted_export_leaves_nothing(
 
 
 async def test_failed_export_keeps_the_previous_file(cli_fake: FakeTwilio, tmp_path: Path) -> None:
+    """A failed export leaves the previous output file untouched."""
     out = tmp_path / "calls.jsonl"
     out.write_text("previous\n", encoding="utf-8")
     env = fake_env(cli_fake, TWILIO_AUTH_TOKEN="wrong")
@@ -477,6 +494,7 @@ async def test_failed_export_keeps_the_previous_file(cli_fake: FakeTwilio, tmp_p
 
 
 async def test_usage_errors_exit_2(cli_fake: FakeTwilio, tmp_path: Path) -> None:
+    """Bad options and argument values exit 2 with a one-line message and no request."""
     env = fake_env(cli_fake)
     cf = cli_fake.data.conferences[0]["conference_sid"]
     runs = await asyncio.gather(
@@ -504,6 +522,7 @@ async def test_usage_errors_exit_2(cli_fake: FakeTwilio, tmp_path: Path) -> None
 
 
 async def test_missing_credentials_exit_2() -> None:
+    """Missing credentials exit 2 naming the environment variable that is missing."""
     no_sid, no_token = await asyncio.gather(
         cli("conferences", "list", env=clean_env(TWILIO_AUTH_TOKEN=SECRET)),
         cli("report", env=clean_env(TWILIO_ACCOUNT_SID="AC" + "1" * 32)),
@@ -517,6 +536,7 @@ async def test_missing_credentials_exit_2() -> None:
 
 
 async def test_unknown_conference_exits_1(cli_fake: FakeTwilio) -> None:
+    """A 404 exits 1 with a one-line error and nothing on stdout."""
     run = await cli("conferences", "get", "CF" + "0" * 32, env=fake_env(cli_fake))
     assert run.returncode == 1
     assert_one_line_error(run)
@@ -527,6 +547,7 @@ async def test_unknown_conference_exits_1(cli_fake: FakeTwilio) -> None:
 async def test_wrong_credentials_exit_1_and_never_print_the_secret(
     cli_fake: FakeTwilio, tmp_path: Path
 ) -> None:
+    """Wrong credentials exit 1 in every command, and the secret is never printed."""
     env = fake_env(cli_fake, TWILIO_AUTH_TOKEN=SECRET)
     cf = cli_fake.data.conferences[0]["conference_sid"]
     runs = await asyncio.gather(
@@ -548,6 +569,7 @@ async def test_wrong_credentials_exit_1_and_never_print_the_secret(
 
 async def test_retries_are_invisible_but_counted(cli_fake: FakeTwilio) -> None:
     # Transient 503s are retried by the SDK: the command still succeeds.
+    """Retried requests do not show in the output; the progress meter counts them."""
     cli_fake.faults.queue(Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="0"), count=2)
     run = await cli("conferences", "list", "--limit", "1", env=fake_env(cli_fake))
     assert run.returncode == 0, run.stderr
@@ -573,6 +595,7 @@ async def test_retries_are_invisible_but_counted(cli_fake: FakeTwilio) -> None:
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version and --help print and exit 0; an unknown option exits 2."""
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("twilio-conf-insights ")
     assert main(["--help"]) == 0
@@ -582,6 +605,7 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_global_options_go_before_or_after_the_command() -> None:
+    """Global options are accepted before or after the command, the last one winning."""
     before = parse_args(["--demo", "--max-concurrency", "4", "report"])
     after = parse_args(["report", "--demo", "--quiet", "--timeout", "2.5"])
     both = parse_args(["--max-concurrency", "4", "report", "--max-concurrency", "8"])
@@ -596,6 +620,7 @@ def test_global_options_go_before_or_after_the_command() -> None:
 
 
 def test_timestamps_without_offset_are_utc() -> None:
+    """Dates and times given without an offset are read as UTC."""
     assert parse_datetime("2025-06-01").isoformat() == "2025-06-01T00:00:00+00:00"
     assert parse_datetime("2025-06-01T08:30").isoformat() == "2025-06-01T08:30:00+00:00"
     assert parse_datetime("2025-06-01T08:30Z").isoformat() == "2025-06-01T08:30:00+00:00"
@@ -603,6 +628,7 @@ def test_timestamps_without_offset_are_utc() -> None:
 
 
 def test_table_cells_are_safe_and_aligned() -> None:
+    """Table cells escape control characters and align by display width."""
     assert cell("evil\x1b[2Jname") == "evil\\x1b[2Jname"
     assert cell(None) == ""
     assert cell(True) == "true"
@@ -615,6 +641,7 @@ def test_table_cells_are_safe_and_aligned() -> None:
 
 
 def test_csv_flattening_keeps_unknown_keys() -> None:
+    """CSV flattening keeps keys it does not know and non-object values as they are."""
     record = {
         "participant_sid": "CP1",
         "metrics": {
@@ -650,6 +677,7 @@ def test_csv_flattening_keeps_unknown_keys() -> None:
 
 
 def test_csv_columns_cover_every_model_field() -> None:
+    """The CSV columns cover every field of the models."""
     for model, fields in (
         (ConferenceSummary, CONFERENCE_FIELDS),
         (ParticipantSummary, PARTICIPANT_FIELDS),
@@ -664,6 +692,7 @@ def test_csv_columns_cover_every_model_field() -> None:
 
 
 def test_atomic_output(tmp_path: Path) -> None:
+    """Output files appear complete or not at all, even when writing fails."""
     target = tmp_path / "out.txt"
     with atomic_output(target) as stream:
         stream.write("complete\n")
@@ -697,6 +726,7 @@ def _stream(mos: float, loss: float = 0.0, jitter: float = 1.0) -> dict[str, Any
 
 
 def test_report_computation() -> None:
+    """The report's counts, worst-direction quality figures and rankings are computed right."""
     reports = [
         ConferenceReport(
             summary=_summary("CF1", status="completed", mixer_region="us1", tags=["low_mos"]),
@@ -758,6 +788,7 @@ def test_report_computation() -> None:
 
 
 def test_percentiles_interpolate_like_statistics_inclusive() -> None:
+    """Percentiles match statistics.quantiles(method="inclusive")."""
     values = sorted([3.1, 4.4, 2.2, 4.0, 3.9, 4.3, 1.5])
     deciles = statistics.quantiles(values, n=10, method="inclusive")
     assert percentile(values, 0.1) == pytest.approx(deciles[0])
@@ -774,6 +805,7 @@ class TerminalStream(io.StringIO):
 
 
 def test_progress_line() -> None:
+    """The progress line shows done/total, rate and retries, and clears itself at the end."""
     now = [100.0]
     tty = TerminalStream()
     progress = Progress(tty, label="export", enabled=True, interval=0.5, clock=lambda: now[0])

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
+from tests.helpers import PATIENCE, wait_until
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultInjector, FaultKind, _schema
 from twilio_conf_insights.testing._pagination import PageRequest, take_page
 
@@ -133,6 +133,7 @@ def own_conferences(fake: FakeTwilio) -> list[dict[str, Any]]:
 async def test_conference_fetch_and_list_have_exactly_the_spec_keys(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Conference summaries, fetched or listed, carry exactly the OpenAPI properties."""
     conference = server.data.conferences[3]
     url = f"{server.insights_base_url}/v1/Conferences/{conference['conference_sid']}"
     status, body = await get(http, url)
@@ -160,6 +161,7 @@ async def test_conference_fetch_and_list_have_exactly_the_spec_keys(
 async def test_participant_summary_fetch_and_list_have_exactly_the_spec_keys(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Participant summaries, fetched or listed, carry exactly the OpenAPI properties."""
     conference_sid = server.data.conferences[0]["conference_sid"]
     summaries = server.data.participant_summaries[conference_sid]
     list_url = f"{server.base_url}/v1/Conferences/{conference_sid}/Participants"
@@ -182,6 +184,7 @@ async def test_participant_summary_fetch_and_list_have_exactly_the_spec_keys(
 async def test_live_participant_fetch_and_list_have_exactly_the_spec_keys(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Live (2010) participants, fetched or listed, carry exactly the OpenAPI properties."""
     conference = own_conferences(server)[0]
     participants = server.data.participants[conference["conference_sid"]]
     status, page = await get(http, live_path(server, conference))
@@ -200,6 +203,7 @@ async def test_live_participant_fetch_and_list_have_exactly_the_spec_keys(
 
 
 async def test_every_generated_value_follows_the_spec(server: FakeTwilio) -> None:
+    """Every generated value has the type, format and enum values the spec allows."""
     for conference in server.data.conferences:
         assert set(conference) == CONFERENCE_KEYS
         assert sid("CF").fullmatch(conference["conference_sid"])
@@ -277,6 +281,7 @@ async def test_every_generated_value_follows_the_spec(server: FakeTwilio) -> Non
 
 
 def test_json_fields_come_in_the_documented_order(server: FakeTwilio) -> None:
+    """Records serialise their fields in the order the spec documents them."""
     assert set(_schema.CONFERENCE_FIELDS) == CONFERENCE_KEYS
     assert set(_schema.PARTICIPANT_SUMMARY_FIELDS) == PARTICIPANT_SUMMARY_KEYS
     assert set(_schema.LIVE_PARTICIPANT_FIELDS) == LIVE_PARTICIPANT_KEYS
@@ -293,6 +298,7 @@ def test_json_fields_come_in_the_documented_order(server: FakeTwilio) -> None:
 
 
 def test_distributions_look_like_real_traffic() -> None:
+    """Generated data is skewed like real traffic: mostly completed, mostly us1, plausible MOS."""
     fake = FakeTwilio(conferences=1500, participants_per_conference=(2, 6), seed=3)
     conferences = fake.data.conferences
     statuses = [c["status"] for c in conferences]
@@ -346,6 +352,7 @@ async def walk_insights(
 async def test_walking_conference_pages_visits_each_record_once(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Following next_page_url visits every conference exactly once."""
     items = await walk_insights(
         http, server, f"{server.base_url}/v1/Conferences?PageSize=7", "conferences"
     )
@@ -359,6 +366,7 @@ async def test_walking_conference_pages_visits_each_record_once(
 async def test_page_links_follow_twilio_conventions(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Page links carry Twilio's PageSize, Page and PageToken parameters and absolute URLs."""
     url = f"{server.base_url}/v1/Conferences"
     _, first = await get(http, url, {"PageSize": "5", "Status": "completed", "MixerRegion": "us1"})
     meta = first["meta"]
@@ -386,6 +394,7 @@ async def test_page_links_follow_twilio_conventions(
 async def test_page_number_without_token_offsets_by_page_size(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Page=N without a token returns the N-th page of PageSize items."""
     _, page = await get(http, f"{server.base_url}/v1/Conferences", {"PageSize": "5", "Page": "2"})
     assert page["conferences"] == server.data.conferences[10:15]
     assert page["meta"]["page"] == 2
@@ -394,6 +403,7 @@ async def test_page_number_without_token_offsets_by_page_size(
 async def test_walking_participant_summaries_and_live_participants(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Both participant listings walk to the end with every record once."""
     for conference in own_conferences(server)[:5]:
         cf = conference["conference_sid"]
         url = f"{server.base_url}/v1/Conferences/{cf}/Participants?PageSize=2"
@@ -421,6 +431,7 @@ async def test_walking_participant_summaries_and_live_participants(
 async def test_filtered_walk_keeps_filters_in_every_link(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Filters given on the first page are kept in every next-page link."""
     url = f"{server.base_url}/v1/Conferences?Status=completed&PageSize=3"
     items = await walk_insights(http, server, url, "conferences")
     expected = [c for c in server.data.conferences if c["status"] == "completed"]
@@ -436,6 +447,7 @@ async def test_filtered_walk_keeps_filters_in_every_link(
     modulus=st.integers(1, 4),
 )
 def test_take_page_covers_the_matches_exactly_once(size: int, page_size: int, modulus: int) -> None:
+    """Paging any filtered sequence yields each match exactly once, in order."""
     items = list(range(size))
 
     def match(n: int) -> bool:
@@ -502,6 +514,7 @@ def conference_filter_cases(fake: FakeTwilio) -> list[tuple[dict[str, str], Conf
 async def test_conference_filters_narrow_exactly(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Each conference filter returns exactly the records its predicate selects."""
     for params, predicate in conference_filter_cases(server):
         status, page = await get(
             http, f"{server.base_url}/v1/Conferences", {**params, "PageSize": "1000"}
@@ -515,6 +528,7 @@ async def test_conference_filters_narrow_exactly(
 async def test_participant_filters_narrow_exactly(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Each participant-summary filter returns exactly the records its predicate selects."""
     conferences = own_conferences(server)
     all_summaries = [
         s for c in conferences for s in server.data.participant_summaries[c["conference_sid"]]
@@ -559,6 +573,7 @@ async def test_participant_filters_narrow_exactly(
 
 
 async def test_missing_or_wrong_credentials_get_401(server: FakeTwilio) -> None:
+    """Missing, malformed or wrong credentials get Twilio's 401 body and challenge."""
     url = f"{server.base_url}/v1/Conferences"
     attempts: list[dict[str, str]] = [
         {},
@@ -589,6 +604,7 @@ async def test_missing_or_wrong_credentials_get_401(server: FakeTwilio) -> None:
 
 
 async def test_api_key_credentials_are_accepted(server: FakeTwilio) -> None:
+    """An API key and secret configured on the fake authenticate."""
     headers = {"Authorization": aiohttp.encode_basic_auth(API_KEY, API_SECRET)}
     async with aiohttp.ClientSession(headers=headers) as session:
         status, _ = await get(session, f"{server.base_url}/v1/Conferences")
@@ -602,6 +618,7 @@ async def test_api_key_credentials_are_accepted(server: FakeTwilio) -> None:
 async def test_unknown_or_malformed_resources_get_404(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Unknown SIDs and malformed paths get Twilio's 404 body."""
     own = own_conferences(server)[0]
     sub = next(c for c in server.data.conferences if c["account_sid"] == SUBACCOUNT)
     cf = own["conference_sid"]
@@ -635,6 +652,7 @@ async def test_unknown_or_malformed_resources_get_404(
 
 
 async def test_subaccount_resources(server: FakeTwilio, http: aiohttp.ClientSession) -> None:
+    """A subaccount's live participants are served under that subaccount's path."""
     sub = next(c for c in server.data.conferences if c["account_sid"] == SUBACCOUNT)
     status, page = await get(http, live_path(server, sub))
     assert status == 200
@@ -643,6 +661,7 @@ async def test_subaccount_resources(server: FakeTwilio, http: aiohttp.ClientSess
 
 
 async def test_invalid_parameters_get_400(server: FakeTwilio, http: aiohttp.ClientSession) -> None:
+    """Out-of-range or malformed query parameters get Twilio's 400 body."""
     conference = own_conferences(server)[0]
     cases: list[tuple[str, dict[str, str]]] = [
         (f"{server.base_url}/v1/Conferences", {"PageSize": "0"}),
@@ -671,6 +690,7 @@ async def test_invalid_parameters_get_400(server: FakeTwilio, http: aiohttp.Clie
 
 
 async def test_other_methods_get_405(server: FakeTwilio, http: aiohttp.ClientSession) -> None:
+    """Methods other than GET and HEAD get 405 with an Allow header."""
     async with http.post(f"{server.base_url}/v1/Conferences") as response:
         assert response.status == 405
         assert (await response.json())["code"] == 20004
@@ -692,6 +712,7 @@ AWKWARD_LABELS = [
 
 
 async def test_labels_are_decoded_from_the_raw_path() -> None:
+    """Percent-encoded participant labels in the path find their participant."""
     fake = FakeTwilio(conferences=4, participants_per_conference=3, seed=9, labels=AWKWARD_LABELS)
     async with fake, aiohttp.ClientSession(headers=auth_for(fake)) as session:
         seen = 0
@@ -719,6 +740,7 @@ async def test_labels_are_decoded_from_the_raw_path() -> None:
 
 
 def test_labels_must_be_unique_within_a_conference() -> None:
+    """Pinned labels that would repeat within a conference are refused."""
     with pytest.raises(ValueError, match="repeat"):
         FakeTwilio(conferences=1, participants_per_conference=3, labels=["a", "a"])
     with pytest.raises(ValueError, match="fewer participants"):
@@ -746,6 +768,7 @@ async def test_status_faults(
     code: int,
     message: str,
 ) -> None:
+    """Status faults answer with their status, Twilio body and Retry-After when configured."""
     server.faults.queue(Fault(kind, retry_after="2"))
     server.faults.queue(Fault(kind))
     url = f"{server.base_url}/v1/Conferences"
@@ -773,6 +796,7 @@ async def test_status_faults(
 
 
 async def test_faults_apply_before_authentication(server: FakeTwilio) -> None:
+    """An edge fault (503) comes before authentication; the next request is checked again."""
     server.faults.queue(FaultKind.SERVICE_UNAVAILABLE)
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{server.base_url}/v1/Conferences") as response:
@@ -787,6 +811,7 @@ async def test_connection_reset_surfaces_as_a_connection_error(
 ) -> None:
     # aiohttp silently retries an idempotent request once after a disconnect, so it
     # takes two resets in a row for the caller to see one.
+    """A reset fault drops the connection before any response byte."""
     server.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=2)
     with pytest.raises(aiohttp.ClientConnectionError):
         async with http.get(f"{server.base_url}/v1/Conferences") as response:
@@ -799,6 +824,7 @@ async def test_connection_reset_surfaces_as_a_connection_error(
 async def test_truncated_body_surfaces_as_a_payload_error(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """A truncated-body fault promises more bytes than it sends."""
     server.faults.queue(Fault(FaultKind.TRUNCATED_BODY))
     async with http.get(f"{server.base_url}/v1/Conferences") as response:
         assert response.status == 200
@@ -811,6 +837,7 @@ async def test_truncated_body_surfaces_as_a_payload_error(
 
 
 async def test_malformed_json_is_not_json(server: FakeTwilio, http: aiohttp.ClientSession) -> None:
+    """A malformed-JSON fault sends a 200 whose body does not parse."""
     server.faults.queue(FaultKind.MALFORMED_JSON)
     async with http.get(f"{server.base_url}/v1/Conferences") as response:
         assert response.status == 200
@@ -822,6 +849,7 @@ async def test_malformed_json_is_not_json(server: FakeTwilio, http: aiohttp.Clie
 async def test_stall_trips_a_client_timeout_then_answers(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """A stall outlasts a short client timeout; a short stall is just a slow 200."""
     server.faults.queue(Fault(FaultKind.STALL, stall_seconds=5.0))
     url = f"{server.base_url}/v1/Conferences"
     with pytest.raises(asyncio.TimeoutError):
@@ -840,6 +868,7 @@ async def test_stall_trips_a_client_timeout_then_answers(
 async def test_queue_is_fifo_and_honours_path_filters(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Queued faults apply in order, each only to paths matching its filter."""
     cf = server.data.conferences[0]["conference_sid"]
     server.faults.queue(FaultKind.SERVER_ERROR, count=1, path_contains="/Participants")
     server.faults.queue(FaultKind.BAD_GATEWAY, count=2)
@@ -858,6 +887,8 @@ async def test_queue_is_fifo_and_honours_path_filters(
 async def test_random_faults_are_reproducible_per_seed(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Random faults are the same sequence for the same seed."""
+
     async def run() -> list[tuple[int, FaultKind | None]]:
         server.reset_stats()
         server.faults.clear()
@@ -879,6 +910,7 @@ async def test_random_faults_are_reproducible_per_seed(
 
 
 def test_random_faults_default_kinds_exclude_stall() -> None:
+    """Random faults default to every kind but stalls, alternating Retry-After "0" and none."""
     injector = FaultInjector()
     injector.random(1.0, seed=3)
     kinds = {fault.kind for fault in (injector.pick("/x") for _ in range(300)) if fault}
@@ -889,12 +921,18 @@ def test_random_faults_default_kinds_exclude_stall() -> None:
 
 
 async def test_throttle_for_a_time_window(server: FakeTwilio, http: aiohttp.ClientSession) -> None:
+    """throttle_for answers 429 with its Retry-After until the window ends, then normally."""
+    now = [100.0]
+    server.faults = FaultInjector(clock=lambda: now[0])
     server.faults.throttle_for(0.3, retry_after="1")
     url = f"{server.base_url}/v1/Conferences"
     async with http.get(url) as response:
         assert response.status == 429
         assert response.headers["Retry-After"] == "1"
-    await asyncio.sleep(0.35)
+    now[0] += 0.29
+    async with http.get(url) as response:
+        assert response.status == 429
+    now[0] += 0.01
     async with http.get(url) as response:
         assert response.status == 200
     server.faults.throttle_for(10)
@@ -908,6 +946,7 @@ async def test_throttle_for_a_time_window(server: FakeTwilio, http: aiohttp.Clie
 
 
 def test_same_seed_same_data_and_credentials() -> None:
+    """The same seed gives the same data and credentials; another seed gives others."""
     one = FakeTwilio(conferences=25, seed=77)
     two = FakeTwilio(conferences=25, seed=77)
     other = FakeTwilio(conferences=25, seed=78)
@@ -930,12 +969,17 @@ def test_same_seed_same_data_and_credentials() -> None:
 async def test_max_in_flight_counts_concurrent_requests(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
-    server.latency = 0.3
+    """in_flight and max_in_flight count the requests being handled at once."""
+    server.latency = 3600  # none answers: all eight are in flight together, however slow
     urls = [f"{server.base_url}/v1/Conferences?PageSize={n}" for n in range(1, 9)]
-    results = await asyncio.gather(*(get(http, url) for url in urls))
-    assert [status for status, _ in results] == [200] * 8
+    calls = [asyncio.ensure_future(get(http, url)) for url in urls]
+    await wait_until(lambda: server.in_flight == 8, "eight requests are being handled")
     assert server.max_in_flight == 8
-    assert server.in_flight == 0
+    for call in calls:
+        call.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+    await wait_until(lambda: server.in_flight == 0, "the dropped requests were let go")
+    assert server.max_in_flight == 8
     server.reset_stats()
     assert server.max_in_flight == 0
     assert server.requests == []
@@ -947,6 +991,7 @@ async def test_max_in_flight_counts_concurrent_requests(
 async def test_requests_are_recorded_in_twilio_spelling(
     server: FakeTwilio, http: aiohttp.ClientSession
 ) -> None:
+    """Recorded requests keep the raw path, the query as sent and who authenticated."""
     url = URL(f"{server.base_url}/v1/Conferences").with_query(
         [("Tags", "low_mos"), ("Tags", "high_jitter"), ("PageSize", "2")]
     )
@@ -965,6 +1010,7 @@ async def test_requests_are_recorded_in_twilio_spelling(
 
 
 async def test_large_data_sets_generate_and_serve() -> None:
+    """4,000 conferences generate and serve their first and last pages."""
     fake = FakeTwilio(conferences=4000, participants_per_conference=5, seed=1)
     assert sum(1 for _ in fake.data.all_participant_summaries()) == 20_000
     async with fake, aiohttp.ClientSession(headers=auth_for(fake)) as session:
@@ -981,6 +1027,7 @@ async def test_large_data_sets_generate_and_serve() -> None:
 
 
 async def test_lifecycle_and_configuration() -> None:
+    """The fake starts once, closes without waiting for stalls, and refuses bad configuration."""
     fake = FakeTwilio(conferences=2, seed=4)
     with pytest.raises(RuntimeError, match="not started"):
         _ = fake.base_url
@@ -991,17 +1038,14 @@ async def test_lifecycle_and_configuration() -> None:
         assert fake.data.conferences[0]["url"].startswith(fake.base_url + "/v1/")
         with pytest.raises(RuntimeError, match="already"):
             await fake.start()
-        # Closing does not wait for a stalled request to finish its stall.
-        fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=30))
+        # Closing does not wait for a stalled request to finish its stall (of an hour: were
+        # close() to wait for it, the deadline below would fail the test).
+        fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=3600))
         async with aiohttp.ClientSession(headers=auth_for(fake)) as session:
             pending = asyncio.ensure_future(session.get(f"{fake.base_url}/v1/Conferences"))
-            for _ in range(500):
-                if fake.requests:
-                    break
-                await asyncio.sleep(0.01)
-            started = time.monotonic()
-            await fake.close()
-            assert time.monotonic() - started < 5
+            await wait_until(lambda: fake.in_flight == 1, "the stalled request reached the fake")
+            async with asyncio.timeout(PATIENCE):
+                await fake.close()
             try:
                 response = await pending
                 response.release()
@@ -1024,16 +1068,25 @@ async def test_lifecycle_and_configuration() -> None:
     assert custom.base_time.tzinfo is UTC
 
 
-def test_standalone_entry_point_serves_until_interrupted() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "twilio_conf_insights.testing", "--conferences", "3", "--seed", "5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+async def test_standalone_entry_point_serves_until_interrupted() -> None:
+    """The `python -m twilio_conf_insights.testing` server serves, then exits 0 on Ctrl-C."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "twilio_conf_insights.testing",
+        "--conferences",
+        "3",
+        "--seed",
+        "5",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(7)]
+        lines = [
+            (await asyncio.wait_for(process.stdout.readline(), PATIENCE)).decode() for _ in range(7)
+        ]
         banner = "".join(lines)
         base_url = re.search(r"http://127\.0\.0\.1:\d+", banner)
         assert base_url is not None
@@ -1041,26 +1094,18 @@ def test_standalone_entry_point_serves_until_interrupted() -> None:
         assert expected.account_sid in banner
         assert expected.auth_token in banner
 
-        async def probe() -> int:
-            headers = {
-                "Authorization": aiohttp.encode_basic_auth(
-                    expected.account_sid, expected.auth_token
-                )
-            }
-            async with aiohttp.ClientSession(headers=headers) as session:
-                status, page = await get(session, f"{base_url.group(0)}/v1/Conferences")
-                assert len(page["conferences"]) == 3
-                return status
-
-        assert asyncio.run(probe()) == 200
+        headers = {
+            "Authorization": aiohttp.encode_basic_auth(expected.account_sid, expected.auth_token)
+        }
+        async with aiohttp.ClientSession(headers=headers) as session:
+            status, page = await get(session, f"{base_url.group(0)}/v1/Conferences")
+        assert status == 200
+        assert len(page["conferences"]) == 3
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
-        assert process.stderr is not None
-        assert "Traceback" not in process.stderr.read()
+        _, stderr = await asyncio.wait_for(process.communicate(), PATIENCE)
+        assert process.returncode == 0
+        assert "Traceback" not in stderr.decode()
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+            await process.wait()

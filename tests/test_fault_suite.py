@@ -1,7 +1,11 @@
 """Bulk runs over real loopback HTTP with mixed faults: every record exactly once.
 
 The figures in the README's Reliability section come from this module; run
-``python -m pytest tests/test_fault_suite.py -s`` to print them.
+``python -m pytest tests/test_fault_suite.py -s`` to print them. Retries run in the
+``fast_retries`` test mode (see conftest) unless a test is about the waits themselves.
+
+Only the tests with stalls set a short client ``timeout``, and then one a normal answer
+never needs even on a loaded machine: a timed-out normal answer would be an unplanned fault.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from twilio_conf_insights.testing import FakeTwilio, FaultKind
 CONFERENCES = 400
 PARTICIPANTS = 5  # 400 summaries + 2,000 participant summaries = 2,400 records
 # Enough attempts that 50% faults never exhaust the budget (0.5**14 per request).
-PATIENT = RetryPolicy(
-    max_attempts=14, initial_backoff=0.002, max_backoff=0.02, max_retry_after=0.02
-)
+PATIENT = RetryPolicy(max_attempts=14)
 ALL_KINDS = list(FaultKind)  # stalls included: they exceed the client timeout
+#: The client timeout when stalls are injected, and how long a stall lasts: far apart, so
+#: a stall always times out and a normal answer never does.
+STALL_TIMEOUT = 0.5
+STALL_SECONDS = 30.0
 
 
 @pytest.fixture
@@ -41,7 +47,10 @@ async def big_fake() -> AsyncIterator[FakeTwilio]:
 
 
 def _client(
-    fake: FakeTwilio, events: list[ClientEvent], retry: RetryPolicy = PATIENT
+    fake: FakeTwilio,
+    events: list[ClientEvent],
+    retry: RetryPolicy = PATIENT,
+    timeout: float = 30.0,
 ) -> InsightsClient:
     return InsightsClient(
         fake.account_sid,
@@ -49,7 +58,7 @@ def _client(
         insights_base_url=fake.insights_base_url,
         api_base_url=fake.api_base_url,
         max_concurrency=16,
-        timeout=0.25,
+        timeout=timeout,
         retry=retry,
         hooks=[events.append],
     )
@@ -59,10 +68,13 @@ def _client(
 async def test_reports_arrive_exactly_once_under_mixed_faults(
     big_fake: FakeTwilio, rate: float
 ) -> None:
+    """Under 5-50% faults of every kind, every conference and participant arrives exactly once."""
     events: list[ClientEvent] = []
-    big_fake.faults.random(rate=rate, kinds=ALL_KINDS, seed=int(rate * 100), stall_seconds=0.4)
+    big_fake.faults.random(
+        rate=rate, kinds=ALL_KINDS, seed=int(rate * 100), stall_seconds=STALL_SECONDS
+    )
     started = time.monotonic()
-    async with _client(big_fake, events) as client:
+    async with _client(big_fake, events, timeout=STALL_TIMEOUT) as client:
         reports = [r async for r in client.conference_reports(page_size=25, concurrency=16)]
     injected = sum(big_fake.faults.injected.values())
     kinds = {k for k, n in big_fake.faults.injected.items() if n}
@@ -108,10 +120,11 @@ async def many_fake() -> AsyncIterator[FakeTwilio]:
 async def test_fetch_many_errors_only_where_the_budget_is_exhausted(
     many_fake: FakeTwilio, rate: float
 ) -> None:
+    """fetch_many over 2,000 SIDs: an item fails only when all three of its attempts met a fault."""
     events: list[ClientEvent] = []
-    budget = RetryPolicy(
-        max_attempts=3, initial_backoff=0.001, max_backoff=0.005, max_retry_after=0.005
-    )
+    budget = RetryPolicy(max_attempts=3)
+    # No stalls, and no short timeout: every failed attempt is an injected fault, never a
+    # normal answer that a loaded machine served late.
     kinds = [k for k in FaultKind if k is not FaultKind.STALL]
     many_fake.faults.random(rate=rate, kinds=kinds, seed=7 + int(rate * 10))
     sids = [c["conference_sid"] for c in many_fake.data.conferences]
@@ -142,7 +155,9 @@ async def test_fetch_many_errors_only_where_the_budget_is_exhausted(
     )
 
 
+@pytest.mark.real_retry_waits
 async def test_a_429_storm_costs_at_most_1_2x_the_minimum_requests(big_fake: FakeTwilio) -> None:
+    """During a 2 s 429 storm, honouring Retry-After client-wide keeps requests within 1.2x."""
     events: list[ClientEvent] = []
     sids = [c["conference_sid"] for c in big_fake.data.conferences]
     storm = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=1.0, max_retry_after=2.0)
@@ -167,7 +182,9 @@ async def test_a_429_storm_costs_at_most_1_2x_the_minimum_requests(big_fake: Fak
     assert any(isinstance(e, ThrottleChanged) and e.reason == "throttle" for e in events)
 
 
+@pytest.mark.real_retry_waits
 async def test_throttling_slows_the_whole_client(big_fake: FakeTwilio) -> None:
+    """429s to some calls lower the concurrency limit that every call of the client shares."""
     events: list[ClientEvent] = []
     patient = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=0.5)
     async with _client(big_fake, events, retry=patient) as client:

@@ -19,6 +19,7 @@ class FakeClock:
 
 
 async def test_never_more_than_limit_in_flight() -> None:
+    """Forty concurrent users of a limit-3 limiter never hold more than three slots."""
     limiter = AdaptiveLimiter(3)
     peak = 0
 
@@ -34,6 +35,7 @@ async def test_never_more_than_limit_in_flight() -> None:
 
 
 def test_throttle_halves_and_successes_grow_back() -> None:
+    """A throttle halves the limit once per cooldown; runs of successes add it back up to max."""
     clock = FakeClock()
     changes: list[str] = []
     limiter = AdaptiveLimiter(
@@ -60,6 +62,7 @@ def test_throttle_halves_and_successes_grow_back() -> None:
 
 
 def test_limit_never_below_one() -> None:
+    """Repeated throttling never lowers the limit below one."""
     clock = FakeClock()
     limiter = AdaptiveLimiter(2, throttle=ThrottlePolicy(cooldown=0), clock=clock)
     for _ in range(5):
@@ -68,6 +71,7 @@ def test_limit_never_below_one() -> None:
 
 
 def test_disabled_policy_keeps_the_limit_but_honours_retry_after() -> None:
+    """A disabled throttle policy keeps the limit but still pauses for Retry-After."""
     clock = FakeClock()
     limiter = AdaptiveLimiter(8, throttle=ThrottlePolicy(enabled=False), clock=clock)
     limiter.record_throttle(2.0)
@@ -76,6 +80,7 @@ def test_disabled_policy_keeps_the_limit_but_honours_retry_after() -> None:
 
 
 async def test_retry_after_pauses_every_new_request() -> None:
+    """After a Retry-After, a new slot is granted only once the pause is over."""
     limiter = AdaptiveLimiter(4)
     limiter.record_throttle(0.05)
     loop = asyncio.get_running_loop()
@@ -86,6 +91,7 @@ async def test_retry_after_pauses_every_new_request() -> None:
 
 
 async def test_rate_limit_spaces_request_starts() -> None:
+    """rate_limit spaces slot grants at least 1/rate seconds apart."""
     limiter = AdaptiveLimiter(10, rate_limit=200)  # one start per 5 ms
     loop = asyncio.get_running_loop()
     starts: list[float] = []
@@ -100,6 +106,7 @@ async def test_rate_limit_spaces_request_starts() -> None:
 
 
 async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
+    """A waiter cancelled before its grant leaves the slot count intact."""
     limiter = AdaptiveLimiter(1)
     await limiter.acquire()
     waiter = asyncio.ensure_future(limiter.acquire())
@@ -114,6 +121,7 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
 
 
 async def test_grant_then_cancel_hands_the_slot_on() -> None:
+    """A slot granted to a waiter cancelled before it ran passes to the next waiter."""
     limiter = AdaptiveLimiter(1)
     await limiter.acquire()
     first = asyncio.ensure_future(limiter.acquire())
@@ -129,11 +137,13 @@ async def test_grant_then_cancel_hands_the_slot_on() -> None:
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_bad_concurrency(bad: object) -> None:
+    """max_concurrency must be a positive integer."""
     with pytest.raises(ValueError, match="max_concurrency"):
         AdaptiveLimiter(bad)  # type: ignore[arg-type]
 
 
 def test_try_acquire_only_when_nothing_stands_in_the_way() -> None:
+    """try_acquire succeeds only with a free slot, no pause and no rate limit to wait for."""
     clock = FakeClock()
     limiter = AdaptiveLimiter(1, clock=clock)
     assert limiter.try_acquire()

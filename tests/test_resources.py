@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
+from tests.helpers import UnreachableHosts
 from twilio_conf_insights import (
     ConferenceStatus,
     ConferenceSummary,
@@ -17,6 +19,8 @@ from twilio_conf_insights import (
     Participant,
     ParticipantSummary,
     Region,
+    RetryPolicy,
+    TransportError,
 )
 from twilio_conf_insights.testing import FakeTwilio
 
@@ -28,6 +32,7 @@ def _last_query(fake: FakeTwilio) -> dict[str, list[str]]:
 async def test_fetch_conference_matches_the_served_json(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Fetching a conference decodes exactly the JSON the server sent, from the documented path."""
     body = fake.data.conferences[3]
     summary = await client.conferences.fetch(body["conference_sid"])
     assert isinstance(summary, ConferenceSummary)
@@ -38,6 +43,7 @@ async def test_fetch_conference_matches_the_served_json(
 async def test_list_conferences_collects_every_summary(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Listing conferences collects every served summary with one request per page."""
     summaries = await client.conferences.list(page_size=7).collect()
     assert [s.to_dict() for s in summaries] == fake.data.conferences
     assert len(fake.requests) == -(-len(fake.data.conferences) // 7)
@@ -46,6 +52,7 @@ async def test_list_conferences_collects_every_summary(
 async def test_every_conference_filter_reaches_twilio_spelled_its_way(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Each of the ten conference filters reaches the query in Twilio's spelling and format."""
     after = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     await client.conferences.list(
         conference_sid="CF" + "a" * 32,
@@ -78,6 +85,7 @@ async def test_every_conference_filter_reaches_twilio_spelled_its_way(
 async def test_filter_values_cannot_add_query_parameters(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """A filter value full of & # ? and % stays one parameter's value."""
     sneaky = "x&Status=completed#frag?PageSize=1000 %26"
     await client.conferences.list(friendly_name=sneaky, page_size=3).collect()
     assert _last_query(fake) == {"FriendlyName": [sneaky], "PageSize": ["3"]}
@@ -87,6 +95,7 @@ async def test_filter_values_cannot_add_query_parameters(
 async def test_filters_select_what_the_server_selects(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Filtered listings return exactly the records the server's filter selects."""
     expected = [
         c
         for c in fake.data.conferences
@@ -102,6 +111,7 @@ async def test_filters_select_what_the_server_selects(
 async def test_participant_summaries_fetch_and_list(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Participant summaries list and fetch (with events and metrics) to the served JSON."""
     conference = fake.data.conferences[0]["conference_sid"]
     served = fake.data.participant_summaries[conference]
     listed = await client.participant_summaries.list(conference, page_size=2).collect()
@@ -115,6 +125,7 @@ async def test_participant_summaries_fetch_and_list(
 
 
 async def test_participant_summary_filters(fake: FakeTwilio, client: InsightsClient) -> None:
+    """Participant-summary filters reach the query in Twilio's spelling."""
     conference = fake.data.conferences[0]["conference_sid"]
     target = fake.data.participant_summaries[conference][0]
     await client.participant_summaries.list(
@@ -135,6 +146,7 @@ async def test_participant_summary_filters(fake: FakeTwilio, client: InsightsCli
 async def test_live_participants_fetch_by_sid_and_label_and_list(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Live participants can be fetched by call SID or label and listed."""
     conference = fake.data.conferences[1]["conference_sid"]
     served = fake.data.participants[conference]
     listed = await client.participants.list(conference, page_size=1).collect()
@@ -154,6 +166,7 @@ async def test_live_participants_fetch_by_sid_and_label_and_list(
 async def test_live_participant_filters_spelled_as_booleans(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """Boolean live-participant filters go out as "true"/"false"."""
     conference = fake.data.conferences[1]["conference_sid"]
     muted = await client.participants.list(
         conference, muted=True, hold=False, coaching=False
@@ -165,6 +178,7 @@ async def test_live_participant_filters_spelled_as_booleans(
 async def test_live_participants_of_another_account(
     fake: FakeTwilio, client: InsightsClient
 ) -> None:
+    """account_sid= directs a 2010 call to that account's path."""
     other = "AC" + "c" * 32
     with pytest.raises(NotFoundError):
         await client.participants.list(
@@ -180,6 +194,7 @@ async def test_live_participants_of_another_account(
 async def test_adversarial_labels_stay_one_path_segment(
     fake: FakeTwilio, client: InsightsClient, label: str
 ) -> None:
+    """Labels with slashes, dots, ? # % + & and non-ASCII stay a single path segment."""
     conference = fake.data.conferences[0]["conference_sid"]
     fake.data.participants[conference][0]["label"] = label
     participant = await client.participants.fetch(conference, label)
@@ -192,6 +207,7 @@ async def test_adversarial_labels_stay_one_path_segment(
 
 
 async def test_missing_resources_raise_not_found(fake: FakeTwilio, client: InsightsClient) -> None:
+    """A missing conference raises NotFoundError with Twilio's code and link, not retried."""
     with pytest.raises(NotFoundError) as caught:
         await client.conferences.fetch("CF" + "0" * 32)
     assert caught.value.status == 404
@@ -224,13 +240,33 @@ BAD_CALLS: list[tuple[str, Any]] = [
 async def test_bad_arguments_fail_before_any_request(
     fake: FakeTwilio, client: InsightsClient, name: str, call: Any
 ) -> None:
+    """Invalid arguments raise InvalidArgumentError before anything is sent."""
     with pytest.raises(InvalidArgumentError):
         await call(client)
     assert fake.requests == []
 
 
 async def test_regional_and_edge_hosts_are_used_for_requests() -> None:
-    client = InsightsClient("AC" + "a" * 32, "token", region="au1", edge="sydney")
-    assert client.insights_base_url == "https://insights.sydney.au1.twilio.com"
-    assert client.api_base_url == "https://api.sydney.au1.twilio.com"
-    await client.aclose()
+    """region= and edge= send each call to {product}.{edge}.{region}.twilio.com."""
+    hosts = UnreachableHosts()
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=hosts)) as session,
+        InsightsClient(
+            "AC" + "a" * 32,
+            "token",
+            region="au1",
+            edge="sydney",
+            session=session,
+            retry=RetryPolicy.disabled(),
+        ) as client,
+    ):
+        assert client.insights_base_url == "https://insights.sydney.au1.twilio.com"
+        assert client.api_base_url == "https://api.sydney.au1.twilio.com"
+        for call in (
+            client.conferences.fetch("CF" + "a" * 32),
+            client.participants.list("CF" + "a" * 32).collect(),
+        ):
+            with pytest.raises(TransportError) as caught:
+                await call
+            assert caught.value.kind == "connect"
+    assert hosts.asked == ["insights.sydney.au1.twilio.com", "api.sydney.au1.twilio.com"]

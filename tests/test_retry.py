@@ -1,13 +1,11 @@
-"""RetryPolicy and Retry-After: exact waits, without a server."""
+"""RetryPolicy and Retry-After as pure logic, without a server (waits: test_retry_waits.py)."""
 
 from __future__ import annotations
 
 import pickle
-import random
 from datetime import UTC, datetime
 
 import pytest
-import tenacity
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,11 +41,13 @@ NOW = datetime(2024, 3, 4, 10, 0, 0, tzinfo=UTC)
     ],
 )
 def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    """Retry-After is read as delay-seconds or an HTTP date; anything else is None."""
     assert parse_retry_after(header, now=NOW) == seconds
 
 
 @given(st.text(max_size=40))
 def test_parse_retry_after_never_raises_or_goes_negative(header: str) -> None:
+    """No header text makes Retry-After parsing raise or return a negative wait."""
     value = parse_retry_after(header, now=NOW)
     assert value is None or value >= 0
 
@@ -77,51 +77,12 @@ def _api(cls: type[Exception], status: int, retry_after: float | None = None) ->
     ],
 )
 def test_what_is_retried(error: Exception, retryable: bool) -> None:
+    """429, 500, 502-504, transport errors and non-JSON bodies are retried; nothing else is."""
     assert is_retryable(error) is retryable
 
 
-def _state(policy: RetryPolicy, attempt: int, error: BaseException) -> tenacity.RetryCallState:
-    retrying = policy.retrying(sleep=_no_sleep)
-    state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
-    state.attempt_number = attempt
-    state.set_exception((type(error), error, None))
-    return state
-
-
-async def _no_sleep(_: float) -> None:
-    return None
-
-
-def test_retry_after_is_the_wait_and_is_capped() -> None:
-    policy = RetryPolicy(max_retry_after=10, initial_backoff=0.001, max_backoff=0.002)
-    wait = policy.retrying(sleep=_no_sleep).wait
-    assert wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=3.0))) == 3.0
-    assert wait(_state(policy, 1, _api(ServerError, 503, retry_after=7.0))) == 7.0
-    assert wait(_state(policy, 2, _api(RateLimitError, 429, retry_after=3600.0))) == 10.0
-
-
-def test_retry_after_zero_still_backs_off() -> None:
-    policy = RetryPolicy(initial_backoff=1.0, max_backoff=1.0)
-    wait = policy.retrying(sleep=_no_sleep).wait
-    random.seed(3)
-    waits = [wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=0.0))) for _ in range(50)]
-    assert all(0 <= w <= 1.0 for w in waits)
-    assert max(waits) > 0.5  # the jittered backoff, not a hot loop
-
-
-@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 6, 10, 40])
-def test_full_jitter_backoff_is_within_the_exponential_ceiling(attempt: int) -> None:
-    policy = RetryPolicy(initial_backoff=0.5, max_backoff=8)
-    wait = policy.retrying(sleep=_no_sleep).wait
-    ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
-    random.seed(attempt)
-    waits = [wait(_state(policy, attempt, TransportError("x"))) for _ in range(200)]
-    assert all(0 <= w <= ceiling for w in waits)
-    # Full jitter: spread over the whole range, not clustered at the ceiling.
-    assert min(waits) < ceiling * 0.2 and max(waits) > ceiling * 0.8
-
-
 def test_policy_rejects_nonsense() -> None:
+    """RetryPolicy refuses zero attempts and negative backoffs; disabled() makes one attempt."""
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="initial_backoff"):
@@ -129,20 +90,8 @@ def test_policy_rejects_nonsense() -> None:
     assert RetryPolicy.disabled().max_attempts == 1
 
 
-def test_stops_on_attempts_and_elapsed_time() -> None:
-    policy = RetryPolicy(max_attempts=3, max_elapsed=5)
-    stop = policy.retrying(sleep=_no_sleep).stop
-    state = _state(policy, 3, TransportError("x"))
-    assert stop(state)
-    state = _state(policy, 1, TransportError("x"))
-    state.upcoming_sleep = 1.0
-    state.outcome_timestamp = state.start_time + 4.5  # 4.5s spent, +1s wait > 5s budget
-    assert stop(state)
-    state.outcome_timestamp = state.start_time + 1.0
-    assert not stop(state)
-
-
 def test_api_error_takes_the_documented_fields_in_order() -> None:
+    """ApiError takes its fields positionally in the documented order and survives pickling."""
     error = NotFoundError(
         404, 20404, "gone", "https://www.twilio.com/docs/errors/20404", "GET", "https://x/y"
     )

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import FAST_RETRY, ClientFactory
+from tests.helpers import ClientFactory, EventLog, UnreachableHosts, serving, wait_until
 from twilio_conf_insights import (
     ApiError,
     AuthenticationError,
@@ -23,6 +23,7 @@ from twilio_conf_insights import (
     ForeignOriginError,
     InsightsClient,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     ResponseReceived,
     RetryExhaustedError,
@@ -44,7 +45,8 @@ RETRYABLE = [
     Fault(FaultKind.CONNECTION_RESET),
     Fault(FaultKind.TRUNCATED_BODY),
     Fault(FaultKind.MALFORMED_JSON),
-    Fault(FaultKind.STALL, stall_seconds=1.0),
+    # Far longer than the client's timeout below, so it always trips it.
+    Fault(FaultKind.STALL, stall_seconds=60),
 ]
 
 
@@ -52,8 +54,10 @@ RETRYABLE = [
 async def test_each_retryable_fault_is_retried_to_success(
     fake: FakeTwilio, make_client: ClientFactory, fault: Fault
 ) -> None:
+    """Each retryable fault, twice in a row, is retried until the real answer comes back."""
     events: list[ClientEvent] = []
-    client = make_client(timeout=0.3, hooks=[events.append])
+    # A timeout a normal answer never needs, even on a loaded machine: only stalls trip it.
+    client = make_client(timeout=1.0, hooks=[events.append])
     conference = fake.data.conferences[0]
     fake.faults.queue(fault, count=2)
     summary = await client.conferences.fetch(conference["conference_sid"])
@@ -76,9 +80,8 @@ async def test_each_retryable_fault_is_retried_to_success(
 async def test_exhaustion_raises_with_attempts_and_last_cause(
     fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
 ) -> None:
-    client = make_client(
-        retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
-    )
+    """After max_attempts failures: RetryExhaustedError, the count, the last error as cause."""
+    client = make_client(retry=RetryPolicy(max_attempts=3))
     fake.faults.queue(status_fault, count=10)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -91,7 +94,8 @@ async def test_exhaustion_raises_with_attempts_and_last_cause(
 async def test_exhausted_transport_errors_are_typed(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    """Resets that exhaust the budget surface as a TransportError inside RetryExhaustedError."""
+    client = make_client(retry=RetryPolicy(max_attempts=2))
     fake.faults.queue(Fault(FaultKind.CONNECTION_RESET), count=5)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -102,6 +106,7 @@ async def test_exhausted_transport_errors_are_typed(
 async def test_retry_after_seconds_is_the_wait(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
+    """A Retry-After in seconds is the wait before the next attempt, cut to max_retry_after."""
     events: list[ClientEvent] = []
     client = make_client(
         hooks=[events.append], retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001)
@@ -117,6 +122,7 @@ async def test_retry_after_seconds_is_the_wait(
 async def test_retry_after_http_date_is_honoured(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
+    """A Retry-After given as an HTTP date is honoured (and capped when far in the future)."""
     events: list[ClientEvent] = []
     client = make_client(
         hooks=[events.append], retry=RetryPolicy(max_retry_after=0.2, initial_backoff=0.001)
@@ -132,15 +138,12 @@ async def test_retry_after_http_date_is_honoured(
 
 @pytest.mark.parametrize(
     ("setup", "error"),
-    [
-        ("bad_credentials", AuthenticationError),
-        ("missing", NotFoundError),
-        ("page_size", BadRequestError),
-    ],
+    [("bad_credentials", AuthenticationError), ("missing", NotFoundError)],
 )
 async def test_client_errors_are_never_retried(
     fake: FakeTwilio, make_client: ClientFactory, setup: str, error: type[Exception]
 ) -> None:
+    """A 401 and a 404 from the fake raise their typed error after exactly one request."""
     if setup == "bad_credentials":
         client = InsightsClient(
             fake.account_sid,
@@ -152,22 +155,48 @@ async def test_client_errors_are_never_retried(
             with pytest.raises(error) as caught:
                 await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
         assert caught.value.code == 20003  # type: ignore[attr-defined]
-    elif setup == "missing":
+    else:
         with pytest.raises(error):
             await make_client().conferences.fetch("CF" + "9" * 32)
-    else:
-        # Bypass our own validation to see the server's 400 mapped and not retried.
-        client = make_client()
-        url = client._context.insights_url.joinpath("v1", "Conferences").with_query(PageSize=5000)
-        with pytest.raises(error):
-            await client._transport.get_json(url)
     assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [(400, 20001, BadRequestError), (403, 20403, PermissionDeniedError)],
+)
+async def test_400_and_403_responses_are_typed_and_never_retried(
+    status: int, code: int, error: type[ApiError]
+) -> None:
+    """A Twilio 400 or 403 body becomes BadRequestError or PermissionDeniedError, not retried."""
+    hits: list[str] = []
+
+    async def refuse(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.json_response(
+            {"code": code, "message": "refused", "more_info": "", "status": status},
+            status=status,
+        )
+
+    async with (
+        serving(refuse) as url,
+        InsightsClient("AC" + "a" * 32, "token", insights_base_url=url) as client,
+    ):
+        with pytest.raises(error) as caught:
+            await client.conferences.fetch("CF" + "a" * 32)
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        status,
+        code,
+        "refused",
+    )
+    assert hits == ["/v1/Conferences/CF" + "a" * 32]
 
 
 async def test_concurrency_cap_is_never_exceeded_at_the_server(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    fake.latency = 0.01
+    """The server never sees more than max_concurrency requests of one client at once."""
+    fake.latency = 0.05
     client = make_client(max_concurrency=4)
     sids = [c["conference_sid"] for c in fake.data.conferences]
     await asyncio.gather(*(client.conferences.fetch(s) for s in sids))
@@ -176,6 +205,7 @@ async def test_concurrency_cap_is_never_exceeded_at_the_server(
 
 
 async def test_timeout_per_attempt(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    """An attempt slower than timeout fails with TransportError(kind="timeout")."""
     client = make_client(timeout=0.1, retry=RetryPolicy.disabled())
     fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=1.0), count=1)
     with pytest.raises(TransportError) as caught:
@@ -186,7 +216,8 @@ async def test_timeout_per_attempt(fake: FakeTwilio, make_client: ClientFactory)
 async def test_malformed_json_exhausted_is_a_decode_error(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    client = make_client(retry=RetryPolicy(max_attempts=2, initial_backoff=0.001))
+    """A 200 whose body is not JSON is retried, and ends as a DecodeError if it stays broken."""
+    client = make_client(retry=RetryPolicy(max_attempts=2))
     fake.faults.queue(Fault(FaultKind.MALFORMED_JSON), count=2)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -196,6 +227,7 @@ async def test_malformed_json_exhausted_is_a_decode_error(
 async def test_secret_is_absent_from_repr_logs_and_errors(
     fake: FakeTwilio, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The auth token is in no repr, log line or error, and no aiohttp exception rides along."""
     secret = "s3cr3t-" + "f" * 25
     caplog.set_level(logging.DEBUG, logger="twilio_conf_insights")
     client = InsightsClient(
@@ -203,9 +235,9 @@ async def test_secret_is_absent_from_repr_logs_and_errors(
         secret,
         insights_base_url=fake.insights_base_url,
         api_base_url=fake.api_base_url,
-        retry=RetryPolicy(max_attempts=2, initial_backoff=0.001),
+        retry=RetryPolicy(max_attempts=2),
     )
-    texts = [repr(client), str(client), repr(client._credentials), str(client._credentials)]
+    texts = [repr(client), str(client)]
     async with client:
         with pytest.raises(AuthenticationError) as auth_error:
             await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -227,6 +259,7 @@ async def test_secret_is_absent_from_repr_logs_and_errors(
 
 
 async def test_user_session_is_used_and_left_open(fake: FakeTwilio) -> None:
+    """A session passed in is used for the requests and left open when the client closes."""
     async with aiohttp.ClientSession() as session:
         client = InsightsClient(
             fake.account_sid,
@@ -242,6 +275,7 @@ async def test_user_session_is_used_and_left_open(fake: FakeTwilio) -> None:
 
 
 async def test_closed_client_raises_a_clear_error(client: InsightsClient, fake: FakeTwilio) -> None:
+    """Calls on a closed client raise ClientClosedError, for fetches and listings alike."""
     await client.aclose()
     with pytest.raises(ClientClosedError, match="closed"):
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -250,6 +284,7 @@ async def test_closed_client_raises_a_clear_error(client: InsightsClient, fake: 
 
 
 def test_missing_credentials_name_the_environment_variables() -> None:
+    """from_env names the environment variables that are missing."""
     with pytest.raises(ConfigurationError, match=r"TWILIO_ACCOUNT_SID.*TWILIO_AUTH_TOKEN"):
         InsightsClient.from_env({})
     with pytest.raises(ConfigurationError, match="TWILIO_AUTH_TOKEN"):
@@ -261,15 +296,22 @@ def test_missing_credentials_name_the_environment_variables() -> None:
 
 
 async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
+    """from_env reads twilio-python's variables: region and edge (where calls go), credentials."""
     env = {
         "TWILIO_ACCOUNT_SID": fake.account_sid,
         "TWILIO_AUTH_TOKEN": fake.auth_token,
         "TWILIO_REGION": "ie1",
         "TWILIO_EDGE": "dublin",
     }
-    client = InsightsClient.from_env(env)
-    assert client.insights_base_url == "https://insights.dublin.ie1.twilio.com"
-    await client.aclose()
+    hosts = UnreachableHosts()
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=hosts)) as session,
+        InsightsClient.from_env(env, session=session, retry=RetryPolicy.disabled()) as remote,
+    ):
+        with pytest.raises(TransportError) as caught:
+            await remote.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert caught.value.kind == "connect"
+    assert hosts.asked == ["insights.dublin.ie1.twilio.com"]
     async with InsightsClient.from_env(env, insights_base_url=fake.insights_base_url) as local:
         assert (
             await local.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -277,6 +319,7 @@ async def test_from_env_reads_twilio_python_variables(fake: FakeTwilio) -> None:
 
 
 async def test_api_key_auth(fake: FakeTwilio) -> None:
+    """API-key credentials from the environment authenticate; the secret is not in the repr."""
     key, secret = "SK" + "1" * 32, "key-secret"
     async with FakeTwilio(conferences=2, seed=3, api_key=key, api_secret=secret) as keyed:
         env = {
@@ -289,10 +332,11 @@ async def test_api_key_auth(fake: FakeTwilio) -> None:
         ) as client:
             summary = await client.conferences.fetch(keyed.data.conferences[0]["conference_sid"])
         assert summary.conference_sid == keyed.data.conferences[0]["conference_sid"]
-        assert "key-secret" not in repr(client._credentials)
+        assert "key-secret" not in repr(client)
 
 
 def test_plain_http_only_for_loopback() -> None:
+    """A plain-http base URL is refused unless its host is loopback."""
     with pytest.raises(ConfigurationError, match="loopback"):
         InsightsClient("AC" + "a" * 32, "t", insights_base_url="http://insights.example.com")
     InsightsClient("AC" + "a" * 32, "t", insights_base_url="http://127.0.0.1:1")
@@ -354,18 +398,16 @@ async def hostile(bystander: tuple[str, list[str]]) -> AsyncIterator[str]:
 async def test_foreign_next_page_is_refused_and_not_contacted(
     hostile: str, bystander: tuple[str, list[str]]
 ) -> None:
-    async with InsightsClient(
-        "AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY
-    ) as client:
+    """A next-page link to another host raises ForeignOriginError and that host gets no request."""
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile) as client:
         with pytest.raises(ForeignOriginError):
             await client.conferences.list().collect()
     assert bystander[1] == []
 
 
 async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, list[str]]) -> None:
-    async with InsightsClient(
-        "AC" + "a" * 32, "tok", insights_base_url=hostile, retry=FAST_RETRY
-    ) as client:
+    """A redirect is an ApiError with its status; the redirect target gets no request."""
+    async with InsightsClient("AC" + "a" * 32, "tok", insights_base_url=hostile) as client:
         with pytest.raises(ApiError) as caught:
             await client.conferences.fetch("CF" + "a" * 32)
     assert caught.value.status == 302
@@ -373,8 +415,10 @@ async def test_redirects_are_not_followed(hostile: str, bystander: tuple[str, li
 
 
 async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: ClientFactory) -> None:
+    """Hooks see every step in order: sent, received, throttled, retry scheduled, sent, received."""
     events: list[ClientEvent] = []
-    client = make_client(hooks=[events.append])
+    # A backoff far below the Retry-After, so the wait is exactly what the server asked.
+    client = make_client(hooks=[events.append], retry=RetryPolicy(initial_backoff=0.001))
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.01"), count=1)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     kinds = [type(e).__name__ for e in events]
@@ -399,6 +443,8 @@ async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: Clie
 async def test_a_failing_hook_never_breaks_the_client(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
+    """An exception inside a hook does not fail the request."""
+
     def broken(_: ClientEvent) -> None:
         raise RuntimeError("observer bug")
 
@@ -408,13 +454,14 @@ async def test_a_failing_hook_never_breaks_the_client(
 
 
 async def test_tracebacks_carry_no_secret() -> None:
+    """Formatted tracebacks of resets, truncated bodies and timeouts carry no credential."""
     secret = "tb-secret-" + "e" * 22
     async with FakeTwilio(conferences=1, seed=4, auth_token=secret) as fake:
         client = InsightsClient(
             fake.account_sid,
             secret,
             insights_base_url=fake.insights_base_url,
-            retry=RetryPolicy(max_attempts=2, initial_backoff=0.001),
+            retry=RetryPolicy(max_attempts=2),
             timeout=0.1,
         )
         async with client:
@@ -430,22 +477,31 @@ async def test_tracebacks_carry_no_secret() -> None:
                 assert aiohttp.encode_basic_auth(fake.account_sid, secret).split()[1] not in text
 
 
+@pytest.mark.real_retry_waits
 async def test_total_time_budget_bounds_a_call(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    budget = RetryPolicy(max_attempts=100, max_elapsed=0.3, initial_backoff=0.05, max_backoff=0.05)
-    client = make_client(retry=budget)
-    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=1000)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    """The time budget, not the attempt count, ends a call: every wait taken fit in it."""
+    # A budget of a second: many attempts on an idle machine, several on a loaded one (where
+    # one attempt may take a good part of a second), never the 1,000 of max_attempts, whose
+    # waits alone would average 25 s.
+    budget = RetryPolicy(max_attempts=1000, max_elapsed=1.0, initial_backoff=0.05, max_backoff=0.05)
+    log = EventLog()
+    client = make_client(retry=budget, hooks=[log])
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=2000)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
-    assert loop.time() - started < 0.3 + 0.1
-    assert 1 < caught.value.attempts < 100
-    assert caught.value.attempts == len(fake.requests)
+    waits = [event.wait for event in log.of(RetryScheduled)]
+    assert 1 < caught.value.attempts < 1000
+    assert caught.value.attempts == len(fake.requests) == len(waits) + 1
+    assert sum(waits) < budget.max_elapsed  # no wait was started that the budget could not hold
+    # It gave up only when the next wait (at most max_backoff) would have crossed the budget;
+    # a slower machine only makes the elapsed time longer.
+    assert caught.value.elapsed >= budget.max_elapsed - budget.max_backoff
 
 
 async def test_a_closed_user_session_is_a_clear_error(fake: FakeTwilio) -> None:
+    """A closed session passed in raises ClientClosedError before anything is sent."""
     session = aiohttp.ClientSession()
     await session.close()
     async with InsightsClient(
@@ -457,6 +513,8 @@ async def test_a_closed_user_session_is_a_clear_error(fake: FakeTwilio) -> None:
 
 
 def test_a_client_is_bound_to_one_event_loop() -> None:
+    """A client used from a second event loop raises ClientClosedError naming the event loop."""
+
     async def serve_and_use(client: InsightsClient | None) -> InsightsClient:
         async with FakeTwilio(conferences=1, seed=2) as fake:
             if client is None:
@@ -475,6 +533,7 @@ def test_a_client_is_bound_to_one_event_loop() -> None:
 
 
 def test_from_env_refuses_explicit_credentials() -> None:
+    """from_env refuses credentials passed as arguments."""
     env = {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t"}
     with pytest.raises(ConfigurationError, match="auth_token"):
         InsightsClient.from_env(env, auth_token="other")
@@ -485,14 +544,15 @@ async def test_budget_counts_from_sending_not_from_queueing(
 ) -> None:
     # One slot, held by a slow request: the second call queues longer than its whole budget,
     # yet still gets its retries once it is sent.
-    fake.latency = 0.3
+    """Time spent queueing for a slot does not eat into a call's retry budget."""
+    fake.latency = 1.5
     client = make_client(
         max_concurrency=1,
-        retry=RetryPolicy(max_attempts=3, max_elapsed=0.25, initial_backoff=0.001),
+        retry=RetryPolicy(max_attempts=3, max_elapsed=1.0, initial_backoff=0.001),
     )
     sid = fake.data.conferences[0]["conference_sid"]
     slow = asyncio.ensure_future(client.conferences.fetch(sid))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: fake.in_flight == 1, "the slow request holds the only slot")
     fake.latency = 0.0
     fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=1)
     summary = await client.conferences.fetch(sid)
@@ -501,6 +561,8 @@ async def test_budget_counts_from_sending_not_from_queueing(
 
 
 async def test_an_echoed_authorization_header_is_scrubbed_from_errors() -> None:
+    """An Authorization header echoed into an error body is redacted from the message."""
+
     async def echo(request: web.Request) -> web.Response:
         return web.Response(status=403, text=f"denied: {request.headers['Authorization']}")
 

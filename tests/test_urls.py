@@ -27,11 +27,13 @@ from twilio_conf_insights._urls import (
     ],
 )
 def test_region_and_edge_hosts(region: str | None, edge: str | None, host: str) -> None:
+    """Region and edge build {product}.{edge}.{region}.twilio.com, with Twilio's defaults."""
     assert twilio_host_url("insights", region=region, edge=edge) == URL(f"https://{host}")
 
 
 @pytest.mark.parametrize("bad", ["ie1.evil.com/", "", "a b", "x/y"])
 def test_region_must_be_a_host_label(bad: str) -> None:
+    """A region or edge that is not a single host label is refused."""
     with pytest.raises(ConfigurationError):
         twilio_host_url("api", region=bad, edge=None)
 
@@ -46,6 +48,7 @@ def test_region_must_be_a_host_label(bad: str) -> None:
     ],
 )
 def test_base_url_accepts(url: str) -> None:
+    """https base URLs, and plain http on loopback, are accepted."""
     assert base_url(url, name="x").is_absolute()
 
 
@@ -61,11 +64,13 @@ def test_base_url_accepts(url: str) -> None:
     ],
 )
 def test_base_url_refuses(url: str) -> None:
+    """Non-loopback http, credentials, paths, queries and other schemes are refused."""
     with pytest.raises(ConfigurationError):
         base_url(url, name="insights_base_url")
 
 
 def test_loopback_detection() -> None:
+    """Only real loopback addresses count as loopback, not look-alike names."""
     assert is_loopback_host("127.5.6.7")
     assert is_loopback_host("::1")
     assert not is_loopback_host("128.0.0.1")
@@ -77,6 +82,7 @@ def test_loopback_detection() -> None:
     "label", ["a/b", "../..", "..", ".", "x?y=1", "x#frag", "100%", "agent 7", "Zoë ☎", "a+b&c=d"]
 )
 def test_path_segment_stays_one_segment(label: str) -> None:
+    """Any label, once encoded, stays one path segment with no query or fragment."""
     base = URL("https://api.twilio.com/2010-04-01/Participants")
     url = base.joinpath(f"{path_segment(label, name='label')}.json", encoded=True)
     assert url.parent == base
@@ -87,6 +93,7 @@ def test_path_segment_stays_one_segment(label: str) -> None:
 
 @given(st.text(min_size=1).filter(lambda s: all(ord(c) >= 0x20 and ord(c) != 0x7F for c in s)))
 def test_path_segment_round_trips_any_label(label: str) -> None:
+    """Any label encodes to a segment that decodes back to itself."""
     base = URL("https://api.twilio.com/p")
     url = base.joinpath(path_segment(label, name="label"), encoded=True)
     assert url.raw_parts[:-1] == base.raw_parts
@@ -95,11 +102,13 @@ def test_path_segment_round_trips_any_label(label: str) -> None:
 
 @pytest.mark.parametrize("bad", ["", "line\nbreak", "nul\x00"])
 def test_path_segment_refuses(bad: str) -> None:
+    """Empty labels and labels with control characters are refused."""
     with pytest.raises(InvalidArgumentError):
         path_segment(bad, name="label")
 
 
 def test_next_page_same_origin_absolute_and_relative() -> None:
+    """Absolute and relative next-page links on the request's origin are followed."""
     request = URL("https://insights.twilio.com/v1/Conferences?PageSize=2")
     nxt = resolve_next_page(
         "https://insights.twilio.com/v1/Conferences?PageSize=2&Page=1&PageToken=PA1",
@@ -125,5 +134,6 @@ def test_next_page_same_origin_absolute_and_relative() -> None:
     ],
 )
 def test_next_page_foreign_origin_refused(link: str) -> None:
+    """Next-page links to another origin raise ForeignOriginError."""
     with pytest.raises(ForeignOriginError):
         resolve_next_page(link, request_url=URL("https://insights.twilio.com/v1/Conferences"))

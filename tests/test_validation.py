@@ -14,6 +14,7 @@ from twilio_conf_insights._resources.conferences import conference_query
 
 
 def test_sid() -> None:
+    """A SID must have the right two-letter prefix and 32 lowercase hex digits."""
     good = "CF" + "a" * 32
     assert v.sid(good, "CF", "x") == good
     for bad in [
@@ -31,15 +32,18 @@ def test_sid() -> None:
 
 @pytest.mark.parametrize("size", [0, 1001, -1, 2.5, True, "10", None])
 def test_page_size_refused(size: object) -> None:
+    """page_size outside 1..1000, or not an integer, is refused."""
     with pytest.raises(InvalidArgumentError, match="page_size"):
         v.page_size(size)
 
 
 def test_page_size_bounds() -> None:
+    """page_size accepts both ends of 1..1000."""
     assert v.page_size(1) == 1 and v.page_size(1000) == 1000
 
 
 def test_enum_values() -> None:
+    """Enum filters take members or their values; an unknown value names the allowed ones."""
     assert v.enum_value(Region.DE1, Region, "r") == "de1"
     assert v.enum_value("de1", Region, "r") == "de1"
     with pytest.raises(InvalidArgumentError, match="us1"):
@@ -54,6 +58,7 @@ def test_enum_values() -> None:
 
 
 def test_datetimes_must_be_aware_and_go_out_in_utc() -> None:
+    """Naive datetimes are refused; aware ones go out as UTC ISO 8601 with a Z."""
     plus_two = timezone(timedelta(hours=2))
     assert (
         v.aware_datetime(datetime(2024, 3, 4, 12, 0, 1, tzinfo=plus_two), "d")
@@ -75,11 +80,13 @@ def test_datetimes_must_be_aware_and_go_out_in_utc() -> None:
     )
 )
 def test_any_aware_datetime_round_trips(moment: datetime) -> None:
+    """Any aware datetime survives the trip to Twilio's spelling and back."""
     text = v.aware_datetime(moment, "d")
     assert datetime.fromisoformat(text) == moment.astimezone(UTC)
 
 
 def test_conference_filters_spelling() -> None:
+    """conference_query spells every filter as Twilio expects."""
     query = conference_query(
         {
             "conference_sid": "CF" + "0" * 32,
@@ -112,12 +119,14 @@ def test_conference_filters_spelling() -> None:
 
 
 def test_boolean_filters() -> None:
+    """Boolean filters take real booleans only, sent as "true"/"false"."""
     assert v.boolean(True, "muted") == "true"
     with pytest.raises(InvalidArgumentError):
         v.boolean("true", "muted")
 
 
 def test_unknown_conference_filter_is_refused() -> None:
+    """An unknown conference filter name is refused; None values are dropped."""
     with pytest.raises(InvalidArgumentError, match="unknown conference filter"):
         conference_query({"statuz": "completed"})
     assert conference_query({"status": None}) == {}

@@ -5,7 +5,6 @@ the errors in :mod:`twilio_conf_insights._errors`, and a fake Twilio for your ow
 :mod:`twilio_conf_insights.testing`.
 """
 
-from ._bulk import ConferenceReport, FetchResult
 from ._client import InsightsClient
 from ._errors import (
     ApiError,
@@ -49,6 +48,7 @@ from ._models import (
 )
 from ._pagination import Page, Paginator
 from ._resources.conferences import ConferenceFilters
+from ._results import ConferenceReport, FetchResult
 from ._retry import RetryPolicy
 from ._version import __version__
 from ._waiting import WaitTimeoutError

@@ -1,7 +1,8 @@
 """Bulk fetching: a bounded, lazy, cancellable fan-out over any (async) iterable.
 
 :func:`map_bounded` is the one engine behind ``conferences.fetch_many`` and
-``client.conference_reports``. It reads its input only as capacity frees up (so an endless
+``client.conference_reports``; it knows nothing of Twilio (what those calls yield lives in
+:mod:`._results`). It reads its input only as capacity frees up (so an endless
 generator works), keeps at most ``concurrency`` tasks alive, turns each item's failure into
 a result instead of ending the stream, and cancels and awaits every task it started when
 the consumer stops early or is cancelled.
@@ -19,53 +20,14 @@ from collections.abc import (
     Callable,
     Iterable,
 )
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-import attrs
-
-from ._models import ConferenceSummary, ParticipantSummary
 from ._validation import positive_int
 
-__all__ = ["ConferenceReport", "FetchResult", "map_bounded"]
+__all__ = ["map_bounded"]
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-T = TypeVar("T")
-
-
-@attrs.frozen
-class FetchResult(Generic[T]):
-    """The outcome of one item of a bulk fetch: a value, or the error that stopped it."""
-
-    #: The SID as it was given.
-    sid: str
-    #: The fetched object, or ``None`` when the fetch failed.
-    value: T | None
-    #: Why it failed: an API, transport or decode error, or an invalid SID (``ValueError``).
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the fetch succeeded."""
-        return self.error is None
-
-
-@attrs.frozen
-class ConferenceReport:
-    """A conference summary with every one of its participant summaries.
-
-    ``participants`` is complete (every page) or, when listing them failed after the retry
-    budget, empty with ``error`` set: never a silent partial list.
-    """
-
-    summary: ConferenceSummary
-    participants: list[ParticipantSummary]
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the participants were listed completely."""
-        return self.error is None
 
 
 async def _aiter(source: Iterable[In] | AsyncIterable[In]) -> AsyncGenerator[In, None]:

@@ -10,7 +10,7 @@ from typing import Any, Self, Unpack
 
 import aiohttp
 
-from ._bulk import ConferenceReport, map_bounded
+from ._bulk import map_bounded
 from ._credentials import Credentials
 from ._errors import ConfigurationError, DecodeError
 from ._events import EventDispatcher, EventHook, ThrottleChanged
@@ -19,6 +19,7 @@ from ._models import ConferenceSummary, ParticipantSummary
 from ._resources import Conferences, Participants, ParticipantSummaries
 from ._resources._context import ResourceContext
 from ._resources.conferences import ConferenceFilters
+from ._results import ConferenceReport
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_BODY_BYTES, Transport
 from ._urls import base_url, origin_of, twilio_host_url
@@ -123,6 +124,7 @@ class InsightsClient:
             insights_url=insights,
             api_url=api,
             account_sid=self._credentials.account_sid,
+            max_concurrency=max_concurrency,
         )
         #: Conference summaries (Voice Insights v1).
         self.conferences = Conferences(self._context)
@@ -195,7 +197,7 @@ class InsightsClient:
         or in the listing's order (newest first) with ``ordered=True``.
         """
         conferences = self.conferences.list(page_size=page_size, limit=limit, **filters)
-        width = concurrency if concurrency is not None else self.stats().max_concurrency
+        width = concurrency if concurrency is not None else self._context.max_concurrency
         reports = map_bounded(
             conferences, self._participants_of, concurrency=width, ordered=ordered
         )

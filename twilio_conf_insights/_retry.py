@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import tenacity
 
+from . import _testmode
 from ._errors import (
     ApiError,
     DecodeError,
@@ -128,10 +129,10 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception(is_retryable),
             wait=_ServerOrJitterWait(self),
             stop=(
-                tenacity.stop_after_attempt(self.max_attempts)
+                tenacity.stop_after_attempt(_testmode.attempts(self.max_attempts))
                 | tenacity.stop_before_delay(self.max_elapsed)
             ),
-            sleep=sleep,
+            sleep=_testmode.sleep(sleep),
             before_sleep=before_sleep,
             reraise=False,
         )

@@ -20,6 +20,7 @@ import aiohttp
 import tenacity
 from yarl import URL
 
+from . import _testmode
 from ._credentials import Credentials
 from ._errors import (
     ClientClosedError,
@@ -288,7 +289,7 @@ class Transport:
         if status in _THROTTLE_STATUSES:
             # Capped like the retry wait: a huge Retry-After must not freeze the whole client.
             pause = self._retry.cap_retry_after(retry_after)
-            self.limiter.record_throttle(pause)
+            self.limiter.record_throttle(_testmode.pause(pause))
         raise error_from_response(
             status,
             body,

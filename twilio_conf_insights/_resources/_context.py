@@ -29,6 +29,9 @@ class ResourceContext:
     api_url: URL
     #: The account whose 2010 resources are read by default.
     account_sid: str
+    #: The client's ``max_concurrency``: how many items a bulk call works on at once unless
+    #: told otherwise (the limiter caps requests in flight regardless).
+    max_concurrency: int
 
     async def fetch(self, url: URL, model: type[T]) -> T:
         """GET one resource and decode it."""

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import TypedDict, Unpack
 
 from .. import _validation
-from .._bulk import FetchResult, map_bounded
+from .._bulk import map_bounded
 from .._errors import InvalidArgumentError
 from .._models import (
     ConferenceEndReason,
@@ -20,6 +20,7 @@ from .._models import (
     Region,
 )
 from .._pagination import INSIGHTS_PAGES, Paginator
+from .._results import FetchResult
 from .._waiting import wait_until_terminal
 from ._context import ResourceContext
 
@@ -81,11 +82,7 @@ class Conferences:
         ``max_concurrency`` (which caps requests in flight regardless). Leaving the loop
         early, or cancelling, stops every request in flight.
         """
-        width = (
-            concurrency
-            if concurrency is not None
-            else self._ctx.transport.limiter.stats().max_concurrency
-        )
+        width = concurrency if concurrency is not None else self._ctx.max_concurrency
         async with contextlib.aclosing(
             map_bounded(sids, self.fetch, concurrency=width, ordered=ordered)
         ) as outcomes:

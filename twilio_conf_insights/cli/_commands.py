@@ -17,11 +17,11 @@ from typing import Any, TextIO
 
 import attrs
 
-from .._bulk import ConferenceReport
 from .._client import InsightsClient
 from .._events import EventHook
 from .._models import TwilioModel
 from .._pagination import Paginator
+from .._results import ConferenceReport
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
 from ._exit import EXIT_OK
 from ._export import atomic_output, export_writer, infer_format

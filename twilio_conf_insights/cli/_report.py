@@ -32,8 +32,8 @@ from typing import Any
 
 import attrs
 
-from .._bulk import ConferenceReport
 from .._models import ConferenceSummary, ParticipantMetrics, ParticipantSummary
+from .._results import ConferenceReport
 
 __all__ = [
     "NONE_KEY",

@@ -19,8 +19,12 @@ latency and fault injection::
         assert fake.requests[0].status == 429
 
 Run ``python -m twilio_conf_insights.testing --help`` to serve it from a terminal.
+
+:func:`fast_retries` makes every client retry without waiting, so tests of code that meets
+faults run at full speed.
 """
 
+from .._testmode import fast_retries
 from ._data import FakeData
 from ._faults import Fault, FaultInjector, FaultKind
 from ._processing import ProcessingStates
@@ -35,4 +39,5 @@ __all__ = [
     "FaultKind",
     "ProcessingStates",
     "RecordedRequest",
+    "fast_retries",
 ]
