@@ -10,7 +10,7 @@ expected failure into one line on stderr and an exit status:
 * ``130`` Ctrl-C, ``143`` SIGTERM: the command is cancelled, so an export removes its
   temporary file; ``141`` when stdout's reader goes away (``… | head``).
 
-Messages are the errors' ``str()``, which the SDK keeps free of credentials.
+Messages are the errors' ``str()``, redacted (see ``_redaction``): never a credential.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import attrs
 
 from .._errors import InvalidArgumentError, TwilioInsightsError
+from .._redaction import redact
 from ._commands import COMMANDS, Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,
@@ -47,8 +48,9 @@ class _Termination:
 
 
 def _one_line(text: str) -> str:
-    # A server's message may span lines; the contract is one line per failure.
-    return " ".join(text.split())
+    # A server's message may span lines; the contract is one line per failure. Redacted
+    # again here: an OSError or a third-party error did not pass the SDK's redaction.
+    return " ".join(redact(text).split())
 
 
 def _fail(message: str) -> None:
