@@ -29,6 +29,7 @@ __all__ = [
     "ForeignOriginError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PaginationLoopError",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryExhaustedError",
@@ -174,6 +175,26 @@ class DecodeError(TwilioInsightsError):
         what = f"{self.resource}: " if self.resource else ""
         url = f" [{self.url}]" if self.url else ""
         return f"{what}{self.message}{where}{url}"
+
+
+class PaginationLoopError(DecodeError):
+    """A listing's next-page links go round in circles, or through endless empty pages.
+
+    ``link`` is the offending link (page token redacted). Raised instead of following it,
+    after the items of every new page were yielded: no item is yielded twice.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        link: str,
+        resource: str = "",
+        field: str | None = None,
+        url: str = "",
+    ) -> None:
+        super().__init__(message, resource=resource, field=field, url=url)
+        self.link = redact_url(link)
 
 
 class ForeignOriginError(TwilioInsightsError):
