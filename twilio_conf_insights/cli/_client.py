@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from .._client import InsightsClient
+from .._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, InsightsClient
 from .._events import EventHook
 
 __all__ = [
@@ -27,10 +27,6 @@ DEMO_CONFERENCES = 200
 DEMO_SEED = 7
 #: Seconds the demo server adds to each response, so progress and concurrency are visible.
 DEMO_LATENCY = 0.003
-
-#: Base-URL overrides read by the CLI only (the SDK's ``from_env`` takes them as options).
-ENV_INSIGHTS_BASE_URL = "TWILIO_INSIGHTS_BASE_URL"
-ENV_API_BASE_URL = "TWILIO_API_BASE_URL"
 
 
 @attrs.frozen
@@ -69,13 +65,12 @@ async def open_client(
         async with _demo_client(options, hooks) as client:
             yield client
         return
-    overrides: dict[str, Any] = {}
-    insights = options.insights_base_url or environ.get(ENV_INSIGHTS_BASE_URL) or None
-    api = options.api_base_url or environ.get(ENV_API_BASE_URL) or None
-    if insights is not None:
-        overrides["insights_base_url"] = insights
-    if api is not None:
-        overrides["api_base_url"] = api
+    # The environment is read by from_env, exactly as a library user's program reads it;
+    # --insights-base-url / --api-base-url win over it.
+    overrides = {
+        "insights_base_url": options.insights_base_url,
+        "api_base_url": options.api_base_url,
+    }
     client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
     async with client:
         yield client
