@@ -24,7 +24,8 @@ from .._models import TwilioModel
 from .._pagination import Paginator
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
 from ._exit import EXIT_OK
-from ._export import atomic_output, export_writer, infer_format
+from ._export import export_writer
+from ._files import open_output
 from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
@@ -165,14 +166,18 @@ async def _complete_reports(
 
 
 async def export(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``export -o FILE``: every matching conference to a JSONL or CSV file, atomically."""
-    fmt = infer_format(args.output, args.format)
+    """``export -o FILE``: every matching conference to a JSONL, JSON or CSV file.
+
+    Written as :mod:`._files` says (atomically for a regular file, directly into a pipe or
+    device, ``-`` for stdout); ends with one line on stderr saying what was written.
+    """
+    fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet)
     async with runtime.client(hooks=[progress.on_event]) as client:
         # Built before the file is created, so that invalid filters fail without touching it.
         summaries = client.conferences.list(**filters)
-        with progress, atomic_output(args.output) as stream:
+        with progress, open_output(args.output, runtime.stdout) as stream:
             writer = export_writer(fmt, stream, with_participants=args.with_participants)
             if args.with_participants:
                 async with contextlib.aclosing(_complete_reports(client, filters)) as reports:
@@ -184,6 +189,12 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
                     async for summary in summaries:
                         writer.write(summary, None)
                         progress.advance()
+            writer.finish()
+    if not runtime.quiet:
+        participants = f" ({progress.participants} participants)" if args.with_participants else ""
+        where = "stdout" if args.output == "-" else args.output
+        runtime.stderr.write(f"wrote {progress.conferences} conferences{participants} to {where}\n")
+        runtime.stderr.flush()
     return EXIT_OK
 
 

@@ -9,12 +9,12 @@ its :class:`~twilio_conf_insights._errors.InvalidArgumentError` becomes exit sta
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from .._errors import InvalidArgumentError
 from .._models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from .._version import __version__
 from ._client import (
@@ -24,6 +24,7 @@ from ._client import (
     ENV_INSIGHTS_BASE_URL,
     ClientOptions,
 )
+from ._files import EXPORT_FORMATS, infer_format
 
 __all__ = [
     "PROG",
@@ -323,11 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         "export",
         common,
-        help="write conference summaries (and participants) to a JSONL or CSV file",
+        help="write conference summaries (and participants) to a JSONL, JSON or CSV file",
         description=(
-            "Write every matching conference to FILE, one object (JSONL) or row (CSV) each.\n"
-            "The file appears only when the export is complete: it is written to a hidden\n"
-            "temporary file in the same directory and renamed at the end."
+            "Write every matching conference to FILE, one object (JSONL), array element (JSON)\n"
+            "or row (CSV) each. A regular FILE appears only when the export is complete: it is\n"
+            "written to a hidden temporary file in the same directory and renamed at the end,\n"
+            "keeping the permissions of the file it replaces; a symlink's target is replaced\n"
+            "and the link kept; a pipe or device is written into directly; - is stdout."
         ),
     )
     _add_conference_filters(export)
@@ -336,13 +339,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='nest participant summaries under "participants" (CSV: one row per participant)',
     )
-    export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="file to write (- for stdout)"
+    )
     export.add_argument(
         "-f",
         "--format",
-        choices=("jsonl", "csv"),
+        choices=sorted(set(EXPORT_FORMATS.values())),
         default=None,
-        help="file format (default: csv for a .csv FILE, else jsonl)",
+        help="file format (default: from FILE's extension, "
+        f"{', '.join(EXPORT_FORMATS)}; jsonl without one)",
     )
 
     report = _command(
@@ -435,8 +441,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(args, name, default)
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
-    if args.command == "export" and os.path.isdir(args.output):
-        parser.error(f"-o/--output: {args.output!r} is a directory")
+    if args.command == "export":
+        try:
+            args.format = infer_format(args.output, args.format)
+        except InvalidArgumentError as error:
+            parser.error(str(error))
     if getattr(args, "tag", None) is not None:
         args.tag = _split_commas(args.tag)
     if getattr(args, "detected_issue", None) is not None:
