@@ -18,15 +18,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 
 from .._errors import InvalidArgumentError, TwilioInsightsError
-from .._redaction import redact
+from .._redaction import LOGGER_NAME, redact
 from ._commands import COMMANDS, Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,
@@ -57,6 +58,26 @@ def _fail(message: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write(f"{PROG}: {_one_line(message)}\n")
         sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _log_to_stderr(enabled: bool) -> Iterator[None]:
+    # -v: the SDK's DEBUG log (each request, each retry) on stderr. The SDK's logger
+    # redacts every record itself, so what it prints carries no secret.
+    if not enabled:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(message)s"))
+    logger = logging.getLogger(LOGGER_NAME)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _silence_stdout() -> None:
@@ -95,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error argparse printed
         code = exit_.code
         return 0 if code is None else code if isinstance(code, int) else EXIT_USAGE
+    with _log_to_stderr(args.verbose):
+        return _execute(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
     runtime = Runtime(
         stdout=sys.stdout,
         stderr=sys.stderr,

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from .._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, InsightsClient
+from .._errors import ConfigurationError
 from .._events import EventHook
 
 __all__ = [
@@ -25,6 +26,10 @@ __all__ = [
 DEMO_CONFERENCES = 200
 #: Seed of the ``--demo`` data set, fixed so that SIDs seen in one run work in the next.
 DEMO_SEED = 7
+#: How to try the command line without an account, added to configuration errors.
+DEMO_HINT = (
+    "or add --demo to try it against a built-in fake Twilio (twilio-conf-insights --demo report)"
+)
 #: Seconds the demo server adds to each response, so progress and concurrency are visible.
 DEMO_LATENCY = 0.003
 
@@ -71,7 +76,10 @@ async def open_client(
         "insights_base_url": options.insights_base_url,
         "api_base_url": options.api_base_url,
     }
-    client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
+    try:
+        client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{error}; {DEMO_HINT}") from None
     async with client:
         yield client
 

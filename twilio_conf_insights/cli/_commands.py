@@ -30,6 +30,7 @@ from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
     PARTICIPANT_SUMMARY_COLUMNS,
+    REPORT_TABLE_TOP,
     Column,
     Record,
     report_json,
@@ -173,7 +174,7 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
     """
     fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
-    progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet)
+    progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet, total=args.limit)
     async with runtime.client(hooks=[progress.on_event]) as client:
         # Built before the file is created, so that invalid filters fail without touching it.
         summaries = client.conferences.list(**filters)
@@ -209,7 +210,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
             jitter_above=args.jitter_above,
         )
     )
-    progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet)
+    progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet, total=args.limit)
     async with runtime.client(hooks=[progress.on_event]) as client:
         client.conferences.list(**filters)  # checks the filters before anything is sent
         with progress:
@@ -218,10 +219,15 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
     result = builder.result()
+    # --top N lists N (0: none, like --limit 0), --top all lists all; by default a table
+    # shows REPORT_TABLE_TOP and JSON (for programs) everything.
+    top: int | None = REPORT_TABLE_TOP if fmt == "table" else None
+    if args.top is not None:
+        top = None if args.top == "all" else args.top
     if fmt == "json":
-        write_record(report_json(result, top=args.top), "json", runtime.stdout)
+        write_record(report_json(result, top=top), "json", runtime.stdout)
     else:
-        runtime.stdout.write("\n".join(report_lines(result, top=args.top)) + "\n")
+        runtime.stdout.write("\n".join(report_lines(result, top=top)) + "\n")
     return EXIT_OK
 
 

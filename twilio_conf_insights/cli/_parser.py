@@ -65,10 +65,21 @@ exit status:
 _GLOBAL_DEFAULTS: dict[str, Any] = {
     "demo": False,
     "quiet": False,
+    "verbose": False,
     "max_concurrency": None,
     "timeout": None,
     "insights_base_url": None,
     "api_base_url": None,
+}
+
+
+#: The global options that configure the client, by attribute: meaningless for fake-server.
+_CLIENT_FLAGS = {
+    "demo": "--demo",
+    "max_concurrency": "--max-concurrency",
+    "timeout": "--timeout",
+    "insights_base_url": "--insights-base-url",
+    "api_base_url": "--api-base-url",
 }
 
 
@@ -104,6 +115,13 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _count_or_all(text: str) -> int | str:
+    """A count (0 means none, as for ``--limit``), or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    return _non_negative_int(text)
 
 
 def _port(text: str) -> int:
@@ -159,6 +177,13 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         "-q", "--quiet", action="store_true", default=suppress, help="no progress on stderr"
     )
     group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=suppress,
+        help="log every request and retry on stderr (the library's DEBUG log, redacted)",
+    )
+    group.add_argument(
         "--max-concurrency",
         type=int,
         metavar="N",
@@ -200,7 +225,9 @@ def _add_paging(parser: _Arguments) -> None:
     parser.add_argument(
         "--page-size", type=int, metavar="N", help="items per request, 1-1000 (default: Twilio's)"
     )
-    parser.add_argument("--limit", type=int, metavar="N", help="stop after N items")
+    parser.add_argument(
+        "--limit", type=_non_negative_int, metavar="N", help="stop after N items (0: none)"
+    )
 
 
 def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
@@ -373,9 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--top",
-        type=_non_negative_int,
-        metavar="N",
-        help="list the N worst participants (default: 20 in a table, all in JSON; 0: all)",
+        type=_count_or_all,
+        metavar="N|all",
+        help="list the N worst participants, or all (default: 20 in a table, all in JSON)",
     )
     report.add_argument(
         "--mos-below", type=float, default=3.5, metavar="X", help="poor MOS (default: < 3.5)"
@@ -439,6 +466,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, default in _GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)
+    if args.command == "fake-server":
+        # The server has its own data and no client: these options would be silently ignored.
+        ignored = [flag for name, flag in _CLIENT_FLAGS.items() if getattr(args, name)]
+        if ignored:
+            parser.error(f"fake-server does not take {', '.join(ignored)}")
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
     if args.command == "export":
