@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -91,7 +92,12 @@ async def _demo_client(
     # Imported here: the fake server (and its data generator) is only needed for --demo.
     from ..testing import FakeTwilio
 
-    fake = FakeTwilio(conferences=DEMO_CONFERENCES, seed=DEMO_SEED, latency=DEMO_LATENCY)
+    fake = FakeTwilio(
+        conferences=DEMO_CONFERENCES,
+        seed=DEMO_SEED,
+        latency=DEMO_LATENCY,
+        now=datetime.now(UTC),  # recent data: "the last 24 hours" is never empty
+    )
     async with (
         fake,
         InsightsClient(

@@ -13,6 +13,7 @@ import shlex
 import signal
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import attrs
@@ -238,10 +239,12 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
 
     fake = FakeTwilio(
         conferences=args.conferences,
+        participants_per_conference=tuple(args.participants),
         seed=args.seed,
         latency=args.latency / 1000.0,
         host="127.0.0.1",
         port=args.port,
+        now=datetime.now(UTC),  # recent data, as for --demo
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -429,8 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
         common,
         help="serve a fake Twilio on 127.0.0.1 until Ctrl-C",
         description=(
-            "Serve seeded synthetic data on 127.0.0.1 (the --demo data set by default) and\n"
-            "print shell export lines that point this CLI (or any Twilio client) at it:\n\n"
+            "Serve seeded synthetic data on 127.0.0.1 (the --demo data set by default, dated\n"
+            "up to now) and print shell export lines that point this CLI, or the library's\n"
+            "InsightsClient.from_env(), at it. `python -m twilio_conf_insights.testing` is\n"
+            "the same command.\n\n"
             f"  {PROG} fake-server > fake.env &\n"
             f"  sleep 1; . ./fake.env; {PROG} report"
         ),
@@ -442,6 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEMO_CONFERENCES,
         metavar="N",
         help=f"conferences to generate (default: {DEMO_CONFERENCES})",
+    )
+    fake.add_argument(
+        "--participants",
+        type=_non_negative_int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(2, 6),
+        help="participants per conference (default: 2 6)",
     )
     fake.add_argument(
         "--seed", type=int, default=DEMO_SEED, help=f"data seed (default: {DEMO_SEED})"
@@ -471,6 +481,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ignored = [flag for name, flag in _CLIENT_FLAGS.items() if getattr(args, name)]
         if ignored:
             parser.error(f"fake-server does not take {', '.join(ignored)}")
+        low, high = args.participants
+        if low > high:
+            parser.error(f"--participants: MIN ({low}) is above MAX ({high})")
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
     if args.command == "export":
