@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,3 +141,43 @@ def test_redact_removes_every_form_wherever_it_is(before: str, form: str, after:
     _keep = InsightsClient(ACCOUNT, TOKEN)  # registers the secret for this example
     assert form not in redact(before + form + after)
     del _keep
+
+
+async def test_token_in_a_same_origin_next_page_link_is_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A next-page link carrying the auth token and a PageToken shows neither in logs or errors."""
+
+    async def pages(request: web.Request) -> web.Response:
+        if "PageToken" in request.query:
+            body = {"code": 20404, "message": "gone", "more_info": "", "status": 404}
+            return web.json_response(body, status=404)
+        link = f"{request.url.origin()}/v1/Conferences?PageToken=PTcursor1234&Echo={TOKEN}"
+        meta = {"key": "conferences", "next_page_url": link, "page": 0, "page_size": 1}
+        return web.json_response(
+            {"conferences": [{"conference_sid": "CF" + "a" * 32}], "meta": meta}
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/Conferences", pages)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    caplog.set_level(logging.DEBUG, logger="twilio_conf_insights")
+    events: list[ClientEvent] = []
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with InsightsClient(
+            ACCOUNT, TOKEN, insights_base_url=base, hooks=[events.append]
+        ) as client:
+            with pytest.raises(NotFoundError) as caught:
+                await client.conferences.list().collect()
+    finally:
+        await runner.cleanup()
+    texts = [str(caught.value), repr(caught.value), caught.value.url]
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [repr(event) for event in events]
+    assert any("PageToken=<redacted>" in text for text in texts)
+    for text in texts:
+        assert "PTcursor1234" not in text
+        assert_clean(text, secret_forms(ACCOUNT, TOKEN))
