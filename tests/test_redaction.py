@@ -117,12 +117,14 @@ async def test_cli_one_line_error_is_redacted(where: str) -> None:
 
 def test_error_body_is_redacted_before_it_is_cut() -> None:
     """A token straddling the 200-character cut of an error body shows none of its characters."""
-    InsightsClient(ACCOUNT, TOKEN)  # registers the secret
+    # Registers the secret for as long as the client lives, as the transport's errors see it.
+    client = InsightsClient(ACCOUNT, TOKEN)
     for offset in range(170, 210):
         body = b"x" * offset + TOKEN.encode() + b" trailing"
         error = error_from_response(502, body, method="GET", url="https://insights.twilio.com/")
         assert_clean(str(error), secret_forms(ACCOUNT, TOKEN))
         assert TOKEN[:4] not in str(error).replace("x", "")
+    assert client.account_sid == ACCOUNT
 
 
 def test_page_token_is_redacted_from_error_urls() -> None:
