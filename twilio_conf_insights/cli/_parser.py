@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from enum import Enum
 from typing import Any, Protocol
 
 from .._errors import InvalidArgumentError
@@ -25,6 +23,16 @@ from ._client import (
     ClientOptions,
 )
 from ._files import EXPORT_FORMATS, infer_format
+from ._values import (
+    count_or_all,
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    parse_bool,
+    parse_datetime,
+    port,
+    split_commas,
+)
 
 __all__ = [
     "PROG",
@@ -81,75 +89,6 @@ _CLIENT_FLAGS = {
     "insights_base_url": "--insights-base-url",
     "api_base_url": "--api-base-url",
 }
-
-
-# -- value types --------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """An ISO 8601 date or date-time; without a UTC offset it is taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 timestamp: {text!r} (e.g. 2025-06-01 or 2025-06-01T08:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
-def parse_bool(text: str) -> bool:
-    """``true`` or ``false`` (any case)."""
-    lowered = text.strip().lower()
-    if lowered not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return lowered == "true"
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _count_or_all(text: str) -> int | str:
-    """A count (0 means none, as for ``--limit``), or ``all``."""
-    if text.strip().lower() == "all":
-        return "all"
-    return _non_negative_int(text)
-
-
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535), got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):  # also rejects NaN
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _one_of(enum: type[Enum]) -> str:
-    return ", ".join(str(member.value) for member in enum)
-
-
-def _split_commas(values: list[str] | None) -> list[str] | None:
-    # "--tag a --tag b" and "--tag a,b" mean the same: Twilio takes a comma-separated list.
-    if values is None:
-        return None
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 # -- option groups ------------------------------------------------------------------------
@@ -226,7 +165,7 @@ def _add_paging(parser: _Arguments) -> None:
         "--page-size", type=int, metavar="N", help="items per request, 1-1000 (default: Twilio's)"
     )
     parser.add_argument(
-        "--limit", type=_non_negative_int, metavar="N", help="stop after N items (0: none)"
+        "--limit", type=non_negative_int, metavar="N", help="stop after N items (0: none)"
     )
 
 
@@ -234,7 +173,7 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("conference filters")
     group.add_argument("--conference-sid", metavar="CF…", help="one conference")
     group.add_argument("--friendly-name", metavar="NAME", help="exact friendly name")
-    group.add_argument("--status", help=f"one of: {_one_of(ConferenceStatus)}")
+    group.add_argument("--status", help=f"one of: {one_of(ConferenceStatus)}")
     group.add_argument(
         "--created-after",
         type=parse_datetime,
@@ -247,22 +186,22 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help="created before TIME (ISO 8601; UTC when no offset)",
     )
-    group.add_argument("--mixer-region", metavar="REGION", help=f"one of: {_one_of(Region)}")
+    group.add_argument("--mixer-region", metavar="REGION", help=f"one of: {one_of(Region)}")
     group.add_argument(
         "--tag",
         action="append",
         metavar="TAG",
-        help=f"has any of these tags (repeatable, or comma-separated): {_one_of(ConferenceTag)}",
+        help=f"has any of these tags (repeatable, or comma-separated): {one_of(ConferenceTag)}",
     )
     group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
     group.add_argument(
         "--detected-issue",
         action="append",
         metavar="ISSUE",
-        help=f"has issues of any of these kinds (repeatable): {_one_of(DetectedIssue)}",
+        help=f"has issues of any of these kinds (repeatable): {one_of(DetectedIssue)}",
     )
     group.add_argument(
-        "--end-reason", metavar="REASON", help=f"one of: {_one_of(ConferenceEndReason)}"
+        "--end-reason", metavar="REASON", help=f"one of: {one_of(ConferenceEndReason)}"
     )
     _add_paging(group)
 
@@ -400,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--top",
-        type=_count_or_all,
+        type=count_or_all,
         metavar="N|all",
         help="list the N worst participants, or all (default: 20 in a table, all in JSON)",
     )
@@ -437,17 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
             f"  sleep 1; . ./fake.env; {PROG} report"
         ),
     )
-    fake.add_argument("--port", type=_port, default=0, help="TCP port (default: any free one)")
+    fake.add_argument("--port", type=port, default=0, help="TCP port (default: any free one)")
     fake.add_argument(
         "--conferences",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEMO_CONFERENCES,
         metavar="N",
         help=f"conferences to generate (default: {DEMO_CONFERENCES})",
     )
     fake.add_argument(
         "--participants",
-        type=_non_negative_int,
+        type=non_negative_int,
         nargs=2,
         metavar=("MIN", "MAX"),
         default=(2, 6),
@@ -458,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fake.add_argument(
         "--latency",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
@@ -492,9 +431,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         except InvalidArgumentError as error:
             parser.error(str(error))
     if getattr(args, "tag", None) is not None:
-        args.tag = _split_commas(args.tag)
+        args.tag = split_commas(args.tag)
     if getattr(args, "detected_issue", None) is not None:
-        args.detected_issue = _split_commas(args.detected_issue)
+        args.detected_issue = split_commas(args.detected_issue)
     return args
 
 
