@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import sys
 from typing import Any
@@ -183,3 +184,24 @@ async def test_token_in_a_same_origin_next_page_link_is_redacted(
     for text in texts:
         assert "PTcursor1234" not in text
         assert_clean(text, secret_forms(ACCOUNT, TOKEN))
+
+
+def test_registry_forgets_secrets_of_credentials_that_are_gone() -> None:
+    """Forms are scrubbed while their client lives and dropped with it: nothing is kept."""
+    token = "9" * 31 + "8"
+    client = InsightsClient(ACCOUNT, token)
+    assert redact(f"echo {token}") == f"echo {REDACTED}"
+    del client
+    gc.collect()
+    assert redact(f"echo {token}") == f"echo {token}"
+
+
+def test_log_records_are_redacted_whatever_their_arguments(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A record of the SDK's logger is redacted even when the secret is in its arguments."""
+    client = InsightsClient(ACCOUNT, TOKEN)
+    caplog.set_level(logging.INFO, logger="twilio_conf_insights")
+    logging.getLogger("twilio_conf_insights").info("peer said %s", f"Authorization: {TOKEN}")
+    assert caplog.records[-1].getMessage() == f"peer said Authorization: {REDACTED}"
+    assert client.account_sid == ACCOUNT

@@ -8,9 +8,9 @@ passes through :func:`redact` (or :func:`redact_url`) before anyone can see it.
 
 The secrets to scrub are registered by :class:`~._credentials.Credentials` when they are
 created, in each form they can be echoed in: the token or API secret itself, the whole
-``Basic …`` header value and its base64 part. The registry holds the credential objects
-weakly, so it never keeps a secret alive that no client uses any more; errors built while
-they were alive were redacted when they were built.
+``Basic …`` header value and its base64 part. The registry keeps a credential's forms only
+as long as the credential object lives (a weak reference drops them), so it never keeps a
+secret that no client uses any more; errors built while it lived were redacted then.
 
 ``PageToken`` values in URLs are replaced too: Twilio's cursor is an opaque capability to
 read the next page, and it has no place in logs or error messages.
@@ -115,9 +115,7 @@ def redact(text: str, *, extra: Iterable[str] = ()) -> str:
     for secret in extra:
         if len(secret) >= _MIN_SECRET_LENGTH:
             text = text.replace(secret, REDACTED)
-    if "ageToken=" in text or "AGETOKEN=" in text.upper():
-        text = _PAGE_TOKEN.sub(rf"\g<1>{REDACTED}", text)
-    return text
+    return _PAGE_TOKEN.sub(rf"\g<1>{REDACTED}", text)
 
 
 def redact_url(url: object) -> str:
