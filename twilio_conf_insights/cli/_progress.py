@@ -13,6 +13,7 @@ progress bar instead; without it, the plain line is shown (see ``pyproject.toml`
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -39,13 +40,15 @@ class Progress:
         interval: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
         total: int | None = None,
-        bar: Any = None,
+        use_bar: bool = False,
     ) -> None:
         self._stream = stream
         #: Conferences expected in all, when known: the meter then shows a percentage.
         self.total = total
-        # A tqdm bar drawing the counts, when the extra is installed (see on()).
-        self._bar = bar if enabled else None
+        # Draw with tqdm (the extra is installed, see on()): the bar is made on entering the
+        # context, so a command that fails before it starts leaves no half-drawn bar.
+        self._use_bar = use_bar and enabled
+        self._bar: Any = None
         self._label = label
         self._enabled = enabled
         self._interval = interval
@@ -71,8 +74,7 @@ class Progress:
         except (AttributeError, ValueError):
             terminal = False
         enabled = terminal and not quiet
-        bar = _tqdm_bar(stream, label, total) if enabled else None
-        return cls(stream, label=label, enabled=enabled, total=total, bar=bar)
+        return cls(stream, label=label, enabled=enabled, total=total, use_bar=_tqdm_installed())
 
     @property
     def enabled(self) -> bool:
@@ -148,6 +150,8 @@ class Progress:
             self._enabled = False
 
     def __enter__(self) -> Self:
+        if self._use_bar and self._bar is None:
+            self._bar = _tqdm_bar(self._stream, self._label, self.total)
         self._draw(force=True)
         return self
 
@@ -160,12 +164,13 @@ class Progress:
         self.close()
 
 
+def _tqdm_installed() -> bool:
+    return importlib.util.find_spec("tqdm") is not None
+
+
 def _tqdm_bar(stream: TextIO, label: str, total: int | None) -> Any:
-    """A tqdm bar on ``stream``, or ``None`` without the ``progress`` extra."""
-    try:
-        tqdm = importlib.import_module("tqdm")
-    except ImportError:
-        return None
+    """A tqdm bar on ``stream`` (the ``progress`` extra is installed)."""
+    tqdm = importlib.import_module("tqdm")
     return tqdm.tqdm(
         total=total, desc=label, unit=" conferences", file=stream, dynamic_ncols=True, leave=True
     )
