@@ -206,7 +206,13 @@ async def test_requests_queued_at_close_say_they_were_never_sent() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [["--demo"], ["--max-concurrency", "4"], ["--timeout", "3"], ["--api-base-url", "http://x"]],
+    [
+        ["--demo"],
+        ["--max-concurrency", "4"],
+        ["--timeout", "3"],
+        ["--api-base-url", "http://x"],
+        ["-v"],
+    ],
 )
 def test_fake_server_refuses_options_it_would_ignore(
     options: list[str], capsys: pytest.CaptureFixture[str]

@@ -88,6 +88,7 @@ _CLIENT_FLAGS = {
     "timeout": "--timeout",
     "insights_base_url": "--insights-base-url",
     "api_base_url": "--api-base-url",
+    "verbose": "--verbose",  # the SDK's log: the server makes no client request
 }
 
 
