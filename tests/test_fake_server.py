@@ -1085,7 +1085,7 @@ async def test_standalone_entry_point_serves_until_interrupted() -> None:
     try:
         assert process.stdout is not None
         lines = [
-            (await asyncio.wait_for(process.stdout.readline(), PATIENCE)).decode() for _ in range(7)
+            (await asyncio.wait_for(process.stdout.readline(), PATIENCE)).decode() for _ in range(4)
         ]
         banner = "".join(lines)
         base_url = re.search(r"http://127\.0\.0\.1:\d+", banner)

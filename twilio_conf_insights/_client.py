@@ -29,6 +29,17 @@ __all__ = ["InsightsClient"]
 
 ENV_REGION = "TWILIO_REGION"
 ENV_EDGE = "TWILIO_EDGE"
+#: Base-URL overrides (a proxy, the bundled fake server); ``http://`` only for loopback.
+ENV_INSIGHTS_BASE_URL = "TWILIO_INSIGHTS_BASE_URL"
+ENV_API_BASE_URL = "TWILIO_API_BASE_URL"
+
+#: Constructor options read from the environment by :meth:`InsightsClient.from_env`.
+_ENV_OPTIONS = {
+    "region": ENV_REGION,
+    "edge": ENV_EDGE,
+    "insights_base_url": ENV_INSIGHTS_BASE_URL,
+    "api_base_url": ENV_API_BASE_URL,
+}
 
 
 class InsightsClient:
@@ -138,8 +149,11 @@ class InsightsClient:
         """A client configured from the environment variables twilio-python reads.
 
         ``TWILIO_ACCOUNT_SID`` with ``TWILIO_AUTH_TOKEN``, or with ``TWILIO_API_KEY`` and
-        ``TWILIO_API_SECRET``; ``TWILIO_REGION`` and ``TWILIO_EDGE`` when set. ``options``
-        are passed on to the constructor (and win over the environment).
+        ``TWILIO_API_SECRET``; ``TWILIO_REGION``, ``TWILIO_EDGE``, and the base-URL
+        overrides ``TWILIO_INSIGHTS_BASE_URL`` and ``TWILIO_API_BASE_URL`` when set (the
+        command line reads the same variables, and ``twilio-conf-insights fake-server``
+        prints them). ``options`` are passed on to the constructor (and win over the
+        environment).
         """
         env = os.environ if environ is None else environ
         given = sorted({"account_sid", "auth_token", "api_key", "api_secret"} & options.keys())
@@ -148,8 +162,9 @@ class InsightsClient:
                 f"from_env() reads credentials from the environment; do not pass {', '.join(given)}"
             )
         credentials = Credentials.from_env(env)
-        options.setdefault("region", env.get(ENV_REGION) or None)
-        options.setdefault("edge", env.get(ENV_EDGE) or None)
+        for option, variable in _ENV_OPTIONS.items():
+            if options.get(option) is None:
+                options[option] = env.get(variable) or None
         if credentials.uses_api_key:
             return cls(
                 credentials.account_sid,

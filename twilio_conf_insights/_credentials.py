@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import aiohttp
 import attrs
 
+from . import _redaction
 from ._errors import ConfigurationError
 from ._validation import is_sid
 
@@ -38,6 +39,10 @@ class Credentials:
     #: The Basic-auth user: the account SID, or the API key SID.
     username: str
     _password: str = attrs.field(alias="password")
+
+    def __attrs_post_init__(self) -> None:
+        # From now on, every message the SDK builds is scrubbed of this secret.
+        _redaction.register(self)
 
     @classmethod
     def resolve(

@@ -3,6 +3,11 @@
 Every exception the SDK raises on purpose derives from :class:`TwilioInsightsError`, except
 invalid arguments, which raise :class:`InvalidArgumentError` (a :class:`ValueError`) before
 any request is sent.
+
+Every message and URL an exception carries is passed through
+:func:`~._redaction.redact` when the exception is built: peer-controlled text (an error
+body, a malformed status line quoted by aiohttp, a next-page link) may echo the
+credentials, and must not reach a ``str``, ``repr``, log line or terminal.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from typing import Any
+
+from . import _redaction
+from ._redaction import redact, redact_url
 
 __all__ = [
     "ApiError",
@@ -21,6 +29,7 @@ __all__ = [
     "ForeignOriginError",
     "InvalidArgumentError",
     "NotFoundError",
+    "PaginationLoopError",
     "PermissionDeniedError",
     "RateLimitError",
     "RetryExhaustedError",
@@ -68,10 +77,10 @@ class ApiError(TwilioInsightsError):
     ) -> None:
         self.status = status
         self.code = code
-        self.message = message
-        self.more_info = more_info
+        self.message = message = redact(message)
+        self.more_info = redact(more_info) if more_info else more_info
         self.method = method
-        self.url = url
+        self.url = redact_url(url)
         self.retry_after = retry_after
         super().__init__(status, message)
 
@@ -128,8 +137,8 @@ class TransportError(TwilioInsightsError):
     ) -> None:
         self.kind = kind
         self.method = method
-        self.url = url
-        self.message = message
+        self.url = redact_url(url)
+        self.message = message = redact(message)
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -156,8 +165,8 @@ class DecodeError(TwilioInsightsError):
     ) -> None:
         self.resource = resource
         self.field = field
-        self.url = url
-        self.message = message
+        self.url = redact_url(url)
+        self.message = message = redact(message)
         self.retryable = retryable
         super().__init__(message)
 
@@ -168,11 +177,34 @@ class DecodeError(TwilioInsightsError):
         return f"{what}{self.message}{where}{url}"
 
 
+class PaginationLoopError(DecodeError):
+    """A listing's next-page links go round in circles, or through endless empty pages.
+
+    ``link`` is the offending link (page token redacted). Raised instead of following it,
+    after the items of every new page were yielded: no item is yielded twice.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        link: str,
+        resource: str = "",
+        field: str | None = None,
+        url: str = "",
+    ) -> None:
+        super().__init__(message, resource=resource, field=field, url=url)
+        self.link = redact_url(link)
+
+
 class ForeignOriginError(TwilioInsightsError):
     """A next-page link or redirect pointed at a host other than the request's.
 
     Nothing is sent to the foreign host: credentials never leave the configured origins.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class RetryExhaustedError(TwilioInsightsError):
@@ -188,8 +220,10 @@ class RetryExhaustedError(TwilioInsightsError):
         self.last_error = last_error
         self.elapsed = elapsed
         super().__init__(
-            f"gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
-            f"in {elapsed:.1f}s; last error: {last_error}"
+            redact(
+                f"gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
+                f"in {elapsed:.1f}s; last error: {last_error}"
+            )
         )
 
 
@@ -217,12 +251,17 @@ def error_from_response(
     url: str,
     retry_after: float | None = None,
     redact: Collection[str] = (),
+    location: str | None = None,
 ) -> ApiError:
     """Build the typed error for a non-2xx response from Twilio's JSON error body.
 
     Twilio's body is ``{"code", "message", "more_info", "status"}``; a body that is not that
     shape (a proxy's HTML page, an empty body) still gives a useful error with the status.
+    ``redact`` names secrets to scrub besides the registered ones; ``location`` is the
+    ``Location`` header of a 3xx answer, which the message names (redirects are not
+    followed: a redirect could carry the credentials to another host).
     """
+    redact_also, redact_text = redact, _redaction.redact
     code: int | None = None
     more_info: str | None = None
     message = ""
@@ -241,17 +280,24 @@ def error_from_response(
         if isinstance(raw_more, str):
             more_info = raw_more
     if not message:
-        text = body[:200].decode("utf-8", "replace").strip()
-        message = text or _DEFAULT_REASONS.get(status, "unexpected status")
-    for secret in redact:
-        # A proxy's error page may echo the request, Authorization header included.
-        if secret:
-            message = message.replace(secret, "<redacted>")
-            more_info = more_info.replace(secret, "<redacted>") if more_info else more_info
+        # A proxy's error page may echo the request, Authorization header included: redact
+        # the whole text first, then cut it, so no part of a secret survives at the cut.
+        text = redact_text(body.decode("utf-8", "replace"), extra=redact_also)
+        message = text[:_MAX_BODY_MESSAGE].strip()
+        message = message or _DEFAULT_REASONS.get(status, "unexpected status")
+    if redact_also:
+        message = redact_text(message, extra=redact_also)
+        more_info = redact_text(more_info, extra=redact_also) if more_info else more_info
+    if 300 <= status < 400:
+        where = f" to {redact_url(location)}" if location else ""
+        message = f"{message} (a redirect{where}; redirects are not followed)"
     return error_class_for_status(status)(
         status, code, message, more_info, method, url, retry_after=retry_after
     )
 
+
+#: Characters of a non-JSON error body kept in the message.
+_MAX_BODY_MESSAGE = 200
 
 _DEFAULT_REASONS: Mapping[int, str] = {
     400: "Bad Request",

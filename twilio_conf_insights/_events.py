@@ -8,7 +8,9 @@ from a hook is logged and swallowed, so observing a client can never break it)::
         if isinstance(event, RetryScheduled):
             print(f"retry {event.attempt} of {event.url} in {event.wait:.2f}s: {event.cause}")
 
-No event carries a header, so none carries a credential.
+No event carries a header, so none carries a credential; the text fields (``url``,
+``cause``, ``error``) are redacted when the event is built, since they may quote a peer's
+answer, and page tokens in URLs are replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from ._limiter import LimiterStats
+from ._redaction import redact, redact_url
 
 __all__ = [
     "ClientEvent",
@@ -32,12 +35,16 @@ __all__ = [
 _log = logging.getLogger("twilio_conf_insights")
 
 
+def _redact_optional(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
 @attrs.frozen
 class RequestSent:
     """An attempt is about to be sent (after it was granted a slot)."""
 
     method: str
-    url: str
+    url: str = attrs.field(converter=redact_url)
     #: 1 for the first attempt of a call, 2 for its first retry, ...
     attempt: int
 
@@ -47,13 +54,13 @@ class ResponseReceived:
     """An attempt ended: with a status, or with ``status=None`` and an ``error``."""
 
     method: str
-    url: str
+    url: str = attrs.field(converter=redact_url)
     attempt: int
     status: int | None
     #: Seconds from sending to the end of the body.
     elapsed: float
     #: The failure, for attempts that did not give a usable response.
-    error: str | None = None
+    error: str | None = attrs.field(default=None, converter=_redact_optional)
 
 
 @attrs.frozen
@@ -61,13 +68,13 @@ class RetryScheduled:
     """An attempt failed with a retryable error; the call will be retried after ``wait``."""
 
     method: str
-    url: str
+    url: str = attrs.field(converter=redact_url)
     #: The attempt that failed.
     attempt: int
     #: Seconds until the next attempt.
     wait: float
     #: What went wrong, as text (never containing a header or credential).
-    cause: str
+    cause: str = attrs.field(converter=redact)
     #: The error's class name, e.g. ``"RateLimitError"``.
     cause_type: str
 

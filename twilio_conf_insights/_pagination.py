@@ -8,6 +8,12 @@ holds at most two pages in memory.
 Page parsing is pure (:class:`PageFormat`): Insights pages carry their items under
 ``meta.key`` and an absolute ``meta.next_page_url``; 2010 pages carry ``participants`` and a
 ``next_page_uri`` relative to the API host.
+
+**A broken server cannot make a listing endless.** A link back to a page already fetched
+(the same URL, or the same ``PageToken``) raises :class:`PaginationLoopError` before it is
+followed, so no item is yielded twice; and :data:`MAX_EMPTY_PAGES` empty pages in a row
+that keep linking onward raise it too (``limit`` cannot bound a listing whose pages
+hold nothing).
 """
 
 from __future__ import annotations
@@ -29,10 +35,15 @@ import attrs
 from yarl import URL
 
 from ._converter import decode_list
-from ._errors import DecodeError
+from ._errors import DecodeError, PaginationLoopError
 from ._urls import resolve_next_page
 
-__all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "Page", "PageFormat", "Paginator"]
+__all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFormat", "Paginator"]
+
+#: Empty pages in a row, each with a next link, after which a listing is given up as
+#: broken. Twilio never sends one empty page followed by more; 20 leaves room for a server
+#: that skips a few filtered-out pages without letting one spin forever.
+MAX_EMPTY_PAGES = 20
 
 T = TypeVar("T")
 
@@ -156,6 +167,30 @@ class _PageWalk(Generic[T]):
         body = await self.fetch_json(url)
         return self.page_format.parse(body, self.item_type, self.items_key, url)
 
+    def loop_error(self, page: Page[T], seen: _SeenPages) -> PaginationLoopError | None:
+        """Why following ``page.next_url`` would go round in circles, if it would."""
+        link = page.next_url
+        if link is None:
+            return None
+        field = f"{'$.' + self.page_format.meta_key if self.page_format.meta_key else '$'}"
+        field += f".{self.page_format.next_key}"
+        resource = f"page of {self.item_type.__name__}"
+        if link in seen.urls:
+            why = "links back to a page already fetched"
+        elif (token := link.query.get("PageToken")) is not None and token in seen.tokens:
+            why = "repeats the PageToken of a page already fetched"
+        elif seen.empty_run >= MAX_EMPTY_PAGES:
+            why = f"follows {seen.empty_run} empty pages in a row"
+        else:
+            return None
+        return PaginationLoopError(
+            f"the next-page link {why}: {link}",
+            link=str(link),
+            resource=resource,
+            field=field,
+            url=str(page.url),
+        )
+
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         remaining = self.limit
         if remaining is not None and remaining <= 0:
@@ -163,16 +198,23 @@ class _PageWalk(Generic[T]):
         # The first page is awaited directly: there is nothing to overlap it with yet, and
         # most listings (a conference's participants) are a single page.
         page = await self.fetch(self.first_url)
+        seen = _SeenPages()
         pending: asyncio.Future[Page[T]] | None = None
         try:
             while True:
+                seen.add(page)
                 if remaining is not None:
                     if len(page.items) >= remaining:
                         page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
                     remaining -= len(page.items)
-                if page.next_url is not None:
+                loop = self.loop_error(page, seen)
+                if page.next_url is not None and loop is None:
                     pending = asyncio.ensure_future(self.fetch(page.next_url))
+                # This page's items are new (its URL and token were not seen before): they
+                # are yielded, and the loop is reported when the next page is asked for.
                 yield page
+                if loop is not None:
+                    raise loop
                 if pending is None:
                     return
                 page = await pending
@@ -180,6 +222,24 @@ class _PageWalk(Generic[T]):
         finally:
             if pending is not None:
                 await _discard(pending)
+
+
+class _SeenPages:
+    """The URLs and page tokens of a listing so far, and its current run of empty pages."""
+
+    __slots__ = ("empty_run", "tokens", "urls")
+
+    def __init__(self) -> None:
+        self.urls: set[URL] = set()
+        self.tokens: set[str] = set()
+        self.empty_run = 0
+
+    def add(self, page: Page[Any]) -> None:
+        self.urls.add(page.url)
+        token = page.url.query.get("PageToken")
+        if token is not None:
+            self.tokens.add(token)
+        self.empty_run = 0 if page.items else self.empty_run + 1
 
 
 class Paginator(Generic[T], AsyncIterator[T]):

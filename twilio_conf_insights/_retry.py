@@ -35,8 +35,10 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date.
 
-    Returns ``None`` when the header is absent or unreadable, and never a negative number
-    (a date in the past means "now").
+    Returns ``None`` when the header is absent or unreadable, and otherwise a finite
+    number of seconds, never negative (a date in the past means "now"). Any header value
+    gives one of these: the server controls it, so nothing it sends may raise (a year or
+    UTC offset too large for ``datetime`` is unreadable, not an ``OverflowError``).
     """
     if value is None:
         return None
@@ -48,12 +50,14 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return seconds if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:  # an HTTP date is GMT by definition
+            when = when.replace(tzinfo=UTC)
+        reference = now if now is not None else datetime.now(UTC)
+        seconds = (when - reference).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        # email.utils raises each of these for some malformed or out-of-range date.
         return None
-    if when.tzinfo is None:  # an HTTP date is GMT by definition
-        when = when.replace(tzinfo=UTC)
-    reference = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - reference).total_seconds())
+    return max(0.0, seconds)
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -34,7 +34,7 @@ from ._errors import (
 from ._events import EventDispatcher, RequestSent, ResponseReceived, RetryScheduled
 from ._limiter import AdaptiveLimiter
 from ._retry import RetryPolicy, is_retryable, parse_retry_after
-from ._urls import Origin, origin_of
+from ._urls import Origin, describe_origin, origin_of
 from ._version import __version__
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
@@ -129,7 +129,7 @@ class Transport:
         """Refuse any URL outside the configured Twilio origins: credentials stay home."""
         if origin_of(url) not in self._origins or url.user is not None or url.password is not None:
             raise ForeignOriginError(
-                f"refusing to send credentials to {url.scheme}://{url.host}: "
+                f"refusing to send credentials to {describe_origin(url)}: "
                 "not one of the configured API hosts"
             )
 
@@ -222,10 +222,15 @@ class Transport:
         status = 0
         body = b""
         retry_after_header: str | None = None
+        location: str | None = None
         failure: TransportError | DecodeError | None = None
         try:
-            if self._closed:  # closed while this call waited to be retried
-                raise ClientClosedError("this client was closed while the request was retrying")
+            if self._closed:  # closed while this call waited for a slot or to be retried
+                raise ClientClosedError(
+                    "this client was closed while the request was still queued: it was never sent"
+                    if attempt == 1
+                    else "this client was closed while the request was waiting to be retried"
+                )
             if session.closed:  # a session the user passed in, and closed
                 raise ClientClosedError("the aiohttp session given to this client is closed")
             if _log.isEnabledFor(logging.DEBUG):
@@ -240,6 +245,7 @@ class Transport:
                     ) as response:
                         status = response.status
                         retry_after_header = response.headers.get("Retry-After")
+                        location = response.headers.get("Location")
                         body = await self._read_body(response, url)
             except DecodeError as exc:
                 failure = exc
@@ -297,6 +303,7 @@ class Transport:
             url=str(url),
             retry_after=retry_after,
             redact=self._secret_forms,
+            location=location,
         )
 
     async def _read_body(self, response: aiohttp.ClientResponse, url: URL) -> bytes:

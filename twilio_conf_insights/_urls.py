@@ -16,6 +16,7 @@ from ._errors import ConfigurationError, ForeignOriginError, InvalidArgumentErro
 __all__ = [
     "Origin",
     "base_url",
+    "describe_origin",
     "is_loopback_host",
     "origin_of",
     "path_segment",
@@ -30,6 +31,14 @@ Origin = tuple[str, str, int | None]
 def origin_of(url: URL) -> Origin:
     """The origin of an absolute URL, with the default port made explicit."""
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
+
+
+def describe_origin(url: URL) -> str:
+    """``scheme://host:port`` of a URL, the port always written, for error messages."""
+    host = url.host or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"{url.scheme}://{host}:{url.port}" if url.port is not None else f"{url.scheme}://{host}"
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -115,7 +124,7 @@ def resolve_next_page(link: str, *, request_url: URL) -> URL:
         raise ForeignOriginError("refusing to follow a next-page link that carries credentials")
     if origin_of(target) != origin_of(request_url):
         raise ForeignOriginError(
-            f"refusing to follow a next-page link to {target.scheme}://{target.host}: "
-            f"requests only go to {request_url.scheme}://{request_url.host}"
+            f"refusing to follow a next-page link to {describe_origin(target)}: "
+            f"requests only go to {describe_origin(request_url)}"
         )
     return target

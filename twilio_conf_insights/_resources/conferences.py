@@ -167,4 +167,11 @@ def conference_query(filters: Mapping[str, object]) -> dict[str, str | int]:
         if value is not None:
             parameter, check = _FILTERS[name]
             query[parameter] = check(value, name)
+    after, before = filters.get("created_after"), filters.get("created_before")
+    if isinstance(after, datetime) and isinstance(before, datetime) and after > before:
+        # Twilio would answer with nothing: an empty result would hide the mistake.
+        raise InvalidArgumentError(
+            f"created_after ({after.isoformat()}) is later than created_before "
+            f"({before.isoformat()}): no conference can match"
+        )
     return query

@@ -10,7 +10,7 @@ expected failure into one line on stderr and an exit status:
 * ``130`` Ctrl-C, ``143`` SIGTERM: the command is cancelled, so an export removes its
   temporary file; ``141`` when stdout's reader goes away (``… | head``).
 
-Messages are the errors' ``str()``, which the SDK keeps free of credentials.
+Messages are the errors' ``str()``, redacted (see ``_redaction``): never a credential.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 
 from .._errors import InvalidArgumentError, TwilioInsightsError
+from .._redaction import LOGGER_NAME, redact
 from ._commands import COMMANDS, Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,
@@ -47,14 +49,35 @@ class _Termination:
 
 
 def _one_line(text: str) -> str:
-    # A server's message may span lines; the contract is one line per failure.
-    return " ".join(text.split())
+    # A server's message may span lines; the contract is one line per failure. Redacted
+    # again here: an OSError or a third-party error did not pass the SDK's redaction.
+    return " ".join(redact(text).split())
 
 
 def _fail(message: str) -> None:
     with contextlib.suppress(OSError, ValueError):
         sys.stderr.write(f"{PROG}: {_one_line(message)}\n")
         sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _log_to_stderr(enabled: bool) -> Iterator[None]:
+    # -v: the SDK's DEBUG log (each request, each retry) on stderr. The SDK's logger
+    # redacts every record itself, so what it prints carries no secret.
+    if not enabled:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s %(message)s"))
+    logger = logging.getLogger(LOGGER_NAME)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _silence_stdout() -> None:
@@ -93,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error argparse printed
         code = exit_.code
         return 0 if code is None else code if isinstance(code, int) else EXIT_USAGE
+    with _log_to_stderr(args.verbose):
+        return _execute(args)
+
+
+def _execute(args: argparse.Namespace) -> int:
     runtime = Runtime(
         stdout=sys.stdout,
         stderr=sys.stderr,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 
-from .._client import InsightsClient
+from .._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, InsightsClient
+from .._errors import ConfigurationError
 from .._events import EventHook
 
 __all__ = [
@@ -25,12 +27,12 @@ __all__ = [
 DEMO_CONFERENCES = 200
 #: Seed of the ``--demo`` data set, fixed so that SIDs seen in one run work in the next.
 DEMO_SEED = 7
+#: How to try the command line without an account, added to configuration errors.
+DEMO_HINT = (
+    "or add --demo to try it against a built-in fake Twilio (twilio-conf-insights --demo report)"
+)
 #: Seconds the demo server adds to each response, so progress and concurrency are visible.
 DEMO_LATENCY = 0.003
-
-#: Base-URL overrides read by the CLI only (the SDK's ``from_env`` takes them as options).
-ENV_INSIGHTS_BASE_URL = "TWILIO_INSIGHTS_BASE_URL"
-ENV_API_BASE_URL = "TWILIO_API_BASE_URL"
 
 
 @attrs.frozen
@@ -69,14 +71,16 @@ async def open_client(
         async with _demo_client(options, hooks) as client:
             yield client
         return
-    overrides: dict[str, Any] = {}
-    insights = options.insights_base_url or environ.get(ENV_INSIGHTS_BASE_URL) or None
-    api = options.api_base_url or environ.get(ENV_API_BASE_URL) or None
-    if insights is not None:
-        overrides["insights_base_url"] = insights
-    if api is not None:
-        overrides["api_base_url"] = api
-    client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
+    # The environment is read by from_env, exactly as a library user's program reads it;
+    # --insights-base-url / --api-base-url win over it.
+    overrides = {
+        "insights_base_url": options.insights_base_url,
+        "api_base_url": options.api_base_url,
+    }
+    try:
+        client = InsightsClient.from_env(environ, hooks=hooks, **overrides, **options.tuning())
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{error}; {DEMO_HINT}") from None
     async with client:
         yield client
 
@@ -88,7 +92,12 @@ async def _demo_client(
     # Imported here: the fake server (and its data generator) is only needed for --demo.
     from ..testing import FakeTwilio
 
-    fake = FakeTwilio(conferences=DEMO_CONFERENCES, seed=DEMO_SEED, latency=DEMO_LATENCY)
+    fake = FakeTwilio(
+        conferences=DEMO_CONFERENCES,
+        seed=DEMO_SEED,
+        latency=DEMO_LATENCY,
+        now=datetime.now(UTC),  # recent data: "the last 24 hours" is never empty
+    )
     async with (
         fake,
         InsightsClient(

@@ -13,6 +13,7 @@ import shlex
 import signal
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import attrs
@@ -24,11 +25,13 @@ from .._pagination import Paginator
 from .._results import ConferenceReport
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
 from ._exit import EXIT_OK
-from ._export import atomic_output, export_writer, infer_format
+from ._export import export_writer
+from ._files import open_output
 from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
     PARTICIPANT_SUMMARY_COLUMNS,
+    REPORT_TABLE_TOP,
     Column,
     Record,
     report_json,
@@ -165,14 +168,18 @@ async def _complete_reports(
 
 
 async def export(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``export -o FILE``: every matching conference to a JSONL or CSV file, atomically."""
-    fmt = infer_format(args.output, args.format)
+    """``export -o FILE``: every matching conference to a JSONL, JSON or CSV file.
+
+    Written as :mod:`._files` says (atomically for a regular file, directly into a pipe or
+    device, ``-`` for stdout); ends with one line on stderr saying what was written.
+    """
+    fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
-    progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet)
+    progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet, total=args.limit)
     async with runtime.client(hooks=[progress.on_event]) as client:
         # Built before the file is created, so that invalid filters fail without touching it.
         summaries = client.conferences.list(**filters)
-        with progress, atomic_output(args.output) as stream:
+        with progress, open_output(args.output, runtime.stdout) as stream:
             writer = export_writer(fmt, stream, with_participants=args.with_participants)
             if args.with_participants:
                 async with contextlib.aclosing(_complete_reports(client, filters)) as reports:
@@ -184,6 +191,12 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
                     async for summary in summaries:
                         writer.write(summary, None)
                         progress.advance()
+            writer.finish()
+    if not runtime.quiet:
+        participants = f" ({progress.participants} participants)" if args.with_participants else ""
+        where = "stdout" if args.output == "-" else args.output
+        runtime.stderr.write(f"wrote {progress.conferences} conferences{participants} to {where}\n")
+        runtime.stderr.flush()
     return EXIT_OK
 
 
@@ -198,7 +211,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
             jitter_above=args.jitter_above,
         )
     )
-    progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet)
+    progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet, total=args.limit)
     async with runtime.client(hooks=[progress.on_event]) as client:
         client.conferences.list(**filters)  # checks the filters before anything is sent
         with progress:
@@ -207,10 +220,15 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
     result = builder.result()
+    # --top N lists N (0: none, like --limit 0), --top all lists all; by default a table
+    # shows REPORT_TABLE_TOP and JSON (for programs) everything.
+    top: int | None = REPORT_TABLE_TOP if fmt == "table" else None
+    if args.top is not None:
+        top = None if args.top == "all" else args.top
     if fmt == "json":
-        write_record(report_json(result, top=args.top), "json", runtime.stdout)
+        write_record(report_json(result, top=top), "json", runtime.stdout)
     else:
-        runtime.stdout.write("\n".join(report_lines(result, top=args.top)) + "\n")
+        runtime.stdout.write("\n".join(report_lines(result, top=top)) + "\n")
     return EXIT_OK
 
 
@@ -221,10 +239,12 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
 
     fake = FakeTwilio(
         conferences=args.conferences,
+        participants_per_conference=tuple(args.participants),
         seed=args.seed,
         latency=args.latency / 1000.0,
         host="127.0.0.1",
         port=args.port,
+        now=datetime.now(UTC),  # recent data, as for --demo
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,12 +1,11 @@
-"""Export files: written atomically, as JSON Lines or as flattened CSV.
+"""Export records: as JSON Lines, one JSON array, or flattened CSV.
 
-**Atomic.** :func:`atomic_output` writes to a hidden temporary file next to the target
-and renames it over the target (``os.replace``) only when the block completes, so an
-interrupted export leaves neither a truncated file that looks complete nor the temporary
-file.
+Where they are written (atomically, into a pipe, through a symlink) is decided by
+:mod:`._files`.
 
 **JSON Lines** is lossless: each line is a conference's ``to_dict()`` (the API's JSON),
 with its participants' ``to_dict()`` under ``"participants"`` when they were asked for.
+**JSON** is the same objects as one array, written element by element.
 
 **CSV** has a fixed header. Conference rows flatten ``detected_issues``; participant rows
 flatten ``properties`` (``properties_enter_muted``…) and ``metrics`` (``inbound_mos``,
@@ -20,14 +19,11 @@ the ``extra`` column (``conference_extra`` for the conference's, with participan
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import json
-import os
-import secrets
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TextIO, cast
 
 import attrs
@@ -40,59 +36,12 @@ __all__ = [
     "CsvExport",
     "ExportWriter",
     "Field",
+    "JsonArrayExport",
     "JsonlExport",
-    "atomic_output",
     "csv_header",
     "export_writer",
     "flatten",
-    "infer_format",
 ]
-
-
-# -- atomic file --------------------------------------------------------------------------
-
-
-def _create_temp(directory: str, name: str) -> tuple[int, str]:
-    # os.open with mode 0o666 rather than tempfile.mkstemp (always 0o600): the export
-    # should get the permissions any new file of the user gets (the umask applies).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(path, flags, 0o666), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file in {directory!r}")
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
-    """A UTF-8 text stream whose content appears at ``path`` only if the block completes.
-
-    On any exception (including ``KeyboardInterrupt`` and task cancellation) the temporary
-    file is removed and ``path`` is left as it was.
-    """
-    target = os.path.abspath(os.fspath(path))
-    directory, name = os.path.split(target)
-    fd, temporary = _create_temp(directory, name)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            yield stream
-            stream.flush()
-            # On disk before the rename: a crash right after must not leave an empty file.
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def infer_format(path: str, requested: str | None) -> str:
-    """The export format asked for, else ``csv`` for a ``.csv`` file and ``jsonl`` otherwise."""
-    if requested is not None:
-        return requested
-    return "csv" if path.lower().endswith(".csv") else "jsonl"
 
 
 # -- flattening ---------------------------------------------------------------------------
@@ -230,6 +179,16 @@ class ExportWriter(Protocol):
     ) -> None:
         """Write ``summary``; ``participants`` is ``None`` when they were not asked for."""
 
+    def finish(self) -> None:
+        """Write what ends the file (JSON's closing bracket); nothing for line formats."""
+
+
+def _record(summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None) -> str:
+    record = summary.to_dict()
+    if participants is not None:
+        record["participants"] = [participant.to_dict() for participant in participants]
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
 
 class JsonlExport:
     """One JSON object per line: the conference, participants under ``"participants"``."""
@@ -241,10 +200,29 @@ class JsonlExport:
         self, summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
     ) -> None:
         """Write one line."""
-        record = summary.to_dict()
-        if participants is not None:
-            record["participants"] = [participant.to_dict() for participant in participants]
-        self._stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._stream.write(_record(summary, participants) + "\n")
+
+    def finish(self) -> None:
+        """Nothing to close: every line is complete."""
+
+
+class JsonArrayExport:
+    """The objects of :class:`JsonlExport` as one JSON array, one element per line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._count = 0
+
+    def write(
+        self, summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
+    ) -> None:
+        """Write one element."""
+        self._stream.write(("[\n" if self._count == 0 else ",\n") + _record(summary, participants))
+        self._count += 1
+
+    def finish(self) -> None:
+        """Close the array (``[]`` when nothing was written)."""
+        self._stream.write("\n]\n" if self._count else "[]\n")
 
 
 class CsvExport:
@@ -274,12 +252,17 @@ class CsvExport:
             del cells[_PARTICIPANT_CONFERENCE_SID]
             self._writer.writerow([*conference, conference_extra, *cells, extra])
 
+    def finish(self) -> None:
+        """Nothing to close: every row is complete."""
+
 
 _PARTICIPANT_CONFERENCE_SID = [f.name for f in PARTICIPANT_FIELDS].index("conference_sid")
 
 
 def export_writer(fmt: str, stream: TextIO, *, with_participants: bool) -> ExportWriter:
-    """The writer of ``fmt`` (``jsonl`` or ``csv``) on ``stream``."""
+    """The writer of ``fmt`` (``jsonl``, ``json`` or ``csv``) on ``stream``."""
     if fmt == "csv":
         return CsvExport(stream, with_participants=with_participants)
+    if fmt == "json":
+        return JsonArrayExport(stream)
     return JsonlExport(stream)

@@ -22,6 +22,7 @@ __all__ = [
     "CONFERENCE_COLUMNS",
     "LIVE_PARTICIPANT_COLUMNS",
     "PARTICIPANT_SUMMARY_COLUMNS",
+    "REPORT_TABLE_TOP",
     "Column",
     "Record",
     "cell",
@@ -280,17 +281,16 @@ def _number(value: float | None, digits: int = 2) -> str:
 
 
 def report_json(report: QualityReport, *, top: int | None) -> dict[str, Any]:
-    """The report as JSON: every poor participant unless ``top`` (> 0) cuts the list."""
+    """The report as JSON: the ``top`` worst poor participants (``None``: all, 0: none)."""
     result = report.to_dict()
     result["poor_participants_total"] = len(report.poor_participants)
-    if top:
+    if top is not None:
         result["poor_participants"] = result["poor_participants"][:top]
     return result
 
 
 def report_lines(report: QualityReport, *, top: int | None) -> list[str]:
-    """The report as text sections for a terminal."""
-    limit = REPORT_TABLE_TOP if top is None else top
+    """The report as text sections: the ``top`` worst poor participants (``None``: all)."""
     lines = [
         f"{report.conferences} conferences, {report.participants} participants "
         f"({report.participants_with_metrics} with metrics)"
@@ -319,7 +319,7 @@ def report_lines(report: QualityReport, *, top: int | None) -> list[str]:
         f"packet loss > {limits.packet_loss_above:g}%, jitter > {limits.jitter_above:g} ms; "
         "worse of inbound/outbound, worst first)",
     ]
-    shown = poor[:limit] if limit else poor
+    shown = poor[:top] if top is not None else poor
     if shown:
         lines += format_table(
             (
@@ -350,7 +350,7 @@ def report_lines(report: QualityReport, *, top: int | None) -> list[str]:
             max_width=34,
         )
     if len(shown) < len(poor):
-        lines.append(f"… and {len(poor) - len(shown)} more (--top 0 lists all)")
+        lines.append(f"… and {len(poor) - len(shown)} more (--top all lists them all)")
 
     lines += ["", "MOS by participant region (worse of inbound/outbound)"]
     lines += format_table(

@@ -9,12 +9,10 @@ its :class:`~twilio_conf_insights._errors.InvalidArgumentError` becomes exit sta
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from enum import Enum
 from typing import Any, Protocol
 
+from .._errors import InvalidArgumentError
 from .._models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from .._version import __version__
 from ._client import (
@@ -23,6 +21,17 @@ from ._client import (
     ENV_API_BASE_URL,
     ENV_INSIGHTS_BASE_URL,
     ClientOptions,
+)
+from ._files import EXPORT_FORMATS, infer_format
+from ._values import (
+    count_or_all,
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    parse_bool,
+    parse_datetime,
+    port,
+    split_commas,
 )
 
 __all__ = [
@@ -64,6 +73,7 @@ exit status:
 _GLOBAL_DEFAULTS: dict[str, Any] = {
     "demo": False,
     "quiet": False,
+    "verbose": False,
     "max_concurrency": None,
     "timeout": None,
     "insights_base_url": None,
@@ -71,66 +81,15 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
 }
 
 
-# -- value types --------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """An ISO 8601 date or date-time; without a UTC offset it is taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 timestamp: {text!r} (e.g. 2025-06-01 or 2025-06-01T08:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
-def parse_bool(text: str) -> bool:
-    """``true`` or ``false`` (any case)."""
-    lowered = text.strip().lower()
-    if lowered not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return lowered == "true"
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535), got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):  # also rejects NaN
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def _one_of(enum: type[Enum]) -> str:
-    return ", ".join(str(member.value) for member in enum)
-
-
-def _split_commas(values: list[str] | None) -> list[str] | None:
-    # "--tag a --tag b" and "--tag a,b" mean the same: Twilio takes a comma-separated list.
-    if values is None:
-        return None
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+#: The global options that configure the client, by attribute: meaningless for fake-server.
+_CLIENT_FLAGS = {
+    "demo": "--demo",
+    "max_concurrency": "--max-concurrency",
+    "timeout": "--timeout",
+    "insights_base_url": "--insights-base-url",
+    "api_base_url": "--api-base-url",
+    "verbose": "--verbose",  # the SDK's log: the server makes no client request
+}
 
 
 # -- option groups ------------------------------------------------------------------------
@@ -156,6 +115,13 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "-q", "--quiet", action="store_true", default=suppress, help="no progress on stderr"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=suppress,
+        help="log every request and retry on stderr (the library's DEBUG log, redacted)",
     )
     group.add_argument(
         "--max-concurrency",
@@ -199,14 +165,16 @@ def _add_paging(parser: _Arguments) -> None:
     parser.add_argument(
         "--page-size", type=int, metavar="N", help="items per request, 1-1000 (default: Twilio's)"
     )
-    parser.add_argument("--limit", type=int, metavar="N", help="stop after N items")
+    parser.add_argument(
+        "--limit", type=non_negative_int, metavar="N", help="stop after N items (0: none)"
+    )
 
 
 def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("conference filters")
     group.add_argument("--conference-sid", metavar="CF…", help="one conference")
     group.add_argument("--friendly-name", metavar="NAME", help="exact friendly name")
-    group.add_argument("--status", help=f"one of: {_one_of(ConferenceStatus)}")
+    group.add_argument("--status", help=f"one of: {one_of(ConferenceStatus)}")
     group.add_argument(
         "--created-after",
         type=parse_datetime,
@@ -219,22 +187,22 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
         metavar="TIME",
         help="created before TIME (ISO 8601; UTC when no offset)",
     )
-    group.add_argument("--mixer-region", metavar="REGION", help=f"one of: {_one_of(Region)}")
+    group.add_argument("--mixer-region", metavar="REGION", help=f"one of: {one_of(Region)}")
     group.add_argument(
         "--tag",
         action="append",
         metavar="TAG",
-        help=f"has any of these tags (repeatable, or comma-separated): {_one_of(ConferenceTag)}",
+        help=f"has any of these tags (repeatable, or comma-separated): {one_of(ConferenceTag)}",
     )
     group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
     group.add_argument(
         "--detected-issue",
         action="append",
         metavar="ISSUE",
-        help=f"has issues of any of these kinds (repeatable): {_one_of(DetectedIssue)}",
+        help=f"has issues of any of these kinds (repeatable): {one_of(DetectedIssue)}",
     )
     group.add_argument(
-        "--end-reason", metavar="REASON", help=f"one of: {_one_of(ConferenceEndReason)}"
+        "--end-reason", metavar="REASON", help=f"one of: {one_of(ConferenceEndReason)}"
     )
     _add_paging(group)
 
@@ -323,11 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         "export",
         common,
-        help="write conference summaries (and participants) to a JSONL or CSV file",
+        help="write conference summaries (and participants) to a JSONL, JSON or CSV file",
         description=(
-            "Write every matching conference to FILE, one object (JSONL) or row (CSV) each.\n"
-            "The file appears only when the export is complete: it is written to a hidden\n"
-            "temporary file in the same directory and renamed at the end."
+            "Write every matching conference to FILE, one object (JSONL), array element (JSON)\n"
+            "or row (CSV) each. A regular FILE appears only when the export is complete: it is\n"
+            "written to a hidden temporary file in the same directory and renamed at the end,\n"
+            "keeping the permissions of the file it replaces; a symlink's target is replaced\n"
+            "and the link kept; a pipe or device is written into directly; - is stdout."
         ),
     )
     _add_conference_filters(export)
@@ -336,13 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='nest participant summaries under "participants" (CSV: one row per participant)',
     )
-    export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="file to write (- for stdout)"
+    )
     export.add_argument(
         "-f",
         "--format",
-        choices=("jsonl", "csv"),
+        choices=sorted(set(EXPORT_FORMATS.values())),
         default=None,
-        help="file format (default: csv for a .csv FILE, else jsonl)",
+        help="file format (default: from FILE's extension, "
+        f"{', '.join(EXPORT_FORMATS)}; jsonl without one)",
     )
 
     report = _command(
@@ -367,9 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--top",
-        type=_non_negative_int,
-        metavar="N",
-        help="list the N worst participants (default: 20 in a table, all in JSON; 0: all)",
+        type=count_or_all,
+        metavar="N|all",
+        help="list the N worst participants, or all (default: 20 in a table, all in JSON)",
     )
     report.add_argument(
         "--mos-below", type=float, default=3.5, metavar="X", help="poor MOS (default: < 3.5)"
@@ -396,26 +369,36 @@ def build_parser() -> argparse.ArgumentParser:
         common,
         help="serve a fake Twilio on 127.0.0.1 until Ctrl-C",
         description=(
-            "Serve seeded synthetic data on 127.0.0.1 (the --demo data set by default) and\n"
-            "print shell export lines that point this CLI (or any Twilio client) at it:\n\n"
+            "Serve seeded synthetic data on 127.0.0.1 (the --demo data set by default, dated\n"
+            "up to now) and print shell export lines that point this CLI, or the library's\n"
+            "InsightsClient.from_env(), at it. `python -m twilio_conf_insights.testing` is\n"
+            "the same command.\n\n"
             f"  {PROG} fake-server > fake.env &\n"
             f"  sleep 1; . ./fake.env; {PROG} report"
         ),
     )
-    fake.add_argument("--port", type=_port, default=0, help="TCP port (default: any free one)")
+    fake.add_argument("--port", type=port, default=0, help="TCP port (default: any free one)")
     fake.add_argument(
         "--conferences",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEMO_CONFERENCES,
         metavar="N",
         help=f"conferences to generate (default: {DEMO_CONFERENCES})",
+    )
+    fake.add_argument(
+        "--participants",
+        type=non_negative_int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(2, 6),
+        help="participants per conference (default: 2 6)",
     )
     fake.add_argument(
         "--seed", type=int, default=DEMO_SEED, help=f"data seed (default: {DEMO_SEED})"
     )
     fake.add_argument(
         "--latency",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
@@ -433,14 +416,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, default in _GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)
+    if args.command == "fake-server":
+        # The server has its own data and no client: these options would be silently ignored.
+        ignored = [flag for name, flag in _CLIENT_FLAGS.items() if getattr(args, name)]
+        if ignored:
+            parser.error(f"fake-server does not take {', '.join(ignored)}")
+        low, high = args.participants
+        if low > high:
+            parser.error(f"--participants: MIN ({low}) is above MAX ({high})")
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
-    if args.command == "export" and os.path.isdir(args.output):
-        parser.error(f"-o/--output: {args.output!r} is a directory")
+    if args.command == "export":
+        try:
+            args.format = infer_format(args.output, args.format)
+        except InvalidArgumentError as error:
+            parser.error(str(error))
     if getattr(args, "tag", None) is not None:
-        args.tag = _split_commas(args.tag)
+        args.tag = split_commas(args.tag)
     if getattr(args, "detected_issue", None) is not None:
-        args.detected_issue = _split_commas(args.detected_issue)
+        args.detected_issue = split_commas(args.detected_issue)
     return args
 
 

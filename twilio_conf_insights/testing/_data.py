@@ -796,6 +796,7 @@ class FakeData:
 
     ``labels`` overrides generated labels: they go, in order, to the participants of the
     conferences in served order (first conference's participants first), in both families.
+    ``now`` is the moment every timestamp lies before (default: fixed per seed).
     """
 
     def __init__(
@@ -808,6 +809,7 @@ class FakeData:
         subaccount_sid: str | None = None,
         labels: Sequence[str] = (),
         base_url: str = "http://127.0.0.1:0",
+        now: datetime | None = None,
     ) -> None:
         if conferences < 0:
             raise ValueError(f"conferences must be >= 0, got {conferences!r}")
@@ -823,8 +825,11 @@ class FakeData:
         self.seed = seed
         """The seed everything derives from."""
         rng = random.Random(seed)
-        # A fixed "now" per seed, somewhere in 2025, so timestamps are reproducible.
-        self.base_epoch = 1735689600 + rng.randrange(365 * 86400)
+        # A fixed "now" per seed, somewhere in 2025, so timestamps are reproducible; or the
+        # given one (the demo passes the wall clock, so "the last day" has data). Drawn
+        # either way, so that a seed gives the same SIDs whatever its "now".
+        fixed_now = 1735689600 + rng.randrange(365 * 86400)
+        self.base_epoch = fixed_now if now is None else int(now.timestamp())
         """:attr:`base_time` as Unix seconds."""
         self.base_time = datetime.fromtimestamp(self.base_epoch, UTC)
         """The fixed "now" of this data set; every timestamp lies before it."""

@@ -77,7 +77,9 @@ class FakeTwilio:
     Use it as ``async with FakeTwilio(...) as fake:`` or with :meth:`start` and
     :meth:`close`. Credentials default to fixed values derived from ``seed``.
     ``labels`` pins participant labels (see :class:`FakeData`), e.g. awkward ones to test
-    URL encoding.
+    URL encoding. ``now`` is the moment the data leads up to (default: a fixed moment per
+    seed, so timestamps are reproducible; the demo and ``fake-server`` pass the current
+    time, so that "the last day" has data).
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class FakeTwilio:
         latency: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        now: datetime | None = None,
     ) -> None:
         default_sid, default_token = derive_credentials(seed)
         for name, sid in (("account_sid", account_sid), ("subaccount_sid", subaccount_sid)):
@@ -122,6 +125,7 @@ class FakeTwilio:
             subaccount_sid=subaccount_sid,
             labels=labels,
             base_url=self._url_for(port),
+            now=now,
         )
         """The records served; see :class:`FakeData`."""
         self.faults = FaultInjector()

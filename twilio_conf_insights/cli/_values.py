@@ -1,0 +1,93 @@
+"""Option values: text from the command line turned into numbers, datetimes, booleans.
+
+Each raises :class:`argparse.ArgumentTypeError`, which argparse turns into a usage error
+(exit status 2) naming the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from enum import Enum
+
+__all__ = [
+    "count_or_all",
+    "non_negative_float",
+    "non_negative_int",
+    "one_of",
+    "parse_bool",
+    "parse_datetime",
+    "port",
+    "split_commas",
+]
+
+
+def parse_datetime(text: str) -> datetime:
+    """An ISO 8601 date or date-time; without a UTC offset it is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 timestamp: {text!r} (e.g. 2025-06-01 or 2025-06-01T08:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def parse_bool(text: str) -> bool:
+    """``true`` or ``false`` (any case)."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return lowered == "true"
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def count_or_all(text: str) -> int | str:
+    """A count (0 means none, as for ``--limit``), or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    return non_negative_int(text)
+
+
+def port(text: str) -> int:
+    """A TCP port number, 0 meaning any free one."""
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (0-65535), got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):  # also rejects NaN
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def one_of(enum: type[Enum]) -> str:
+    """The values of ``enum``, for a help text."""
+    return ", ".join(str(member.value) for member in enum)
+
+
+def split_commas(values: list[str] | None) -> list[str] | None:
+    """Repeated and comma-separated values as one list."""
+    # "--tag a --tag b" and "--tag a,b" mean the same: Twilio takes a comma-separated list.
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
