@@ -19,7 +19,7 @@ from twilio_conf_insights import (
     Participant,
     ParticipantSummary,
 )
-from twilio_conf_insights._converter import decode
+from twilio_conf_insights._decoding import decode
 from twilio_conf_insights._errors import ApiError, error_from_response
 from twilio_conf_insights._pagination import INSIGHTS_PAGES, LEGACY_PAGES
 from twilio_conf_insights._transport import parse_json_body

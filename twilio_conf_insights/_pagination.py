@@ -28,13 +28,15 @@ from typing import Any, Generic, TypeVar
 import attrs
 from yarl import URL
 
-from ._converter import decode_list
+from ._decoding import Decoder
 from ._errors import DecodeError
 from ._urls import resolve_next_page
 
 __all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "Page", "PageFormat", "Paginator"]
 
 T = TypeVar("T")
+
+_TOLERANT = Decoder()
 
 
 @attrs.frozen
@@ -67,7 +69,14 @@ class PageFormat:
     #: Key of the next link inside the paging fields.
     next_key: str
 
-    def parse(self, body: Any, item_type: type[T], items_key: str, url: URL) -> Page[T]:
+    def parse(
+        self,
+        body: Any,
+        item_type: type[T],
+        items_key: str,
+        url: URL,
+        decoder: Decoder = _TOLERANT,
+    ) -> Page[T]:
         """Decode a list response into a :class:`Page`; bad shapes raise :class:`DecodeError`."""
         resource = f"page of {item_type.__name__}"
         if type(body) is not dict:
@@ -89,7 +98,7 @@ class PageFormat:
             raise DecodeError(
                 "expected an array", resource=resource, field=f"$.{items_key}", url=str(url)
             )
-        items = decode_list(raw_items, item_type, url=str(url), path=f"$.{items_key}")
+        items = decoder.many(raw_items, item_type, url=str(url), path=f"$.{items_key}")
         link = meta.get(self.next_key)
         if link is not None and type(link) is not str:
             raise DecodeError(
@@ -151,10 +160,11 @@ class _PageWalk(Generic[T]):
     items_key: str
     page_format: PageFormat
     limit: int | None
+    decoder: Decoder
 
     async def fetch(self, url: URL) -> Page[T]:
         body = await self.fetch_json(url)
-        return self.page_format.parse(body, self.item_type, self.items_key, url)
+        return self.page_format.parse(body, self.item_type, self.items_key, url, self.decoder)
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
         remaining = self.limit
@@ -199,8 +209,11 @@ class Paginator(Generic[T], AsyncIterator[T]):
         page_format: PageFormat,
         limit: int | None = None,
         page_size: int | None = None,
+        decoder: Decoder = _TOLERANT,
     ) -> None:
-        self._walk = _PageWalk(fetch_json, first_url, item_type, items_key, page_format, limit)
+        self._walk = _PageWalk(
+            fetch_json, first_url, item_type, items_key, page_format, limit, decoder
+        )
         self._page_size = page_size
         self._pages: AsyncGenerator[Page[T], None] | None = None
         self._current: Iterator[T] | None = None

@@ -9,7 +9,7 @@ import attrs
 from yarl import URL
 
 from .. import _validation
-from .._converter import decode
+from .._decoding import Decoder
 from .._pagination import PageFormat, Paginator
 from .._transport import Transport
 
@@ -29,11 +29,13 @@ class ResourceContext:
     api_url: URL
     #: The account whose 2010 resources are read by default.
     account_sid: str
+    #: Tolerant or strict decoding, and where records with problems are reported.
+    decoder: Decoder = attrs.field(factory=Decoder)
 
     async def fetch(self, url: URL, model: type[T]) -> T:
         """GET one resource and decode it."""
         body = await self.transport.get_json(url)
-        return decode(body, model, url=str(url))
+        return self.decoder.one(body, model, url=str(url))
 
     def paginate(
         self,
@@ -65,4 +67,5 @@ class ResourceContext:
             page_format=page_format,
             limit=limit,
             page_size=int(query["PageSize"]) if "PageSize" in query else None,
+            decoder=self.decoder,
         )
