@@ -29,7 +29,7 @@ import attrs
 from yarl import URL
 
 from ._decoding import Decoder
-from ._errors import DecodeError
+from ._errors import DecodeError, ForeignOriginError
 from ._urls import resolve_next_page
 
 __all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "Page", "PageFormat", "Paginator"]
@@ -53,6 +53,9 @@ class Page(Generic[T]):
     url: URL
     #: The next page's URL (same origin as ``url``), or ``None`` on the last page.
     next_url: URL | None
+    #: Why the next link will not be followed (another origin); raised after this page's
+    #: items, so that a bad link never costs the records that came with it.
+    next_error: ForeignOriginError | None = attrs.field(default=None, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -107,13 +110,19 @@ class PageFormat:
                 field=f"{meta_path}.{self.next_key}",
                 url=str(url),
             )
-        next_url = resolve_next_page(link, request_url=url) if link else None
+        next_url: URL | None = None
+        next_error: ForeignOriginError | None = None
+        try:
+            next_url = resolve_next_page(link, request_url=url) if link else None
+        except ForeignOriginError as exc:
+            next_error = exc
         return Page(
             items=items,
             page=_optional_int(meta.get("page")),
             page_size=_optional_int(meta.get("page_size")),
             url=url,
             next_url=next_url,
+            next_error=next_error,
         )
 
 
@@ -178,11 +187,15 @@ class _PageWalk(Generic[T]):
             while True:
                 if remaining is not None:
                     if len(page.items) >= remaining:
-                        page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
+                        page = attrs.evolve(
+                            page, items=page.items[:remaining], next_url=None, next_error=None
+                        )
                     remaining -= len(page.items)
                 if page.next_url is not None:
                     pending = asyncio.ensure_future(self.fetch(page.next_url))
                 yield page
+                if page.next_error is not None:
+                    raise page.next_error
                 if pending is None:
                     return
                 page = await pending
