@@ -20,12 +20,13 @@ from twilio_conf_insights import (
     ClientEvent,
     ConferenceSummary,
     DecodeError,
+    ForeignOriginError,
     InsightsClient,
     Participant,
     ParticipantSummary,
     RecordProblems,
 )
-from twilio_conf_insights._pagination import INSIGHTS_PAGES
+from twilio_conf_insights._pagination import INSIGHTS_PAGES, Paginator
 from twilio_conf_insights.testing import FakeTwilio
 
 GMT_SPELLING = "Fri, 08 Oct 2021 02:58:51 GMT"
@@ -281,3 +282,35 @@ async def test_strict_client_raises_the_precise_decode_error(fake: FakeTwilio) -
         with pytest.raises(DecodeError) as listed:
             await client.conferences.list().collect()
         assert listed.value.field == "$.conferences[1].recording_enabled"
+
+
+async def test_a_foreign_next_link_costs_no_record_of_its_page() -> None:
+    """The page's records are yielded; the refused next link raises only after them."""
+    first = URL("https://insights.twilio.com/v1/Conferences")
+    body = {
+        "conferences": [payloads.conference_summary(), payloads.conference_summary()],
+        "meta": {"key": "conferences", "next_page_url": "https://elsewhere.example/v1/x"},
+    }
+    fetched: list[URL] = []
+
+    async def fetch_json(url: URL) -> Any:
+        fetched.append(url)
+        return copy.deepcopy(body)
+
+    listing = Paginator(
+        fetch_json,
+        first,
+        item_type=ConferenceSummary,
+        items_key="conferences",
+        page_format=INSIGHTS_PAGES,
+    )
+    seen: list[ConferenceSummary] = []
+
+    async def consume() -> None:
+        async for summary in listing:
+            seen.append(summary)
+
+    with pytest.raises(ForeignOriginError):
+        await consume()
+    assert len(seen) == 2
+    assert fetched == [first]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
+import twilio_conf_insights
 from tests import payloads
 from twilio_conf_insights import (
     AvgMax,
@@ -251,3 +254,16 @@ def test_random_participant_summaries_round_trip(body: dict[str, Any]) -> None:
 @given(payloads.random_live_participants)
 def test_random_live_participants_round_trip(body: dict[str, Any]) -> None:
     assert Participant.from_dict(copy.deepcopy(body)).to_dict() == body
+
+
+def test_the_converter_does_not_import_the_models() -> None:
+    """The converter and decoding modules never import the models: no import cycle."""
+    package = Path(twilio_conf_insights.__file__).parent
+    for module in ("_converter.py", "_decoding.py", "_timestamps.py"):
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        imported = [
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level > 0
+        ]
+        assert not [name for name in imported if name.startswith("_models")], module
