@@ -42,7 +42,15 @@ from ._timestamps import (
     parse_rfc2822,
 )
 
-__all__ = ["BOOKKEEPING", "copy_json", "converter", "strict_converter", "tolerant_converter"]
+__all__ = [
+    "BOOKKEEPING",
+    "converter",
+    "copy_json",
+    "detailed_converter",
+    "json_name",
+    "strict_converter",
+    "tolerant_converter",
+]
 
 #: Fields every model has that are not API fields: what did not fit, unknown keys, the JSON.
 BOOKKEEPING = ("problems", "extra", "_raw")

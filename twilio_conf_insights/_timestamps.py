@@ -15,7 +15,13 @@ import email.utils
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["format_iso8601", "format_rfc2822", "parse_iso8601", "parse_rfc2822"]
+__all__ = [
+    "format_iso8601",
+    "format_rfc2822",
+    "parse_iso8601",
+    "parse_optional_iso8601",
+    "parse_rfc2822",
+]
 
 # What the standard library raises on text that is no timestamp, or one out of range.
 _UNREADABLE = (TypeError, ValueError, IndexError, OverflowError)
