@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "conformance"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -48,3 +51,42 @@ def bench(session: nox.Session) -> None:
     """The benchmarks against the raw-aiohttp floor and twilio-python (not run by default)."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+#: Stoplight's Prism, the mock server the conformance session runs on the reference files.
+PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """Prism on Twilio's reference files: every example and 300 random responses decode."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        session.error(
+            "the conformance session needs Node.js and npm on PATH to run Prism "
+            f"({PRISM_PACKAGE}); install them (e.g. apt-get install nodejs npm) and rerun"
+        )
+    prefix = Path(session.cache_dir) / "prism"
+    prism = prefix / "node_modules" / ".bin" / "prism"
+    if not prism.exists():
+        session.run(
+            npm,
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            PRISM_PACKAGE,
+            external=True,
+        )
+    session.install("-e", ".[test]")
+    session.run(
+        "python",
+        "-m",
+        "tests.prism_conformance",
+        "--prism",
+        str(prism),
+        "--logs",
+        session.create_tmp(),
+        *session.posargs,
+    )

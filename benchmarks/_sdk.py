@@ -9,7 +9,7 @@ import attrs
 from _contestant import BulkCount, Checkpoint
 
 from twilio_conf_insights import InsightsClient, ParticipantSummary
-from twilio_conf_insights._converter import decode_list
+from twilio_conf_insights._decoding import decode_list
 
 __all__ = [
     "SdkContestant",

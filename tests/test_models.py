@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 
+import twilio_conf_insights
 from tests import payloads
 from twilio_conf_insights import (
     AvgMax,
@@ -27,7 +30,7 @@ from twilio_conf_insights import (
     Region,
     StreamMetrics,
 )
-from twilio_conf_insights._converter import decode, decode_list
+from twilio_conf_insights._decoding import decode, decode_list
 
 
 def test_conference_summary_fields_are_typed() -> None:
@@ -134,9 +137,14 @@ def test_untyped_fields_accept_any_json(untyped: Any) -> None:
     assert summary.to_dict() == body
     assert summary.metrics_json == untyped
     assert summary.events == untyped
-    # The typed views only exist for the documented shapes.
-    if not isinstance(untyped, dict) or "inbound" in untyped:
+    assert summary.problems == {}
+    # The typed views only exist for objects; inside, a value that does not fit reads as None.
+    if not isinstance(untyped, dict):
         assert summary.metrics is None
+    elif "inbound" in untyped:
+        assert summary.metrics is not None and summary.metrics.inbound is not None
+        assert summary.metrics.inbound.mos is None
+        assert set(summary.metrics.problems) == {"inbound.mos"}
     conference = ConferenceSummary.from_dict(
         payloads.conference_summary(detected_issues=untyped, tag_info=untyped, links=untyped)
     )
@@ -157,11 +165,35 @@ def test_untyped_fields_accept_any_json(untyped: Any) -> None:
     ],
 )
 def test_wrong_shape_raises_decode_error_naming_resource_and_field(field: str, value: Any) -> None:
+    """strict=True: a value of the wrong type raises a DecodeError naming model and field."""
     with pytest.raises(DecodeError) as caught:
-        ConferenceSummary.from_dict(payloads.conference_summary(**{field: value}))
+        ConferenceSummary.from_dict(payloads.conference_summary(**{field: value}), strict=True)
     assert caught.value.resource == "ConferenceSummary"
     assert caught.value.field == f"$.{field}"
     assert field in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration_seconds", "76"),
+        ("duration_seconds", 7.5),
+        ("recording_enabled", "false"),
+        ("create_time", "yesterday"),
+        ("create_time", 1700000000),
+        ("status", 3),
+        ("tags", "low_mos"),
+        ("friendly_name", ["a"]),
+    ],
+)
+def test_wrong_shape_reads_none_and_is_listed_by_default(field: str, value: Any) -> None:
+    """By default the same values read as None, are listed in problems and round-trip."""
+    body = payloads.conference_summary(**{field: value})
+    summary = ConferenceSummary.from_dict(copy.deepcopy(body))
+    assert getattr(summary, field) is None
+    assert set(summary.problems) == {field}
+    assert summary.to_dict() == body
+    assert summary.conference_sid == payloads.CONFERENCE
 
 
 def test_top_level_wrong_type_is_a_decode_error() -> None:
@@ -175,7 +207,7 @@ def test_top_level_wrong_type_is_a_decode_error() -> None:
 def test_decode_list_names_the_index() -> None:
     items = [payloads.live_participant(), payloads.live_participant(muted="yes")]
     with pytest.raises(DecodeError) as caught:
-        decode_list(items, Participant, path="$.participants")
+        decode_list(items, Participant, path="$.participants", strict=True)
     assert caught.value.field == "$.participants[1].muted"
 
 
@@ -183,7 +215,10 @@ def test_integral_floats_are_integers_and_bool_is_not_a_number() -> None:
     summary = ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=10.0))
     assert summary.duration_seconds == 10
     with pytest.raises(DecodeError):
-        ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=True))
+        ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=True), strict=True)
+    lenient = ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=True))
+    assert lenient.duration_seconds is None
+    assert list(lenient.problems) == ["duration_seconds"]
 
 
 def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
@@ -219,3 +254,16 @@ def test_random_participant_summaries_round_trip(body: dict[str, Any]) -> None:
 @given(payloads.random_live_participants)
 def test_random_live_participants_round_trip(body: dict[str, Any]) -> None:
     assert Participant.from_dict(copy.deepcopy(body)).to_dict() == body
+
+
+def test_the_converter_does_not_import_the_models() -> None:
+    """The converter and decoding modules never import the models: no import cycle."""
+    package = Path(twilio_conf_insights.__file__).parent
+    for module in ("_converter.py", "_decoding.py", "_timestamps.py"):
+        tree = ast.parse((package / module).read_text(encoding="utf-8"))
+        imported = [
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level > 0
+        ]
+        assert not [name for name in imported if name.startswith("_models")], module

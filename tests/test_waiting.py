@@ -20,7 +20,7 @@ from twilio_conf_insights import (
 from twilio_conf_insights._waiting import PollSchedule, wait_until_terminal
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
-from .conftest import ClientFactory
+from .helpers import ClientFactory
 
 
 def _in_progress(fake: FakeTwilio) -> str:

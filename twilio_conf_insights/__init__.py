@@ -24,7 +24,14 @@ from ._errors import (
     TransportError,
     TwilioInsightsError,
 )
-from ._events import ClientEvent, RequestSent, ResponseReceived, RetryScheduled, ThrottleChanged
+from ._events import (
+    ClientEvent,
+    RecordProblems,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+    ThrottleChanged,
+)
 from ._limiter import LimiterStats, ThrottlePolicy
 from ._models import (
     AvgMax,
@@ -97,6 +104,7 @@ __all__ = [
     "ResponseReceived",
     "RetryExhaustedError",
     "RetryPolicy",
+    "RecordProblems",
     "RetryScheduled",
     "ServerError",
     "StreamMetrics",

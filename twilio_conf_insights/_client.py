@@ -12,6 +12,7 @@ import aiohttp
 
 from ._bulk import map_bounded
 from ._credentials import Credentials
+from ._decoding import Decoder
 from ._errors import ConfigurationError, DecodeError
 from ._events import EventDispatcher, EventHook, ThrottleChanged
 from ._limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
@@ -69,6 +70,8 @@ class InsightsClient:
         throttle: How the whole client slows down when Twilio throttles it.
         hooks: Callables receiving :mod:`~twilio_conf_insights._events` as things happen.
         max_body_bytes: Largest response body accepted (after decompression).
+        strict: Raise :class:`DecodeError` when a value does not fit its documented type,
+            instead of reading it as ``None`` and listing it in the record's ``problems``.
 
     """
 
@@ -91,6 +94,7 @@ class InsightsClient:
         throttle: ThrottlePolicy | None = None,
         hooks: Sequence[EventHook] = (),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        strict: bool = False,
     ) -> None:
         self._credentials = Credentials.resolve(account_sid, auth_token, api_key, api_secret)
         insights = (
@@ -136,6 +140,7 @@ class InsightsClient:
             api_url=api,
             account_sid=self._credentials.account_sid,
             max_concurrency=max_concurrency,
+            decoder=Decoder(strict=strict, on_problems=self._events.emit if hooks else None),
         )
         #: Conference summaries (Voice Insights v1).
         self.conferences = Conferences(self._context)

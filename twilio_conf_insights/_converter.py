@@ -1,45 +1,63 @@
-"""The one cattrs converter: JSON dicts to models and back, configured here and only here.
+"""The one cattrs converter configuration: JSON dicts to models and back, set up only here.
 
 Policies, all enforced by hooks registered below:
 
 * primitives are checked, never coerced (``"5"`` is not an ``int``; ``true`` is not a
-  number), so a wrong shape is reported instead of silently converted;
+  number), so a value of the wrong type is noticed instead of silently converted;
 * ``Enum | str`` fields take any string: known values become members;
-* fields the API leaves untyped accept any JSON; the known shapes of ``metrics``,
-  ``properties`` and ``detected_issues`` are parsed when they fit, kept raw when not;
-* keys a model does not know are kept in ``extra``, documented keys that were absent are
-  remembered in ``missing_keys``, so that ``to_dict`` reproduces the API's JSON;
-* ISO 8601 timestamps (Insights) and RFC 2822 ones (2010 API, fields marked in metadata)
-  become timezone-aware datetimes and are written back the way Twilio writes them.
+* fields the API leaves untyped accept any JSON;
+* timestamps read both of Twilio's spellings (see :mod:`._timestamps`);
+* a model keeps the JSON object it was decoded from, so ``to_dict()`` gives back exactly
+  what was received; keys it does not know are also offered in ``extra``.
 
-:func:`decode` is the entry point for response bodies: any failure becomes a
-:class:`DecodeError` naming the resource and the JSON path of the bad value.
+A *model* here is any attrs class with the bookkeeping fields of :data:`BOOKKEEPING`; this
+module never imports the models (they import it), so the two do not form a cycle.
+
+Two flavours of the same configuration exist. The **tolerant** one (the default) never
+fails a record over a value: a value that does not fit its field reads as ``None`` and is
+named, with the reason, in the record's ``problems``. The **strict** one raises on the
+first such value; :mod:`._decoding` turns that into a precise :class:`DecodeError`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar, cast
+from types import MappingProxyType
+from typing import Any, cast
 
 import attrs
 import cattrs
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._errors import DecodeError
-from ._models._base import TwilioModel
+from ._timestamps import (
+    format_iso8601,
+    format_rfc2822,
+    parse_iso8601,
+    parse_optional_iso8601,
+    parse_rfc2822,
+)
 
-__all__ = ["converter", "decode", "decode_list"]
+__all__ = [
+    "BOOKKEEPING",
+    "converter",
+    "copy_json",
+    "detailed_converter",
+    "json_name",
+    "strict_converter",
+    "tolerant_converter",
+]
 
-T = TypeVar("T")
+#: Fields every model has that are not API fields: what did not fit, unknown keys, the JSON.
+BOOKKEEPING = ("problems", "extra", "_raw")
 
 _NONE_TYPE = type(None)
 _JSON_MEMBERS = frozenset({dict, list, str, int, float, bool, _NONE_TYPE})
+_set_attr = object.__setattr__
 
 
 def _union_args(tp: Any) -> tuple[Any, ...]:
@@ -49,9 +67,15 @@ def _union_args(tp: Any) -> tuple[Any, ...]:
 
 
 def _is_json_union(tp: Any) -> bool:
-    """A union holding every JSON kind (our ``JSONValue``, possibly with a model in front)."""
+    """A union holding every JSON kind (our ``JSONValue``)."""
     args = _union_args(tp)
     return bool(args) and {typing.get_origin(a) or a for a in args} >= _JSON_MEMBERS
+
+
+def _is_json_object(tp: Any) -> bool:
+    """``dict[str, JSONValue]``: an object whose members may be anything."""
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is dict and len(args) == 2 and _is_json_union(args[1])
 
 
 def _enum_in(tp: Any) -> type[Enum] | None:
@@ -62,6 +86,28 @@ def _enum_in(tp: Any) -> type[Enum] | None:
         if isinstance(arg, type) and issubclass(arg, Enum):
             return arg
     return None
+
+
+def _is_enum_union(tp: Any) -> bool:
+    return _enum_in(tp) is not None
+
+
+def _is_list(tp: Any) -> bool:
+    return typing.get_origin(tp) is list
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and attrs.has(tp) and "_raw" in attrs.fields_dict(tp)
+
+
+def copy_json(value: Any) -> Any:
+    """A copy of parsed JSON deep enough that changing it never changes the original."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    return value
 
 
 # -- primitives: checked, not coerced -------------------------------------------------
@@ -82,14 +128,14 @@ def _structure_bool(value: Any, _: Any) -> bool:
 def _structure_int(value: Any, _: Any) -> int:
     if type(value) is int:
         return value
-    # JSON has one number type: 3.0 is a fine integer, 3.5 is not.
+    # JSON has one number type: 3.0 is a fine integer (to_dict still gives back 3.0).
     if type(value) is float and value.is_integer():
         return int(value)
     raise TypeError(f"expected an integer, got {type(value).__name__} {value!r}")
 
 
 def _structure_float(value: Any, _: Any) -> float:
-    # Kept as sent (an int stays an int) so that to_dict() gives back the same JSON.
+    # Kept as sent (an int stays an int).
     if type(value) is float or type(value) is int:
         return value
     raise TypeError(f"expected a number, got {type(value).__name__}")
@@ -99,45 +145,10 @@ def _structure_json(value: Any, _: Any) -> Any:
     return value
 
 
-# -- timestamps --------------------------------------------------------------------------
-
-
-def _aware(moment: datetime) -> datetime:
-    # A timestamp without an offset is UTC in Twilio's APIs.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _structure_iso8601(value: Any, _: Any) -> datetime:
-    if type(value) is not str:
-        raise TypeError(f"expected an ISO 8601 timestamp string, got {type(value).__name__}")
-    try:
-        return _aware(datetime.fromisoformat(value))
-    except ValueError:
-        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
-
-
-def _unstructure_iso8601(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _structure_rfc2822(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if type(value) is not str:
-        raise TypeError(f"expected an RFC 2822 timestamp string, got {type(value).__name__}")
-    try:
-        return _aware(email.utils.parsedate_to_datetime(value))
-    except (TypeError, ValueError, IndexError):
-        raise ValueError(f"not an RFC 2822 timestamp: {value!r}") from None
-
-
-def _structure_rfc2822_hook(value: Any, _: Any) -> datetime | None:
-    return _structure_rfc2822(value)
-
-
-def _unstructure_rfc2822(value: datetime | None) -> str | None:
-    return None if value is None else email.utils.format_datetime(value)
+def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 # -- optionals: resolved once per type, not dispatched per value --------------------------
@@ -167,16 +178,12 @@ def _optional_float(value: Any, _: Any) -> float | None:
     raise TypeError(f"expected a number or null, got {type(value).__name__}")
 
 
-def _optional_iso8601(value: Any, _: Any) -> datetime | None:
-    return None if value is None else _structure_iso8601(value, datetime)
-
-
 _OPTIONAL_PRIMITIVES: dict[Any, Callable[[Any, Any], Any]] = {
     str: _optional_str,
     bool: _optional_bool,
     int: _optional_int,
     float: _optional_float,
-    datetime: _optional_iso8601,
+    datetime: parse_optional_iso8601,
 }
 
 
@@ -191,14 +198,8 @@ def _make_optional_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any
         primitive = _OPTIONAL_PRIMITIVES.get(inner)
         if primitive is not None:
             return primitive
-        if _is_model(inner):
-            return _model_structure_fn(conv, inner, nullable=True)
         inner_hook = conv.get_structure_hook(inner)
-
-        def structure_optional(value: Any, _: Any) -> Any:
-            return None if value is None else inner_hook(value, inner)
-
-        return structure_optional
+        return lambda value, _: None if value is None else inner_hook(value, inner)
 
     return factory
 
@@ -222,6 +223,11 @@ def _make_enum_hook(tp: Any) -> Callable[[Any, Any], Any]:
     return structure_enum
 
 
+def _unstructure_enum(value: Any) -> Any:
+    # Plain JSON out: a StrEnum member becomes its str value.
+    return value.value if isinstance(value, Enum) else value
+
+
 def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, Any], Any]]:
     def factory(tp: Any) -> Callable[[Any, Any], Any]:
         (item_type,) = typing.get_args(tp) or (Any,)
@@ -230,6 +236,7 @@ def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
         if not conv.detailed_validation:
 
             def structure_list_fast(value: Any, _: Any) -> list[Any]:
+                # cattrs would happily iterate a string into a list of characters.
                 if type(value) is not list:
                     raise TypeError(f"expected an array, got {type(value).__name__}")
                 return [item_hook(item, item_type) for item in value]
@@ -237,7 +244,6 @@ def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
             return structure_list_fast
 
         def structure_list(value: Any, _: Any) -> list[Any]:
-            # cattrs would happily iterate a string into a list of characters.
             if type(value) is not list:
                 raise TypeError(f"expected an array, got {type(value).__name__}")
             result = []
@@ -260,90 +266,118 @@ def _make_list_hook(conv: cattrs.Converter) -> Callable[[Any], Callable[[Any, An
     return factory
 
 
-def _fields(cls: type[TwilioModel]) -> tuple[attrs.Attribute[Any], ...]:
-    # Every TwilioModel subclass is an attrs class; the base itself is not, for mypy.
-    return tuple(attrs.fields(cast(Any, cls)))
+# -- models ------------------------------------------------------------------------------
 
 
-def _json_name(field: attrs.Attribute[Any]) -> str:
+def _api_fields(cls: type[Any]) -> list[attrs.Attribute[Any]]:
+    attrs.resolve_types(cls)
+    return [field for field in attrs.fields(cls) if field.name not in BOOKKEEPING]
+
+
+def json_name(field: attrs.Attribute[Any]) -> str:
+    """The API's key for a model field (``from`` for ``from_``)."""
     return str(field.metadata.get("json", field.name))
 
 
+def _is_rfc2822(field: attrs.Attribute[Any]) -> bool:
+    return field.metadata.get("datetime") == "rfc2822"
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def _model_structure_fn(
-    conv: cattrs.Converter, cls: type[TwilioModel], *, nullable: bool
+    conv: cattrs.Converter, cls: type[Any], *, tolerant: bool
 ) -> Callable[[Any, Any], Any]:
-    overrides: dict[str, Any] = {"extra": override(omit=True), "missing_keys": override(omit=True)}
-    known: set[str] = set()
-    for field in _fields(cls):
-        if field.name in overrides:
-            continue
-        name = _json_name(field)
-        known.add(name)
-        rfc = field.metadata.get("datetime") == "rfc2822"
+    overrides: dict[str, Any] = {name: override(omit=True) for name in BOOKKEEPING}
+    # (json key, hook, type) per field: how a salvage finds the values that did not fit.
+    checks: list[tuple[str, Callable[[Any, Any], Any], Any]] = []
+    nested: list[tuple[str, str]] = []
+    for field in _api_fields(cls):
+        name = json_name(field)
+        hook = parse_rfc2822 if _is_rfc2822(field) else conv.get_structure_hook(field.type)
         overrides[field.name] = override(
             rename=name if name != field.name else None,
-            struct_hook=_structure_rfc2822_hook if rfc else None,
+            struct_hook=parse_rfc2822 if _is_rfc2822(field) else None,
         )
+        checks.append((name, hook, field.type))
+        if any(_is_model(arg) for arg in (*_union_args(field.type), field.type)):
+            nested.append((field.name, name))
     base = make_dict_structure_fn(cls, conv, **overrides)
-    known_keys = frozenset(known)
-    set_attr = object.__setattr__
+    known_keys = frozenset(name for name, _, _ in checks)
+
+    def salvage(value: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+        # Rare: some value did not fit. Find each one with the same hooks, structure the
+        # rest as usual; the raw values stay in ``_raw``.
+        problems: dict[str, str] = {}
+        for name, hook, tp in checks:
+            if name in value:
+                try:
+                    hook(value[name], tp)
+                except Exception as exc:
+                    problems[name] = _reason(exc)
+        patched = {**value, **dict.fromkeys(problems)}
+        return base(patched, cls), problems
 
     def structure_model(value: Any, _: Any) -> Any:
         if type(value) is not dict:
-            if value is None and nullable:  # here, not in a wrapper: nested models are hot
-                return None
             raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-        instance = base(value, cls)
-        keys = value.keys()
-        if keys != known_keys:
-            # Rare: Twilio added a key, or left one out. Frozen classes are set up in
-            # __init__ through object.__setattr__ too; this is the same move, once.
-            unknown = keys - known_keys
+        problems: dict[str, str] | None = None
+        if tolerant:
+            try:
+                instance = base(value, cls)
+            except Exception:
+                instance, problems = salvage(value)
+        else:
+            instance = base(value, cls)
+        for attribute, name in nested:
+            inner = getattr(instance, attribute)
+            if inner is not None and inner.problems:
+                problems = problems or {}
+                problems.update({f"{name}.{key}": why for key, why in inner.problems.items()})
+        if problems:
+            _set_attr(instance, "problems", MappingProxyType(problems))
+        if value.keys() != known_keys:
+            # Twilio added a key (or left one out). Frozen classes are set up in __init__
+            # through object.__setattr__ too; this is the same move, once.
+            unknown = value.keys() - known_keys
             if unknown:
-                set_attr(instance, "extra", {key: value[key] for key in unknown})
-            absent = known_keys - keys
-            if absent:
-                set_attr(instance, "missing_keys", frozenset(absent))
+                _set_attr(instance, "extra", {key: value[key] for key in unknown})
+        _set_attr(instance, "_raw", value)
         return instance
 
     return structure_model
 
 
 def _make_model_structure(
-    conv: cattrs.Converter,
+    conv: cattrs.Converter, *, tolerant: bool
 ) -> Callable[[type[Any]], Callable[[Any, Any], Any]]:
-    def factory(cls: type[TwilioModel]) -> Callable[[Any, Any], Any]:
-        return _model_structure_fn(conv, cls, nullable=False)
+    def factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        return _model_structure_fn(conv, cls, tolerant=tolerant)
 
     return factory
 
 
 def _make_model_unstructure(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any], Any]]:
-    def factory(cls: type[TwilioModel]) -> Callable[[Any], Any]:
-        overrides: dict[str, Any] = {
-            "extra": override(omit=True),
-            "missing_keys": override(omit=True),
-        }
-        renamed: dict[str, str] = {}
-        for field in _fields(cls):
-            if field.name in overrides:
-                continue
-            name = _json_name(field)
-            if name != field.name:
-                renamed[field.name] = name
-            rfc = field.metadata.get("datetime") == "rfc2822"
+    def factory(cls: type[Any]) -> Callable[[Any], Any]:
+        overrides: dict[str, Any] = {name: override(omit=True) for name in BOOKKEEPING}
+        for field in _api_fields(cls):
+            name = json_name(field)
             overrides[field.name] = override(
-                rename=renamed.get(field.name),
-                unstruct_hook=_unstructure_rfc2822 if rfc else None,
+                rename=name if name != field.name else None,
+                unstruct_hook=format_rfc2822 if _is_rfc2822(field) else None,
             )
         base = make_dict_unstructure_fn(cls, conv, **overrides)
 
         def unstructure_model(instance: Any) -> dict[str, Any]:
+            raw = instance._raw
+            if raw is not None:
+                # Decoded: exactly what was received (spellings, number types, key order).
+                return cast(dict[str, Any], copy_json(raw))
             result: dict[str, Any] = base(instance)
-            for key in instance.missing_keys:
-                result.pop(key, None)
             if instance.extra:
-                result.update(instance.extra)
+                result.update(copy_json(instance.extra))
             return result
 
         return unstructure_model
@@ -351,102 +385,40 @@ def _make_model_unstructure(conv: cattrs.Converter) -> Callable[[type[Any]], Cal
     return factory
 
 
-def _unstructure_json(value: Any) -> Any:
-    return value
-
-
-def _configure(conv: cattrs.Converter) -> cattrs.Converter:
+def _configure(conv: cattrs.Converter, *, tolerant: bool) -> cattrs.Converter:
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(datetime, _structure_iso8601)
-    conv.register_unstructure_hook(datetime, _unstructure_iso8601)
+    conv.register_structure_hook(datetime, parse_iso8601)
+    conv.register_unstructure_hook(datetime, format_iso8601)
     # Registered first: the factories below are more specific and win where both match.
     conv.register_structure_hook_factory(_is_plain_optional, _make_optional_hook(conv))
     conv.register_structure_hook_factory(_is_enum_union, _make_enum_hook)
-    conv.register_structure_hook_func(_is_raw_json, _structure_json)
-    conv.register_unstructure_hook_func(_is_json_union, _unstructure_json)
+    conv.register_unstructure_hook_func(_is_enum_union, _unstructure_enum)
+    conv.register_structure_hook_func(_is_json_union, _structure_json)
+    conv.register_unstructure_hook_func(_is_json_union, copy_json)
+    conv.register_structure_hook_func(_is_json_object, _structure_json_object)
+    conv.register_unstructure_hook_func(_is_json_object, copy_json)
     conv.register_structure_hook_factory(_is_list, _make_list_hook(conv))
-    conv.register_structure_hook_factory(_is_model, _make_model_structure(conv))
+    conv.register_structure_hook_factory(_is_model, _make_model_structure(conv, tolerant=tolerant))
     conv.register_unstructure_hook_factory(_is_model, _make_model_unstructure(conv))
     return conv
 
 
-def _is_enum_union(tp: Any) -> bool:
-    return _enum_in(tp) is not None
-
-
-def _is_raw_json(tp: Any) -> bool:
-    return _is_json_union(tp)
-
-
-def _is_list(tp: Any) -> bool:
-    return typing.get_origin(tp) is list
-
-
-def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, TwilioModel)
-
-
-#: The converter every model goes through (``to_dict``, ``from_dict``, error reports).
-#: Its detailed validation names the field that failed.
-converter: cattrs.Converter = _configure(cattrs.Converter(detailed_validation=True))
-#: The same configuration without detailed validation, for decoding responses: it is what
-#: runs on every record, and when it fails, ``converter`` re-runs to say where.
-_fast_converter: cattrs.Converter = _configure(cattrs.Converter(detailed_validation=False))
-
-
-def _first_path(exc: BaseException) -> tuple[str, str]:
-    """The JSON path and message of the first failure inside a cattrs validation error."""
-    messages = cattrs.transform_error(cast(Any, exc), path="$")
-    if not messages:
-        return "$", str(exc)
-    first = messages[0]
-    message, _, path = first.rpartition(" @ ")
-    return (path or "$"), (message or first)
-
-
-def _resource_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        return f"list of {_resource_name(item)}"
-    return getattr(tp, "__name__", str(tp))
-
-
-def decode(data: Any, tp: type[T], *, url: str = "", path: str = "$") -> T:
-    """Structure response JSON into ``tp``; any failure is a :class:`DecodeError`."""
-    try:
-        return _fast_converter.structure(data, tp)
-    except Exception:
-        pass
-    raise _decode_error(data, tp, url=url, path=path)
-
-
-def structure_or_none(data: dict[str, Any], model: type[T]) -> T | None:
-    """``data`` as ``model`` if it has that shape, else ``None`` (never raises)."""
-    try:
-        return _fast_converter.structure(data, model)
-    except Exception:
-        return None
-
-
-def decode_list(data: Any, item_type: type[T], *, url: str = "", path: str = "$") -> list[T]:
-    """Structure a JSON array of ``item_type``; any failure is a :class:`DecodeError`."""
-    return decode(data, list[item_type], url=url, path=path)  # type: ignore[valid-type]
-
-
-def _decode_error(data: Any, tp: Any, *, url: str, path: str) -> DecodeError:
-    """Re-run a failed decode with detailed validation to name the field that failed."""
-    exc: Exception = TypeError("value rejected")
-    try:
-        converter.structure(data, tp)
-    except Exception as error:
-        exc = error
-    if isinstance(exc, cattrs.BaseValidationError):
-        field, message = _first_path(exc)
-        field = path + field[1:]
-    else:
-        field, message = path, f"{type(exc).__name__}: {exc}"
-    return DecodeError(message, resource=_resource_name(tp), field=field, url=url)
+#: Decodes records: a value that does not fit reads as ``None`` and is listed in
+#: ``problems``. Also the one that writes models back to JSON (``to_dict``).
+tolerant_converter: cattrs.Converter = _configure(
+    cattrs.Converter(detailed_validation=False), tolerant=True
+)
+#: ``strict=True``: the first value that does not fit fails the decode.
+strict_converter: cattrs.Converter = _configure(
+    cattrs.Converter(detailed_validation=False), tolerant=False
+)
+#: The strict configuration with detailed validation: re-run after a strict failure to name
+#: the field that failed.
+detailed_converter: cattrs.Converter = _configure(
+    cattrs.Converter(detailed_validation=True), tolerant=False
+)
+#: The converter for ``to_dict`` and for anyone structuring our models by hand.
+converter = tolerant_converter

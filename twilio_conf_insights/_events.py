@@ -16,7 +16,7 @@ answer, and page tokens in URLs are replaced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -26,6 +26,7 @@ from ._redaction import redact, redact_url
 __all__ = [
     "ClientEvent",
     "EventHook",
+    "RecordProblems",
     "RequestSent",
     "ResponseReceived",
     "RetryScheduled",
@@ -87,8 +88,26 @@ class ThrottleChanged:
     stats: LimiterStats
 
 
+@attrs.frozen
+class RecordProblems:
+    """A record decoded, but some of its values did not fit their documented type.
+
+    Those values read as ``None`` in the model, which keeps them as received (``to_dict()``
+    gives them back). Sent once per record; a WARNING log line says the same.
+    """
+
+    #: The model, e.g. ``"ParticipantSummary"``.
+    resource: str
+    #: The URL the record came from.
+    url: str
+    #: Where the record sits in the response body, e.g. ``"$.participants[3]"``.
+    path: str
+    #: The API's field names that did not fit, each with the reason.
+    problems: Mapping[str, str]
+
+
 #: Every event a hook may receive.
-ClientEvent = RequestSent | ResponseReceived | RetryScheduled | ThrottleChanged
+ClientEvent = RequestSent | ResponseReceived | RetryScheduled | ThrottleChanged | RecordProblems
 #: The type of a hook.
 EventHook = Callable[[ClientEvent], None]
 

@@ -34,8 +34,8 @@ from typing import Any, Generic, TypeVar
 import attrs
 from yarl import URL
 
-from ._converter import decode_list
-from ._errors import DecodeError, PaginationLoopError
+from ._decoding import Decoder
+from ._errors import DecodeError, ForeignOriginError, PaginationLoopError
 from ._urls import resolve_next_page
 
 __all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFormat", "Paginator"]
@@ -46,6 +46,8 @@ __all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFor
 MAX_EMPTY_PAGES = 20
 
 T = TypeVar("T")
+
+_TOLERANT = Decoder()
 
 
 @attrs.frozen
@@ -62,6 +64,9 @@ class Page(Generic[T]):
     url: URL
     #: The next page's URL (same origin as ``url``), or ``None`` on the last page.
     next_url: URL | None
+    #: Why the next link will not be followed (another origin); raised after this page's
+    #: items, so that a bad link never costs the records that came with it.
+    next_error: ForeignOriginError | None = attrs.field(default=None, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -78,7 +83,14 @@ class PageFormat:
     #: Key of the next link inside the paging fields.
     next_key: str
 
-    def parse(self, body: Any, item_type: type[T], items_key: str, url: URL) -> Page[T]:
+    def parse(
+        self,
+        body: Any,
+        item_type: type[T],
+        items_key: str,
+        url: URL,
+        decoder: Decoder = _TOLERANT,
+    ) -> Page[T]:
         """Decode a list response into a :class:`Page`; bad shapes raise :class:`DecodeError`."""
         resource = f"page of {item_type.__name__}"
         if type(body) is not dict:
@@ -100,7 +112,7 @@ class PageFormat:
             raise DecodeError(
                 "expected an array", resource=resource, field=f"$.{items_key}", url=str(url)
             )
-        items = decode_list(raw_items, item_type, url=str(url), path=f"$.{items_key}")
+        items = decoder.many(raw_items, item_type, url=str(url), path=f"$.{items_key}")
         link = meta.get(self.next_key)
         if link is not None and type(link) is not str:
             raise DecodeError(
@@ -109,13 +121,19 @@ class PageFormat:
                 field=f"{meta_path}.{self.next_key}",
                 url=str(url),
             )
-        next_url = resolve_next_page(link, request_url=url) if link else None
+        next_url: URL | None = None
+        next_error: ForeignOriginError | None = None
+        try:
+            next_url = resolve_next_page(link, request_url=url) if link else None
+        except ForeignOriginError as exc:
+            next_error = exc
         return Page(
             items=items,
             page=_optional_int(meta.get("page")),
             page_size=_optional_int(meta.get("page_size")),
             url=url,
             next_url=next_url,
+            next_error=next_error,
         )
 
 
@@ -162,10 +180,11 @@ class _PageWalk(Generic[T]):
     items_key: str
     page_format: PageFormat
     limit: int | None
+    decoder: Decoder
 
     async def fetch(self, url: URL) -> Page[T]:
         body = await self.fetch_json(url)
-        return self.page_format.parse(body, self.item_type, self.items_key, url)
+        return self.page_format.parse(body, self.item_type, self.items_key, url, self.decoder)
 
     def loop_error(self, page: Page[T], seen: _SeenPages) -> PaginationLoopError | None:
         """Why following ``page.next_url`` would go round in circles, if it would."""
@@ -205,7 +224,9 @@ class _PageWalk(Generic[T]):
                 seen.add(page)
                 if remaining is not None:
                     if len(page.items) >= remaining:
-                        page = attrs.evolve(page, items=page.items[:remaining], next_url=None)
+                        page = attrs.evolve(
+                            page, items=page.items[:remaining], next_url=None, next_error=None
+                        )
                     remaining -= len(page.items)
                 loop = self.loop_error(page, seen)
                 if page.next_url is not None and loop is None:
@@ -215,6 +236,8 @@ class _PageWalk(Generic[T]):
                 yield page
                 if loop is not None:
                     raise loop
+                if page.next_error is not None:
+                    raise page.next_error
                 if pending is None:
                     return
                 page = await pending
@@ -259,8 +282,11 @@ class Paginator(Generic[T], AsyncIterator[T]):
         page_format: PageFormat,
         limit: int | None = None,
         page_size: int | None = None,
+        decoder: Decoder = _TOLERANT,
     ) -> None:
-        self._walk = _PageWalk(fetch_json, first_url, item_type, items_key, page_format, limit)
+        self._walk = _PageWalk(
+            fetch_json, first_url, item_type, items_key, page_format, limit, decoder
+        )
         self._page_size = page_size
         self._pages: AsyncGenerator[Page[T], None] | None = None
         self._current: Iterator[T] | None = None

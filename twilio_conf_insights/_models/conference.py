@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
 
 import attrs
 
-from ._base import JSONValue, TwilioModel, extra_field, known_shape, missing_keys_field
+from ._base import JSONValue, TwilioModel, known_shape
 from .enums import ConferenceEndReason, ConferenceStatus, ConferenceTag, ProcessingState, Region
 
 __all__ = ["ConferenceSummary", "DetectedIssues"]
@@ -21,8 +20,6 @@ class DetectedIssues(TwilioModel):
     call_quality: int | None = None
     region_configuration: int | None = None
     participant_behavior: int | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
 
 @attrs.frozen
@@ -62,9 +59,7 @@ class ConferenceSummary(TwilioModel):
     processing_state: ProcessingState | str | None = None
     url: str | None = None
     #: Links to nested resources, e.g. ``conference_participants``.
-    links: JSONValue = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
+    links: dict[str, JSONValue] | None = None
 
     @cached_property
     def detected_issues(self) -> DetectedIssues | None:

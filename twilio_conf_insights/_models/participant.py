@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
-from ._base import JSONValue, TwilioModel, extra_field, missing_keys_field
+from ._base import TwilioModel
 from .enums import ParticipantStatus
 
 __all__ = ["Participant"]
@@ -40,5 +39,3 @@ class Participant(TwilioModel):
     queue_time: str | None = None
     #: The resource's path, relative to the API host.
     uri: str | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()

@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
 
 import attrs
 
-from ._base import JSONValue, TwilioModel, extra_field, known_shape, missing_keys_field
+from ._base import JSONValue, TwilioModel, known_shape
 from .enums import CallDirection, CallStatus, CallType, JitterBufferSize, ProcessingState, Region
 
 __all__ = [
@@ -29,8 +28,6 @@ class AvgMax(TwilioModel):
 
     avg: float | None = None
     max: float | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
 
 @attrs.frozen
@@ -45,8 +42,6 @@ class StreamMetrics(TwilioModel):
     latency: AvgMax | None = None
     #: Mean opinion score, 1.0 (bad) to 4.5 (excellent).
     mos: float | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
 
 @attrs.frozen
@@ -55,8 +50,6 @@ class ParticipantMetrics(TwilioModel):
 
     inbound: StreamMetrics | None = None
     outbound: StreamMetrics | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
 
 @attrs.frozen
@@ -69,8 +62,6 @@ class ParticipantProperties(TwilioModel):
     enter_muted: bool | None = None
     beep_on_enter: bool | None = None
     beep_on_exit: bool | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
 
 @attrs.frozen
@@ -117,8 +108,6 @@ class ParticipantSummary(TwilioModel):
         default=None, metadata={"json": "metrics", "shape": ParticipantMetrics}
     )
     url: str | None = None
-    extra: Mapping[str, JSONValue] = extra_field()
-    missing_keys: frozenset[str] = missing_keys_field()
 
     @cached_property
     def metrics(self) -> ParticipantMetrics | None:

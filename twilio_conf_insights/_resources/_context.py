@@ -9,7 +9,7 @@ import attrs
 from yarl import URL
 
 from .. import _validation
-from .._converter import decode
+from .._decoding import Decoder
 from .._pagination import PageFormat, Paginator
 from .._transport import Transport
 
@@ -32,11 +32,13 @@ class ResourceContext:
     #: The client's ``max_concurrency``: how many items a bulk call works on at once unless
     #: told otherwise (the limiter caps requests in flight regardless).
     max_concurrency: int
+    #: Tolerant or strict decoding, and where records with problems are reported.
+    decoder: Decoder = attrs.field(factory=Decoder)
 
     async def fetch(self, url: URL, model: type[T]) -> T:
         """GET one resource and decode it."""
         body = await self.transport.get_json(url)
-        return decode(body, model, url=str(url))
+        return self.decoder.one(body, model, url=str(url))
 
     def paginate(
         self,
@@ -68,4 +70,5 @@ class ResourceContext:
             page_format=page_format,
             limit=limit,
             page_size=int(query["PageSize"]) if "PageSize" in query else None,
+            decoder=self.decoder,
         )

@@ -73,7 +73,7 @@ def _model_fields(model: type[TwilioModel], path: tuple[str, ...] = ()) -> list[
     columns: list[Field] = []
     hints = typing.get_type_hints(model)
     for attribute in attrs.fields(cast(Any, model)):
-        if attribute.name in ("extra", "missing_keys"):
+        if attribute.name in ("extra", "problems", "_raw"):
             continue
         key = str(attribute.metadata.get("json", attribute.name))
         nested = attribute.metadata.get("shape") or _model_of(hints[attribute.name])
