@@ -21,9 +21,18 @@ latency and fault injection::
 Run ``python -m twilio_conf_insights.testing --help`` to serve it from a terminal.
 """
 
+from ._concurrency import ConcurrencyCap
 from ._data import FakeData
 from ._faults import Fault, FaultInjector, FaultKind
 from ._records import RecordedRequest
 from ._server import FakeTwilio
 
-__all__ = ["FakeData", "FakeTwilio", "Fault", "FaultInjector", "FaultKind", "RecordedRequest"]
+__all__ = [
+    "ConcurrencyCap",
+    "FakeData",
+    "FakeTwilio",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "RecordedRequest",
+]
