@@ -30,6 +30,7 @@ from twilio_conf_insights import (
     RetryScheduled,
     ServerError,
     ThrottleChanged,
+    ThrottlePolicy,
     TransportError,
 )
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
@@ -69,23 +70,46 @@ async def test_each_retryable_fault_is_retried_to_success(
     assert fake.faults.injected[fault.kind] == 2
 
 
-@pytest.mark.parametrize(
-    ("status_fault", "error"),
-    [(Fault(FaultKind.SERVER_ERROR), ServerError), (Fault(FaultKind.RATE_LIMIT), RateLimitError)],
-)
 async def test_exhaustion_raises_with_attempts_and_last_cause(
-    fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
+    fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
+    """Persistent 500s end after max_attempts with RetryExhaustedError carrying the cause."""
     client = make_client(
         retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
     )
-    fake.faults.queue(status_fault, count=10)
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=10)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     assert caught.value.attempts == 3
-    assert isinstance(caught.value.last_error, error)
+    assert isinstance(caught.value.last_error, ServerError)
     assert caught.value.__cause__ is caught.value.last_error
     assert len(fake.requests) == 3
+
+
+async def test_429s_are_retried_past_max_attempts(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """Ten 429s in a row do not use up max_attempts=3: the eleventh attempt succeeds."""
+    client = make_client(retry=RetryPolicy(max_attempts=3, throttled_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT), count=10)
+    sid = fake.data.conferences[0]["conference_sid"]
+    summary = await client.conferences.fetch(sid)
+    assert summary.conference_sid == sid
+    assert [request.status for request in fake.requests] == [429] * 10 + [200]
+
+
+async def test_a_429_storm_ends_at_max_elapsed(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """429s without end are bounded by max_elapsed: RetryExhaustedError, RateLimitError last."""
+    client = make_client(
+        retry=RetryPolicy(max_attempts=3, max_elapsed=0.2, throttled_backoff=0.005)
+    )
+    fake.faults.throttle_for(3600, retry_after=None)
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert isinstance(caught.value.last_error, RateLimitError)
+    assert caught.value.attempts == len(fake.requests) > 3
 
 
 async def test_exhausted_transport_errors_are_typed(
@@ -392,7 +416,8 @@ async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: Clie
     assert retry.wait == 0.01
     assert "429" in retry.cause
     throttle = next(e for e in events if isinstance(e, ThrottleChanged))
-    assert throttle.stats.limit == throttle.stats.max_concurrency // 2
+    # A 429 at level 1 would say "one is too many": one throttle at most halves the start.
+    assert throttle.stats.limit == throttle.stats.ceiling == ThrottlePolicy().initial_limit // 2
     assert client.stats().throttle_events == 1
 
 
