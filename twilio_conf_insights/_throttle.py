@@ -10,8 +10,8 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   limit drops straight to ``n - 1`` (never below ``decrease_factor`` of the limit in one
   step). That level becomes the **ceiling**: a level known to be safe.
 * **One decrease per burst**: every decrease opens a new *generation*; a throttle of a
-  request sent in an earlier generation was sent before the client reacted, and only
-  counts as one event.
+  request sent in an earlier generation was sent before the client reacted: it counts as
+  the same event, and may only refine the cut with its level.
 
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
@@ -99,6 +99,7 @@ class LimitController:
         self._successes = 0
         self._held_since = 0.0
         self._probe_step = 1
+        self._burst_floor = 1
 
     def on_success(self, level: int) -> bool:
         """A response that was not throttled, sent at ``level``; whether the limit rose."""
@@ -126,9 +127,12 @@ class LimitController:
 
     def on_throttle(self, level: int | None, generation: int) -> bool:
         """A 429 sent at ``level`` (``None``: a 503, no level) in ``generation``; whether cut."""
-        if not self.policy.enabled or generation < self.generation:
-            return False  # pinned, or sent before the last decrease: the same burst
+        if not self.policy.enabled:
+            return False
+        if generation < self.generation:
+            return self._same_burst(level)
         floor = max(1, math.ceil(self.limit * self.policy.decrease_factor))
+        self._burst_floor = floor
         if level is None:
             lowered = floor if floor < self.limit else max(1, self.limit - 1)
         else:
@@ -142,3 +146,19 @@ class LimitController:
         changed = lowered != self.limit
         self.limit = lowered
         return changed
+
+    def _same_burst(self, level: int | None) -> bool:
+        """A 429 of a request sent before the last cut: it may only refine the cut.
+
+        Its level is still evidence of where the cap lies (the lowest rejected level is the
+        best estimate: the client counts a request in flight until it has read the
+        response, a little longer than the server does), but the burst as a whole never
+        cuts below the floor set when it was first seen.
+        """
+        if level is None:
+            return False
+        lowered = max(level - 1, self._burst_floor)
+        if lowered >= self.limit:
+            return False
+        self.limit = self.ceiling = lowered
+        return True
