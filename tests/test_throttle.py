@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +23,7 @@ class FakeClock:
 
 
 def _controller(
-    max_concurrency: int = 64, clock: FakeClock | None = None, **policy: float
+    max_concurrency: int = 64, clock: FakeClock | None = None, **policy: Any
 ) -> LimitController:
     return LimitController(max_concurrency, ThrottlePolicy(**policy), clock or FakeClock())
 
@@ -106,7 +108,7 @@ def test_disabled_policy_pins_max_concurrency() -> None:
     "policy",
     [{"initial_limit": 0}, {"decrease_factor": 1.0}, {"probe_interval": -1}],
 )
-def test_policy_rejects_nonsense_with_invalid_argument_error(policy: dict[str, float]) -> None:
+def test_policy_rejects_nonsense_with_invalid_argument_error(policy: dict[str, Any]) -> None:
     """A bad ThrottlePolicy field raises InvalidArgumentError naming the field."""
     with pytest.raises(InvalidArgumentError, match=next(iter(policy))):
         ThrottlePolicy(**policy)
