@@ -69,6 +69,9 @@ class AdaptiveLimiter:
         self._policy = throttle if throttle is not None else ThrottlePolicy()
         self._control = LimitController(max_concurrency, self._policy, clock)
         self._limit = self._control.limit
+        #: Bumped by every decrease of the limit; a throttle hands back the value its
+        #: request's slot was granted under. (A plain attribute: read on every request.)
+        self.generation = self._control.generation
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._next_start = 0.0
         self._pause_until = 0.0
@@ -88,10 +91,6 @@ class AdaptiveLimiter:
         """Requests in flight now."""
         return self._in_flight
 
-    @property
-    def generation(self) -> int:
-        """Bumped by every decrease of the limit; hand it back with a throttle."""
-        return self._control.generation
 
     def stats(self) -> LimiterStats:
         """A snapshot of the current state."""
@@ -180,6 +179,7 @@ class AdaptiveLimiter:
         if self._control.on_throttle(level, generation):
             self._limit = self._control.limit
             changed = True
+        self.generation = self._control.generation
         if changed:
             self._throttle_events += 1
             self._notify("throttle")
