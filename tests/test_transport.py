@@ -33,6 +33,7 @@ from twilio_conf_insights import (
     ThrottlePolicy,
     TransportError,
 )
+from twilio_conf_insights._transport import transport_error
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 RETRYABLE = [
@@ -545,3 +546,23 @@ async def test_an_echoed_authorization_header_is_scrubbed_from_errors() -> None:
     text = str(caught.value)
     assert "denied: <redacted>" in text
     assert aiohttp.encode_basic_auth("AC" + "a" * 32, secret).split()[1] not in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (TimeoutError(), "timeout"),
+        (aiohttp.ServerTimeoutError("read"), "timeout"),
+        (aiohttp.ClientPayloadError("cut"), "payload"),
+        (aiohttp.ServerDisconnectedError(), "disconnected"),
+        (aiohttp.ClientConnectionError("refused"), "connect"),
+        (aiohttp.ClientOSError(111, "refused"), "connect"),
+        (aiohttp.InvalidURL("x"), "other"),
+    ],
+)
+def test_aiohttp_failures_map_to_transport_error_kinds(exc: BaseException, kind: str) -> None:
+    """Each aiohttp failure becomes the TransportError kind of the table, unchained."""
+    error = transport_error(exc, url="https://insights.twilio.com/v1/x", timeout=2.5)
+    assert error.kind == kind
+    assert error.__cause__ is None and error.__context__ is None
+    assert ("2.5s" in str(error)) is (kind == "timeout")

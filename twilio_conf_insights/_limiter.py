@@ -91,7 +91,6 @@ class AdaptiveLimiter:
         """Requests in flight now."""
         return self._in_flight
 
-
     def stats(self) -> LimiterStats:
         """A snapshot of the current state."""
         return LimiterStats(

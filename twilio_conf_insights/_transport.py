@@ -36,7 +36,13 @@ from ._retry import RetryPolicy, is_retryable, parse_retry_after
 from ._urls import Origin, origin_of
 from ._version import __version__
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "Transport",
+    "json_loads",
+    "parse_json_body",
+    "transport_error",
+]
 
 _log = logging.getLogger("twilio_conf_insights")
 
@@ -246,7 +252,7 @@ class Transport:
             except DecodeError as exc:
                 failure = exc
             except (TimeoutError, aiohttp.ClientError) as exc:
-                failure = self._transport_error(exc, url)
+                failure = transport_error(exc, url=str(url), timeout=self._timeout)
             elapsed = time.perf_counter() - sent
             if self._events:
                 self._events.emit(
@@ -287,18 +293,6 @@ class Transport:
             retry_after=retry_after,
             redact=self._secret_forms,
         )
-
-    def _transport_error(self, exc: BaseException, url: URL) -> TransportError:
-        """The one place a TransportError's message is built: from the kind, never headers."""
-        kind, fallback = next(
-            (kind, fallback) for kinds, kind, fallback in _AIOHTTP_ERRORS if isinstance(exc, kinds)
-        )
-        if kind == "timeout":
-            message = f"no complete response within {self._timeout:g}s"
-        else:
-            text = str(exc).strip() or fallback
-            message = f"{fallback} ({type(exc).__name__}: {text})" if text != fallback else fallback
-        return TransportError(message, kind=kind, url=str(url))
 
     async def _read_body(self, response: aiohttp.ClientResponse, url: URL) -> bytes:
         limit = self._max_body
@@ -358,3 +352,20 @@ def parse_json_body(body: bytes, *, url: str = "") -> Any:
     raise DecodeError(
         "response body is not valid JSON", resource="response", url=url, retryable=True
     )
+
+
+def transport_error(exc: BaseException, *, url: str, timeout: float) -> TransportError:
+    """The :class:`TransportError` for an aiohttp failure: the one place its message is built.
+
+    The message names the kind and the exception's class and text, never its request
+    headers; the caller raises it outside the ``except`` block, so ``exc`` is not chained.
+    """
+    kind, fallback = next(
+        (kind, fallback) for kinds, kind, fallback in _AIOHTTP_ERRORS if isinstance(exc, kinds)
+    )
+    if kind == "timeout":
+        message = f"no complete response within {timeout:g}s"
+    else:
+        text = str(exc).strip() or fallback
+        message = f"{fallback} ({type(exc).__name__}: {text})" if text != fallback else fallback
+    return TransportError(message, kind=kind, url=url)
