@@ -66,7 +66,10 @@ def test_throttles_of_an_earlier_generation_count_once() -> None:
 
 
 def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
-    """At the ceiling the limit waits probe_interval, then probes 1, 2, 4 slots above it."""
+    """At the ceiling the limit waits probe_interval, then probes 1, 2, 4... slots above it.
+
+    The step doubles up to a quarter of the ceiling (here 10 // 4 = 2).
+    """
     clock = FakeClock()
     control = _controller(clock=clock, initial_limit=16, probe_interval=1.0)
     control.on_throttle(level=11, generation=control.generation)
@@ -80,12 +83,12 @@ def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
         for _ in range(100):
             control.on_success(level=control.limit)
         seen.append(control.limit)
-    assert seen == [11, 13, 17]
-    control.on_throttle(level=17, generation=control.generation)
+    assert seen == [11, 13, 15]
+    control.on_throttle(level=15, generation=control.generation)
     clock.now += 1.0
     for _ in range(100):
         control.on_success(level=control.limit)
-    assert control.limit == 17  # the probe step starts again at one
+    assert control.limit == 15  # the probe step starts again at one
 
 
 def test_a_503_cuts_by_the_decrease_factor_and_keeps_the_ceiling() -> None:

@@ -16,8 +16,8 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
 ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 1, 2, 4 ...
-slots per interval while no throttle comes, so a cap that grew (another service on the
-account went quiet) is found again in a few intervals. A 503 carries no level: it cuts
+slots per interval (at most a quarter of the limit) while no throttle comes, so a cap that
+grew (another service on the account went quiet) is found again in a few intervals. A 503 carries no level: it cuts
 the limit by ``decrease_factor``.
 """
 
@@ -99,6 +99,9 @@ class LimitController:
         self._successes = 0
         self._held_since = 0.0
         self._probe_step = 1
+        # Doubling probes find a grown cap fast, but in an account shared by several
+        # clients a big step grabs the others' share: cap it at a quarter of the limit.
+        self._max_probe_step = max(1, self.limit // 4)
         self._burst_floor = 1
 
     def on_success(self, level: int) -> bool:
@@ -113,7 +116,7 @@ class LimitController:
             # Held long enough without a throttle: the cap may have grown; probe above it.
             self._held_since = now
             self.ceiling = ceiling + self._probe_step
-            self._probe_step *= 2
+            self._probe_step = min(2 * self._probe_step, self._max_probe_step)
             if self.ceiling >= self.max:
                 self.ceiling = None
         self._successes += 1
@@ -140,6 +143,7 @@ class LimitController:
             self.ceiling = lowered
             self._held_since = self._clock()
             self._probe_step = 1
+            self._max_probe_step = max(1, lowered // 4)
         self.generation += 1
         self.throttles += 1
         self._successes = 0
