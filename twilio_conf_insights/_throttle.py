@@ -17,8 +17,8 @@ Growth: starting at ``initial_limit``, one more slot per two successes (about 1.
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
 ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 1, 2, 4 ...
 slots per interval (at most a quarter of the limit) while no throttle comes, so a cap that
-grew (another service on the account went quiet) is found again in a few intervals. A 503 carries no level: it cuts
-the limit by ``decrease_factor``.
+grew (another service on the account went quiet) is found again in a few intervals.
+A 503 carries no level: it cuts the limit by ``decrease_factor``.
 """
 
 from __future__ import annotations
