@@ -170,3 +170,19 @@ def test_finds_a_servers_cap_and_then_rarely_exceeds_it(cap: int) -> None:
     assert sum(throttled[:50]) < 2 * ThrottlePolicy().initial_limit
     # ...and then at most one probe a second, each costing one 429.
     assert sum(throttled[50:]) <= 10
+
+
+def test_throttles_that_pause_the_client_make_probing_ten_times_rarer() -> None:
+    """With Retry-After pauses, the hold at the ceiling is ten pauses, counted after it."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=16, probe_interval=1.0)
+    control.on_throttle(level=9, generation=control.generation, pause=2.0)
+    assert control.limit == 8
+    clock.now += 2.0 + 19.9  # the pause, then just short of ten pauses
+    for _ in range(100):
+        control.on_success(level=control.limit)
+    assert control.limit == 8
+    clock.now += 0.2
+    for _ in range(100):
+        control.on_success(level=control.limit)
+    assert control.limit == 9

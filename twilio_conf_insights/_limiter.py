@@ -170,12 +170,14 @@ class AdaptiveLimiter:
         concurrency); ``generation`` is :attr:`generation` when its slot was granted.
         """
         changed = False
+        pause = None
         if retry_after is not None and retry_after > 0 and self._policy.pause_on_retry_after:
+            pause = retry_after
             until = self._clock() + retry_after
             if until > self._pause_until:
                 self._pause_until = until
                 changed = True
-        if self._control.on_throttle(level, generation):
+        if self._control.on_throttle(level, generation, pause):
             self._limit = self._control.limit
             changed = True
         self.generation = self._control.generation

@@ -35,6 +35,9 @@ from ._validation import positive_int
 
 __all__ = ["LimitController", "ThrottlePolicy"]
 
+#: Hold at the ceiling this many times a server-requested pause before probing again.
+_PAUSE_TO_HOLD = 10.0
+
 
 def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not 0 < value < 1:
@@ -99,6 +102,7 @@ class LimitController:
         self._successes = 0
         self._held_since = 0.0
         self._probe_step = 1
+        self._hold = policy.probe_interval
         # Doubling probes find a grown cap fast, but in an account shared by several
         # clients a big step grabs the others' share: cap it at a quarter of the limit.
         self._max_probe_step = max(1, self.limit // 4)
@@ -111,7 +115,7 @@ class LimitController:
         ceiling = self.ceiling
         if ceiling is not None and self.limit >= ceiling:
             now = self._clock()
-            if now - self._held_since < self.policy.probe_interval:
+            if now - self._held_since < self._hold:
                 return False
             # Held long enough without a throttle: the cap may have grown; probe above it.
             self._held_since = now
@@ -128,10 +132,18 @@ class LimitController:
             self._held_since = self._clock()
         return True
 
-    def on_throttle(self, level: int | None, generation: int) -> bool:
-        """A 429 sent at ``level`` (``None``: a 503, no level) in ``generation``; whether cut."""
+    def on_throttle(self, level: int | None, generation: int, pause: float | None = None) -> bool:
+        """A 429 sent at ``level`` (``None``: a 503, no level) in ``generation``; whether cut.
+
+        ``pause`` is the client-wide pause the response asked for (``Retry-After``), if any.
+        """
         if not self.policy.enabled:
             return False
+        if pause:
+            # When throttles pause the whole client, a failed probe costs that pause:
+            # probe ten times less often than that, and count the hold from its end.
+            self._hold = max(self.policy.probe_interval, _PAUSE_TO_HOLD * pause)
+            self._held_since = max(self._held_since, self._clock() + pause)
         if generation < self.generation:
             return self._same_burst(level)
         floor = max(1, math.ceil(self.limit * self.policy.decrease_factor))
@@ -141,7 +153,7 @@ class LimitController:
         else:
             lowered = min(self.limit, max(level - 1, floor))
             self.ceiling = lowered
-            self._held_since = self._clock()
+            self._held_since = max(self._held_since, self._clock())
             self._probe_step = 1
             self._max_probe_step = max(1, lowered // 4)
         self.generation += 1
