@@ -3,7 +3,8 @@
 A server in the benchmark's own process would share its event loop and its CPU clock with
 the client under test, so every measurement would include the server's work. The child
 runs :class:`twilio_conf_insights.testing.FakeTwilio` and takes one-line commands on stdin
-(``latency 0.02``, ``reset``); closing stdin stops it, so it cannot outlive the runner.
+(``latency 0.02``, ``cap 16 -``, ``reset``); closing stdin stops it, so it cannot outlive
+the runner.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class ServerProcess:
         """Drop the server's request log (it would otherwise grow for the whole run)."""
         self._command("reset")
 
+    def set_cap(self, limit: int | None, retry_after: str | None = None) -> None:
+        """Answer 429 above ``limit`` requests in flight (``None``: no cap)."""
+        self._command(f"cap {limit or 0} {retry_after or '-'}")
+
     def cpu_seconds(self) -> float:
         """User plus system CPU time the child has used so far (to show what the server costs)."""
         import psutil
@@ -186,7 +191,7 @@ class ServerProcess:
 
 
 async def _serve(options: argparse.Namespace) -> None:
-    from twilio_conf_insights.testing import FakeTwilio
+    from twilio_conf_insights.testing import ConcurrencyCap, FakeTwilio
 
     fake = FakeTwilio(
         conferences=options.conferences,
@@ -212,6 +217,14 @@ async def _serve(options: argparse.Namespace) -> None:
             command, *arguments = line.split() or [""]
             if command == "latency" and len(arguments) == 1:
                 fake.latency = float(arguments[0])
+                print("ok", flush=True)
+            elif command == "cap" and len(arguments) == 2:
+                limit, retry_after = int(arguments[0]), arguments[1]
+                fake.concurrency_cap = (
+                    ConcurrencyCap(limit, None if retry_after == "-" else retry_after)
+                    if limit
+                    else None
+                )
                 print("ok", flush=True)
             elif command == "reset":
                 fake.reset_stats()

@@ -136,6 +136,9 @@ async def test_fetch_many_errors_only_where_the_budget_is_exhausted(
     served = {c["conference_sid"]: c for c in many_fake.data.conferences}
     attempts_by_path = Counter(req.path for req in many_fake.requests)
     faulted_by_path = Counter(req.path for req in many_fake.requests if req.fault is not None)
+    throttled_by_path = Counter(
+        req.path for req in many_fake.requests if req.fault is FaultKind.RATE_LIMIT
+    )
     failures = 0
     for result in results:
         path = f"/v1/Conferences/{result.sid}"
@@ -144,14 +147,15 @@ async def test_fetch_many_errors_only_where_the_budget_is_exhausted(
             assert result.value.to_dict() == served[result.sid]
             continue
         failures += 1
-        # A typed error only where every attempt of the budget failed.
+        # A typed error only where every attempt of the budget failed; 429s (never
+        # processed by Twilio) are not counted against it.
         assert isinstance(result.error, RetryExhaustedError)
-        assert result.error.attempts == 3
-        assert faulted_by_path[path] >= 3
+        assert result.error.attempts >= 3
+        assert faulted_by_path[path] - throttled_by_path[path] >= 3
         assert faulted_by_path[path] == attempts_by_path[path]
     print(
         f"\nfetch_many at {rate:.0%}: {len(results)} records, {len(many_fake.requests)} requests,"
-        f" {failures} exhausted after 3 attempts, lost 0, duplicated 0"
+        f" {failures} exhausted after 3 attempts other than 429, lost 0, duplicated 0"
     )
 
 

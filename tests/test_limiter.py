@@ -34,47 +34,36 @@ async def test_never_more_than_limit_in_flight() -> None:
     assert limiter.in_flight == 0
 
 
-def test_throttle_halves_and_successes_grow_back() -> None:
-    """A throttle halves the limit once per cooldown; runs of successes add it back up to max."""
+def test_a_429_lowers_the_limit_once_per_burst_and_events_report_it() -> None:
+    """A 429 at level n sets the limit to n - 1; throttles from the same burst count once."""
     clock = FakeClock()
-    changes: list[str] = []
+    changes: list[tuple[str, int]] = []
     limiter = AdaptiveLimiter(
-        16,
-        throttle=ThrottlePolicy(increase_after=4, cooldown=1.0),
-        clock=clock,
-        on_change=lambda _s, r: changes.append(r),
+        64, clock=clock, on_change=lambda stats, reason: changes.append((reason, stats.limit))
     )
-    limiter.record_throttle(None)
-    assert limiter.limit == 8
-    limiter.record_throttle(None)  # within the cooldown: the same burst
-    assert limiter.limit == 8
-    clock.now += 1.5
-    limiter.record_throttle(None)
-    assert limiter.limit == 4
-    for _ in range(4 * 3):
-        limiter.record_success()
-    assert limiter.limit == 7
-    for _ in range(4 * 100):
-        limiter.record_success()
-    assert limiter.limit == 16  # never above max_concurrency
-    assert changes[:2] == ["throttle", "throttle"]
-    assert limiter.stats().throttle_events == 2
+    assert limiter.limit == 16  # the default initial limit
+    generation = limiter.generation
+    limiter.record_throttle(None, level=13, generation=generation)
+    limiter.record_throttle(None, level=15, generation=generation)  # sent before the cut
+    assert limiter.limit == 12
+    assert changes == [("throttle", 12)]
+    stats = limiter.stats()
+    assert (stats.throttle_events, stats.ceiling) == (1, 12)
 
 
-def test_limit_never_below_one() -> None:
-    """Repeated throttling never lowers the limit below one."""
-    clock = FakeClock()
-    limiter = AdaptiveLimiter(2, throttle=ThrottlePolicy(cooldown=0), clock=clock)
-    for _ in range(5):
-        limiter.record_throttle(None)
-    assert limiter.limit == 1
+def test_a_503_cuts_by_the_decrease_factor_and_never_below_one() -> None:
+    """A 503 says nothing about concurrency: it halves the limit, down to one at least."""
+    limiter = AdaptiveLimiter(8, throttle=ThrottlePolicy(initial_limit=8), clock=FakeClock())
+    for expected in (4, 2, 1, 1):
+        limiter.record_throttle(None, level=None, generation=limiter.generation)
+        assert limiter.limit == expected
 
 
 def test_disabled_policy_keeps_the_limit_but_honours_retry_after() -> None:
-    """A disabled throttle policy keeps the limit but still pauses for Retry-After."""
+    """ThrottlePolicy(enabled=False) pins max_concurrency; Retry-After still pauses."""
     clock = FakeClock()
     limiter = AdaptiveLimiter(8, throttle=ThrottlePolicy(enabled=False), clock=clock)
-    limiter.record_throttle(2.0)
+    limiter.record_throttle(2.0, level=8, generation=limiter.generation)
     assert limiter.limit == 8
     assert limiter.stats().paused_for == pytest.approx(2.0)
 
@@ -82,7 +71,7 @@ def test_disabled_policy_keeps_the_limit_but_honours_retry_after() -> None:
 async def test_retry_after_pauses_every_new_request() -> None:
     """After a Retry-After, a new slot is granted only once the pause is over."""
     limiter = AdaptiveLimiter(4)
-    limiter.record_throttle(0.05)
+    limiter.record_throttle(0.05, level=None, generation=limiter.generation)
     loop = asyncio.get_running_loop()
     start = loop.time()
     async with limiter.slot():
@@ -149,7 +138,7 @@ def test_try_acquire_only_when_nothing_stands_in_the_way() -> None:
     assert limiter.try_acquire()
     assert not limiter.try_acquire()  # full
     limiter.release()
-    limiter.record_throttle(5.0)
+    limiter.record_throttle(5.0, level=1, generation=limiter.generation)
     assert not limiter.try_acquire()  # paused
     clock.now += 6
     assert limiter.try_acquire()

@@ -31,8 +31,10 @@ from twilio_conf_insights import (
     RetryScheduled,
     ServerError,
     ThrottleChanged,
+    ThrottlePolicy,
     TransportError,
 )
+from twilio_conf_insights._transport import transport_error
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 RETRYABLE = [
@@ -73,22 +75,44 @@ async def test_each_retryable_fault_is_retried_to_success(
     assert fake.faults.injected[fault.kind] == 2
 
 
-@pytest.mark.parametrize(
-    ("status_fault", "error"),
-    [(Fault(FaultKind.SERVER_ERROR), ServerError), (Fault(FaultKind.RATE_LIMIT), RateLimitError)],
-)
 async def test_exhaustion_raises_with_attempts_and_last_cause(
-    fake: FakeTwilio, make_client: ClientFactory, status_fault: Fault, error: type[Exception]
+    fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """After max_attempts failures: RetryExhaustedError, the count, the last error as cause."""
+    """Persistent 500s end after max_attempts with RetryExhaustedError carrying the cause."""
     client = make_client(retry=RetryPolicy(max_attempts=3))
-    fake.faults.queue(status_fault, count=10)
+    fake.faults.queue(Fault(FaultKind.SERVER_ERROR), count=10)
     with pytest.raises(RetryExhaustedError) as caught:
         await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     assert caught.value.attempts == 3
-    assert isinstance(caught.value.last_error, error)
+    assert isinstance(caught.value.last_error, ServerError)
     assert caught.value.__cause__ is caught.value.last_error
     assert len(fake.requests) == 3
+
+
+async def test_429s_are_retried_past_max_attempts(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """Ten 429s in a row do not use up max_attempts=3: the eleventh attempt succeeds."""
+    client = make_client(retry=RetryPolicy(max_attempts=3, throttled_backoff=0.001))
+    fake.faults.queue(Fault(FaultKind.RATE_LIMIT), count=10)
+    sid = fake.data.conferences[0]["conference_sid"]
+    summary = await client.conferences.fetch(sid)
+    assert summary.conference_sid == sid
+    assert [request.status for request in fake.requests] == [429] * 10 + [200]
+
+
+async def test_a_429_storm_ends_at_max_elapsed(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """429s without end are bounded by max_elapsed: RetryExhaustedError, RateLimitError last."""
+    client = make_client(
+        retry=RetryPolicy(max_attempts=3, max_elapsed=0.2, throttled_backoff=0.005)
+    )
+    fake.faults.throttle_for(3600, retry_after=None)
+    with pytest.raises(RetryExhaustedError) as caught:
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    assert isinstance(caught.value.last_error, RateLimitError)
+    assert caught.value.attempts == len(fake.requests) > 3
 
 
 async def test_exhausted_transport_errors_are_typed(
@@ -418,7 +442,9 @@ async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: Clie
     """Hooks see every step in order: sent, received, throttled, retry scheduled, sent, received."""
     events: list[ClientEvent] = []
     # A backoff far below the Retry-After, so the wait is exactly what the server asked.
-    client = make_client(hooks=[events.append], retry=RetryPolicy(initial_backoff=0.001))
+    client = make_client(
+        hooks=[events.append], retry=RetryPolicy(initial_backoff=0.001, throttled_backoff=0.001)
+    )
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.01"), count=1)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
     kinds = [type(e).__name__ for e in events]
@@ -436,7 +462,8 @@ async def test_events_describe_every_attempt(fake: FakeTwilio, make_client: Clie
     assert retry.wait == 0.01
     assert "429" in retry.cause
     throttle = next(e for e in events if isinstance(e, ThrottleChanged))
-    assert throttle.stats.limit == throttle.stats.max_concurrency // 2
+    # A 429 at level 1 would say "one is too many": one throttle at most halves the start.
+    assert throttle.stats.limit == throttle.stats.ceiling == ThrottlePolicy().initial_limit // 2
     assert client.stats().throttle_events == 1
 
 
@@ -582,3 +609,23 @@ async def test_an_echoed_authorization_header_is_scrubbed_from_errors() -> None:
     text = str(caught.value)
     assert "denied: <redacted>" in text
     assert aiohttp.encode_basic_auth("AC" + "a" * 32, secret).split()[1] not in text
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (TimeoutError(), "timeout"),
+        (aiohttp.ServerTimeoutError("read"), "timeout"),
+        (aiohttp.ClientPayloadError("cut"), "payload"),
+        (aiohttp.ServerDisconnectedError(), "disconnected"),
+        (aiohttp.ClientConnectionError("refused"), "connect"),
+        (aiohttp.ClientOSError(111, "refused"), "connect"),
+        (aiohttp.InvalidURL("x"), "other"),
+    ],
+)
+def test_aiohttp_failures_map_to_transport_error_kinds(exc: BaseException, kind: str) -> None:
+    """Each aiohttp failure becomes the TransportError kind of the table, unchained."""
+    error = transport_error(exc, url="https://insights.twilio.com/v1/x", timeout=2.5)
+    assert error.kind == kind
+    assert error.__cause__ is None and error.__context__ is None
+    assert ("2.5s" in str(error)) is (kind == "timeout")

@@ -24,7 +24,7 @@ from ._results import ConferenceReport
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_BODY_BYTES, Transport
 from ._urls import base_url, origin_of, twilio_host_url
-from ._validation import is_sid, positive_int
+from ._validation import is_sid, positive_int, positive_number
 
 __all__ = ["InsightsClient"]
 
@@ -107,23 +107,17 @@ class InsightsClient:
             if api_base_url is not None
             else twilio_host_url("api", region=region, edge=edge)
         )
-        if not (isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0):
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, got {timeout!r}"
-            )
+        positive_number(timeout, "timeout (seconds)")
         positive_int(max_body_bytes, "max_body_bytes")
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession")
         self._events = EventDispatcher(hooks)
-        try:
-            limiter = AdaptiveLimiter(
-                max_concurrency,
-                rate_limit=rate_limit,
-                throttle=throttle,
-                on_change=self._on_limiter_change if hooks else None,
-            )
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        limiter = AdaptiveLimiter(
+            max_concurrency,
+            rate_limit=rate_limit,
+            throttle=throttle,
+            on_change=self._on_limiter_change if hooks else None,
+        )
         self._transport = Transport(
             credentials=self._credentials,
             origins={origin_of(insights), origin_of(api)},
@@ -166,18 +160,11 @@ class InsightsClient:
             raise ConfigurationError(
                 f"from_env() reads credentials from the environment; do not pass {', '.join(given)}"
             )
-        credentials = Credentials.from_env(env)
         for option, variable in _ENV_OPTIONS.items():
             if options.get(option) is None:
                 options[option] = env.get(variable) or None
-        if credentials.uses_api_key:
-            return cls(
-                credentials.account_sid,
-                api_key=env.get("TWILIO_API_KEY"),
-                api_secret=env.get("TWILIO_API_SECRET"),
-                **options,
-            )
-        return cls(credentials.account_sid, env.get("TWILIO_AUTH_TOKEN"), **options)
+        # Validated once, by the constructor, whichever form the environment holds.
+        return cls(**Credentials.env_arguments(env), **options)
 
     @property
     def account_sid(self) -> str:

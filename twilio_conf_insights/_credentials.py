@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypedDict
 
 import aiohttp
 import attrs
@@ -25,6 +26,15 @@ _MISSING_HELP = (
     f"(or {ENV_ACCOUNT_SID}, {ENV_API_KEY} and {ENV_API_SECRET} for API-key auth), "
     "or pass account_sid= and auth_token= (or api_key= and api_secret=)"
 )
+
+
+class CredentialArguments(TypedDict):
+    """The credential arguments of :class:`InsightsClient`, as the environment gives them."""
+
+    account_sid: str | None
+    auth_token: str | None
+    api_key: str | None
+    api_secret: str | None
 
 
 @attrs.frozen(repr=False)
@@ -83,13 +93,17 @@ class Credentials:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
         """Read credentials from the environment variables twilio-python uses."""
-        env = os.environ if environ is None else environ
-        return cls.resolve(
-            env.get(ENV_ACCOUNT_SID) or None,
-            env.get(ENV_AUTH_TOKEN) or None,
-            env.get(ENV_API_KEY) or None,
-            env.get(ENV_API_SECRET) or None,
-        )
+        return cls.resolve(**cls.env_arguments(os.environ if environ is None else environ))
+
+    @staticmethod
+    def env_arguments(env: Mapping[str, str]) -> CredentialArguments:
+        """The four credential arguments as the environment gives them (unset or empty: None)."""
+        return {
+            "account_sid": env.get(ENV_ACCOUNT_SID) or None,
+            "auth_token": env.get(ENV_AUTH_TOKEN) or None,
+            "api_key": env.get(ENV_API_KEY) or None,
+            "api_secret": env.get(ENV_API_SECRET) or None,
+        }
 
     def authorization_header(self) -> str:
         """The value of the ``Authorization`` header (HTTP Basic)."""

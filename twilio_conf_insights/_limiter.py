@@ -3,14 +3,15 @@
 One :class:`AdaptiveLimiter` belongs to one client and is shared by every call made through
 it, bulk or not. It enforces three things:
 
-* at most ``limit`` requests in flight, where ``limit`` starts at ``max_concurrency``;
+* at most ``limit`` requests in flight, where ``limit`` is moved by the control law of
+  :mod:`._throttle` (it finds Twilio's concurrency cap from 429s, up to
+  ``max_concurrency``);
 * at most ``rate_limit`` request starts per second, when set;
 * a pause for every new request after the server asked for one (``Retry-After``).
 
-With a :class:`ThrottlePolicy` it is adaptive (additive increase, multiplicative decrease):
-a throttling response halves ``limit`` and each run of ``increase_after`` successes adds one
-back, up to ``max_concurrency``. So under 429s the whole client slows down, not just the
-request that was throttled.
+A granted slot comes with its *level* (requests in flight at that moment, itself included)
+and the controller's *generation*; the transport hands both back with the outcome, which
+is what lets the law tell "this many was too many" and "this burst was already counted".
 """
 
 from __future__ import annotations
@@ -20,48 +21,13 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import attrs
 
-from ._validation import positive_int
+from ._throttle import LimitController, ThrottlePolicy
+from ._validation import positive_int, positive_number
 
 __all__ = ["AdaptiveLimiter", "LimiterStats", "ThrottlePolicy"]
-
-
-def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 < value < 1:
-        raise ValueError(f"ThrottlePolicy.{attribute.name} must be between 0 and 1, got {value!r}")
-
-
-def _positive_int(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    positive_int(value, f"ThrottlePolicy.{attribute.name}")
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value >= 0:
-        raise ValueError(f"ThrottlePolicy.{attribute.name} must be >= 0, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class ThrottlePolicy:
-    """How the client reacts, as a whole, to throttling (a 429 or 503 response).
-
-    ``enabled=False`` keeps the concurrency fixed at ``max_concurrency`` (a server-sent
-    ``Retry-After`` still pauses the client: it is the server's explicit instruction).
-    """
-
-    #: Adapt the concurrency limit to throttling.
-    enabled: bool = True
-    #: Factor applied to the limit on a throttle (0.5 halves it).
-    decrease_factor: float = attrs.field(default=0.5, validator=_fraction)
-    #: Successful responses needed to add one to the limit again.
-    increase_after: int = attrs.field(default=8, validator=_positive_int)
-    #: Throttles closer together than this count once: requests already in flight when the
-    #: server started throttling all come back throttled and must not collapse the limit.
-    cooldown: float = attrs.field(default=0.5, validator=_non_negative)
-    #: Pause every new request of the client for the server's ``Retry-After``.
-    pause_on_retry_after: bool = True
 
 
 @attrs.frozen
@@ -80,6 +46,8 @@ class LimiterStats:
     throttle_events: int
     #: Seconds left in the current client-wide pause (0 when none).
     paused_for: float
+    #: The level learned to be safe from the last 429 (``None`` before any).
+    ceiling: int | None = None
 
 
 class AdaptiveLimiter:
@@ -95,20 +63,20 @@ class AdaptiveLimiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         positive_int(max_concurrency, "max_concurrency")
-        if rate_limit is not None and not rate_limit > 0:
-            raise ValueError(
-                f"rate_limit must be a positive number of requests per second, got {rate_limit!r}"
-            )
+        if rate_limit is not None:
+            positive_number(rate_limit, "rate_limit (requests per second)")
         self._max = max_concurrency
-        self._limit = max_concurrency
         self._policy = throttle if throttle is not None else ThrottlePolicy()
+        self._control = LimitController(max_concurrency, self._policy, clock)
+        self._limit = self._control.limit
+        #: Bumped by every decrease of the limit; a throttle hands back the value its
+        #: request's slot was granted under. (A plain attribute: read on every request.)
+        self.generation = self._control.generation
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._next_start = 0.0
         self._pause_until = 0.0
         self._in_flight = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._successes = 0
-        self._last_decrease = float("-inf")
         self._throttle_events = 0
         self._on_change = on_change
         self._clock = clock
@@ -132,6 +100,7 @@ class AdaptiveLimiter:
             waiting=len(self._waiters),
             throttle_events=self._throttle_events,
             paused_for=max(0.0, self._pause_until - self._clock()),
+            ceiling=self._control.ceiling,
         )
 
     @asynccontextmanager
@@ -143,8 +112,8 @@ class AdaptiveLimiter:
         finally:
             self.release()
 
-    def try_acquire(self) -> bool:
-        """Take a slot at once if nothing stands in the way; ``False`` means use :meth:`acquire`.
+    def try_acquire(self) -> int:
+        """Take a slot at once if nothing stands in the way: its level, or 0 (use :meth:`acquire`).
 
         The uncontended case costs no coroutine, which matters at thousands of requests a
         second.
@@ -156,11 +125,11 @@ class AdaptiveLimiter:
             and self._clock() >= self._pause_until
         ):
             self._in_flight += 1
-            return True
-        return False
+            return self._in_flight
+        return 0
 
-    async def acquire(self) -> None:
-        """Wait until a request may start, then count it as in flight."""
+    async def acquire(self) -> int:
+        """Wait until a request may start, count it as in flight; returns its level."""
         while True:
             await self._wait_for_pause()
             await self._take_slot()
@@ -176,39 +145,42 @@ class AdaptiveLimiter:
                 except BaseException:
                     self.release()
                     raise
+        return self._in_flight
 
     def release(self) -> None:
         """Give a slot back."""
         self._in_flight -= 1
         self._wake()
 
-    def record_success(self) -> None:
-        """Count a response that was not throttled; grows the limit back over time."""
-        if not self._policy.enabled or self._limit >= self._max:
-            return
-        self._successes += 1
-        if self._successes >= self._policy.increase_after:
-            self._successes = 0
-            self._limit += 1
+    def record_success(self, level: int) -> None:
+        """Count a response that was not throttled, sent at ``level``; may raise the limit."""
+        if self._limit >= self._max:
+            return  # the common case, kept to one comparison
+        if self._control.on_success(level):
+            self._limit = self._control.limit
             self._wake()
             self._notify("increase")
 
-    def record_throttle(self, retry_after: float | None) -> None:
-        """React to a throttling response: pause everyone and lower the limit."""
-        now = self._clock()
+    def record_throttle(
+        self, retry_after: float | None, *, level: int | None, generation: int
+    ) -> None:
+        """React to a throttling response: pause everyone if asked, and lower the limit.
+
+        ``level`` is that of a 429's request (``None`` for a 503, which says nothing about
+        concurrency); ``generation`` is :attr:`generation` when its slot was granted.
+        """
         changed = False
+        pause = None
         if retry_after is not None and retry_after > 0 and self._policy.pause_on_retry_after:
-            until = now + retry_after
+            pause = retry_after
+            until = self._clock() + retry_after
             if until > self._pause_until:
                 self._pause_until = until
                 changed = True
-        if self._policy.enabled and now - self._last_decrease >= self._policy.cooldown:
-            self._last_decrease = now
-            self._successes = 0
-            lowered = max(1, int(self._limit * self._policy.decrease_factor))
-            if lowered < self._limit:
-                self._limit = lowered
-                changed = True
+        if self._control.on_throttle(level, generation, pause):
+            self._limit = self._control.limit
+            changed = True
+        self.generation = self._control.generation
         if changed:
             self._throttle_events += 1
             self._notify("throttle")

@@ -24,7 +24,7 @@ from ._errors import (
     ServerError,
     TransportError,
 )
-from ._validation import positive_int
+from ._validation import positive_int, positive_number
 
 __all__ = ["RetryPolicy", "is_retryable", "parse_retry_after"]
 
@@ -72,8 +72,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not (isinstance(value, int | float) and not isinstance(value, bool)) or not value > 0:
-        raise ValueError(f"RetryPolicy.{attribute.name} must be a positive number, got {value!r}")
+    positive_number(value, f"RetryPolicy.{attribute.name}")
 
 
 def _at_least_one(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -89,14 +88,18 @@ class RetryPolicy:
     404, ...) and a well-formed body of the wrong shape.
 
     The wait before retry *n* (``n`` = 1 for the first retry) is drawn uniformly from
-    ``[0, min(max_backoff, initial_backoff * 2 ** (n - 1))]`` ("full jitter"); when the
-    server sent ``Retry-After``, the wait is at least that many seconds (capped at
-    ``max_retry_after``).
-    Giving up happens after ``max_attempts`` attempts in all, or when the next wait would
-    end past ``max_elapsed`` seconds since the first attempt.
+    ``[0, min(max_backoff, initial_backoff * 2 ** (n - 1))]`` ("full jitter"); after a 429
+    the scale is ``throttled_backoff`` instead, because the client-wide limiter, not this
+    wait, is what brings the requests in flight under Twilio's cap. When the server sent
+    ``Retry-After``, the wait is at least that many seconds (capped at ``max_retry_after``).
+
+    Giving up happens after ``max_attempts`` attempts that were not answered 429, or when
+    the next wait would end past ``max_elapsed`` seconds since the first attempt. A 429 was
+    never processed by Twilio ("always safe to retry"), so a client that is merely over the
+    limit is bounded by time, not by a count it would soon run out of.
     """
 
-    #: Attempts in all, the first included. ``1`` disables retrying.
+    #: Attempts not answered 429, the first included. ``1`` disables retrying.
     max_attempts: int = attrs.field(default=5, validator=_at_least_one)
     #: Upper bound, in seconds, on the time spent on one call across its attempts.
     max_elapsed: float = attrs.field(default=120.0, validator=_positive)
@@ -106,6 +109,8 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=20.0, validator=_positive)
     #: Largest ``Retry-After`` honoured; a longer one is cut to this.
     max_retry_after: float = attrs.field(default=60.0, validator=_positive)
+    #: Scale of the backoff after a 429 without ``Retry-After``, in seconds.
+    throttled_backoff: float = attrs.field(default=0.05, validator=_positive)
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -127,34 +132,72 @@ class RetryPolicy:
         *,
         sleep: Callable[[float], Awaitable[None]],
         before_sleep: Callable[[tenacity.RetryCallState], Awaitable[None] | None] | None = None,
+        started: float | None = None,
     ) -> tenacity.AsyncRetrying:
-        """A tenacity controller applying this policy; ``sleep`` is injectable for tests."""
+        """A tenacity controller applying this policy to one call; ``sleep`` is injectable.
+
+        ``started`` is the :func:`time.monotonic` time the call's first attempt was sent,
+        when that was before the controller existed; ``max_elapsed`` counts from it.
+        """
         return tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(is_retryable),
             wait=_ServerOrJitterWait(self),
-            stop=(
-                tenacity.stop_after_attempt(_testmode.attempts(self.max_attempts))
-                | tenacity.stop_before_delay(self.max_elapsed)
-            ),
+            stop=_Budget(self, started),
             sleep=_testmode.sleep(sleep),
             before_sleep=before_sleep,
             reraise=False,
         )
 
 
+def _failure(retry_state: tenacity.RetryCallState) -> BaseException | None:
+    outcome = retry_state.outcome
+    return outcome.exception() if outcome is not None else None
+
+
+class _Budget(tenacity.stop.stop_base):
+    """Stop after ``max_attempts`` failures other than 429, or at ``max_elapsed``.
+
+    One instance per call: it counts the call's 429s as tenacity reports its failures.
+    """
+
+    def __init__(self, policy: RetryPolicy, started: float | None) -> None:
+        self._policy = policy
+        self._started = started
+        self._throttled = 0
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if isinstance(_failure(retry_state), RateLimitError):
+            self._throttled += 1
+        if retry_state.attempt_number - self._throttled >= _testmode.attempts(
+            self._policy.max_attempts
+        ):
+            return True
+        started = self._started if self._started is not None else retry_state.start_time
+        finished = retry_state.outcome_timestamp
+        elapsed = (finished if finished is not None else started) - started
+        return elapsed + (retry_state.upcoming_sleep or 0.0) >= self._policy.max_elapsed
+
+
 class _ServerOrJitterWait(tenacity.wait.wait_base):
-    """tenacity's full-jitter exponential wait, raised to the server's Retry-After if larger."""
+    """tenacity's full-jitter exponential wait, raised to the server's Retry-After if larger.
+
+    After a 429 the jitter's scale is ``throttled_backoff``: the limiter lowers the
+    concurrency, and the retry then waits for a slot like any other request.
+    """
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
         self._jitter = tenacity.wait_random_exponential(
             multiplier=policy.initial_backoff, max=policy.max_backoff
         )
+        self._throttled_jitter = tenacity.wait_random_exponential(
+            multiplier=policy.throttled_backoff, max=policy.max_backoff
+        )
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        jitter = float(self._jitter(retry_state))
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
+        error = _failure(retry_state)
+        jitter_of = self._throttled_jitter if isinstance(error, RateLimitError) else self._jitter
+        jitter = float(jitter_of(retry_state))
         server = self._policy.server_wait(error) if error is not None else None
         # Never sooner than the server asked; never a hot loop on "Retry-After: 0" either.
         return jitter if server is None else max(server, jitter)

@@ -37,7 +37,13 @@ from ._retry import RetryPolicy, is_retryable, parse_retry_after
 from ._urls import Origin, describe_origin, origin_of
 from ._version import __version__
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Transport", "json_loads", "parse_json_body"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "Transport",
+    "json_loads",
+    "parse_json_body",
+    "transport_error",
+]
 
 _log = logging.getLogger("twilio_conf_insights")
 
@@ -82,7 +88,7 @@ class Transport:
         }
         self._origins = frozenset(origins)
         self.limiter = limiter
-        self._retry = retry
+        self._retry_policy = retry
         self._timeout = timeout
         self._session = session
         self._owns_session = session is None
@@ -137,42 +143,45 @@ class Transport:
         """GET ``url`` with retries; the parsed JSON body of the first 2xx response."""
         self.check_origin(url)
         session = self._get_session()
-        await self._acquire_slot()
+        slot = await self._acquire_slot()
         # The time budget starts when the first attempt is sent, not while it queued.
         started = time.monotonic()
         # The first attempt runs before any retry machinery exists: almost every call
-        # succeeds at once, and building tenacity's controller costs more CPU than the
-        # request itself. Only a retryable failure brings tenacity in, which then decides
-        # everything from that first failure on.
-        first_failure: TwilioInsightsError
+        # succeeds at once, and a tenacity controller costs about as much CPU as the
+        # request itself. Only a retryable failure builds one.
         try:
-            return await self._send(session, url, 1)
+            return await self._send(session, url, 1, slot)
         except TwilioInsightsError as error:
-            if not is_retryable(error) or self._retry.max_attempts == 1:
+            if not is_retryable(error) or self._retry_policy.max_attempts == 1:
                 raise
             first_failure = error
-        return await self._retry_after_failure(session, url, first_failure, started)
+        return await self._retry(session, url, first_failure, started)
 
-    async def _retry_after_failure(
+    async def _retry(
         self,
         session: aiohttp.ClientSession,
         url: URL,
         first_failure: TwilioInsightsError,
         started: float,
     ) -> Any:
-        retrying = self._retry.retrying(sleep=self._sleep, before_sleep=self._before_sleep(url))
+        """Attempts 2 and later, under tenacity, after the first attempt failed.
+
+        tenacity's attempt 1 *is* that first attempt: it reports its failure, so every
+        decision (wait, stop, logging) is tenacity's from the first failure on, and its
+        time budget counts from ``started``.
+        """
+        retrying = self._retry_policy.retrying(
+            sleep=self._sleep, before_sleep=self._before_sleep(url), started=started
+        )
         last: BaseException | None = None
         attempts = 0
         try:
             async for attempt in retrying:
                 with attempt:
-                    state = attempt.retry_state
-                    if state.attempt_number == 1:
-                        # Replay the failure of the attempt made above, and count the time
-                        # budget from when it started.
-                        state.start_time = started
+                    number = attempt.retry_state.attempt_number
+                    if number == 1:
                         raise first_failure
-                    return await self._attempt(session, url, state.attempt_number)
+                    return await self._send(session, url, number, await self._acquire_slot())
         except tenacity.RetryError as exhausted:
             last = exhausted.last_attempt.exception()
             attempts = exhausted.last_attempt.attempt_number
@@ -209,15 +218,15 @@ class Transport:
 
         return before_sleep
 
-    async def _attempt(self, session: aiohttp.ClientSession, url: URL, attempt: int) -> Any:
-        await self._acquire_slot()
-        return await self._send(session, url, attempt)
+    async def _acquire_slot(self) -> tuple[int, int]:
+        """A limiter slot: its level and the limiter's generation when it was granted."""
+        limiter = self.limiter
+        level = limiter.try_acquire() or await limiter.acquire()
+        return level, limiter.generation
 
-    async def _acquire_slot(self) -> None:
-        if not self.limiter.try_acquire():
-            await self.limiter.acquire()
-
-    async def _send(self, session: aiohttp.ClientSession, url: URL, attempt: int) -> Any:
+    async def _send(
+        self, session: aiohttp.ClientSession, url: URL, attempt: int, slot: tuple[int, int]
+    ) -> Any:
         """One attempt, on a slot already acquired; the slot is released here."""
         status = 0
         body = b""
@@ -249,26 +258,8 @@ class Transport:
                         body = await self._read_body(response, url)
             except DecodeError as exc:
                 failure = exc
-            except TimeoutError:
-                failure = TransportError(
-                    f"no complete response within {self._timeout:g}s", kind="timeout", url=str(url)
-                )
-            except aiohttp.ClientPayloadError as exc:
-                failure = TransportError(
-                    _describe(exc, "truncated or damaged body"), kind="payload", url=str(url)
-                )
-            except aiohttp.ServerDisconnectedError as exc:
-                failure = TransportError(
-                    _describe(exc, "server disconnected"), kind="disconnected", url=str(url)
-                )
-            except aiohttp.ClientConnectionError as exc:
-                failure = TransportError(
-                    _describe(exc, "connection failed"), kind="connect", url=str(url)
-                )
-            except aiohttp.ClientError as exc:
-                failure = TransportError(
-                    _describe(exc, "HTTP client error"), kind="other", url=str(url)
-                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                failure = transport_error(exc, url=str(url), timeout=self._timeout)
             elapsed = time.perf_counter() - sent
             if self._events:
                 self._events.emit(
@@ -287,15 +278,20 @@ class Transport:
         # headers (our Authorization), so they must not ride along as __context__.
         if failure is not None:
             raise failure
+        level, generation = slot
         if 200 <= status < 300:
             data = parse_json_body(body, url=str(url))
-            self.limiter.record_success()
+            self.limiter.record_success(level)
             return data
         retry_after = parse_retry_after(retry_after_header)
         if status in _THROTTLE_STATUSES:
             # Capped like the retry wait: a huge Retry-After must not freeze the whole client.
-            pause = self._retry.cap_retry_after(retry_after)
-            self.limiter.record_throttle(_testmode.pause(pause))
+            # Only a 429 speaks of concurrency; a 503 may have any cause.
+            self.limiter.record_throttle(
+                _testmode.pause(self._retry_policy.cap_retry_after(retry_after)),
+                level=level if status == 429 else None,
+                generation=generation,
+            )
         raise error_from_response(
             status,
             body,
@@ -333,6 +329,17 @@ class Transport:
 #: Statuses by which Twilio says "too much": they slow the whole client down.
 _THROTTLE_STATUSES = frozenset({429, 503})
 
+#: aiohttp's failures as :class:`TransportError` kinds, first match wins (so the more
+#: specific classes come first), with the words used when the exception has none.
+#: aiohttp's ServerTimeoutError is also a TimeoutError: one kind for every timeout.
+_AIOHTTP_ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
+    (TimeoutError, "timeout", "timed out"),
+    (aiohttp.ClientPayloadError, "payload", "truncated or damaged body"),
+    (aiohttp.ServerDisconnectedError, "disconnected", "server disconnected"),
+    (aiohttp.ClientConnectionError, "connect", "connection failed"),
+    (aiohttp.ClientError, "other", "HTTP client error"),
+)
+
 
 def parse_json_body(body: bytes, *, url: str = "") -> Any:
     """Parse a 2xx body as JSON; anything else is a retryable :class:`DecodeError`.
@@ -355,7 +362,18 @@ def parse_json_body(body: bytes, *, url: str = "") -> Any:
     )
 
 
-def _describe(exc: BaseException, fallback: str) -> str:
-    """A safe one-line description of an aiohttp exception (never its request headers)."""
-    text = str(exc).strip() or fallback
-    return f"{fallback} ({type(exc).__name__}: {text})" if text != fallback else fallback
+def transport_error(exc: BaseException, *, url: str, timeout: float) -> TransportError:
+    """The :class:`TransportError` for an aiohttp failure: the one place its message is built.
+
+    The message names the kind and the exception's class and text, never its request
+    headers; the caller raises it outside the ``except`` block, so ``exc`` is not chained.
+    """
+    kind, fallback = next(
+        (kind, fallback) for kinds, kind, fallback in _AIOHTTP_ERRORS if isinstance(exc, kinds)
+    )
+    if kind == "timeout":
+        message = f"no complete response within {timeout:g}s"
+    else:
+        text = str(exc).strip() or fallback
+        message = f"{fallback} ({type(exc).__name__}: {text})" if text != fallback else fallback
+    return TransportError(message, kind=kind, url=url)

@@ -22,6 +22,7 @@ __all__ = [
     "limit",
     "page_size",
     "positive_int",
+    "positive_number",
     "sid",
     "text",
 ]
@@ -84,6 +85,13 @@ def positive_int(value: object, name: str) -> int:
     """An integer >= 1 (``True`` is not an integer here)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidArgumentError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def positive_number(value: object, name: str) -> float:
+    """A finite or infinite number > 0 (``True`` is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidArgumentError(f"{name} must be a positive number, got {value!r}")
     return value
 
 

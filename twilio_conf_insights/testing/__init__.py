@@ -25,6 +25,7 @@ faults run at full speed.
 """
 
 from .._testmode import fast_retries
+from ._concurrency import ConcurrencyCap
 from ._data import FakeData
 from ._faults import Fault, FaultInjector, FaultKind
 from ._processing import ProcessingStates
@@ -32,6 +33,7 @@ from ._records import RecordedRequest
 from ._server import FakeTwilio
 
 __all__ = [
+    "ConcurrencyCap",
     "FakeData",
     "FakeTwilio",
     "Fault",

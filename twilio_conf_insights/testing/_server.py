@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from ._concurrency import AccountGate, ConcurrencyCap
 from ._data import FakeData, JSONDict, derive_credentials
 from ._errors import ApiError, error_body
 from ._faults import RETRY_AFTER_KINDS, STATUS_FAULTS, Fault, FaultInjector, FaultKind
@@ -131,6 +132,7 @@ class FakeTwilio:
         self.faults = FaultInjector()
         """Fault injection controls; see :class:`FaultInjector`."""
         self._recorder = Recorder()
+        self._gate = AccountGate()
         self._in_flight = 0
         self._max_in_flight = 0
         self._runner: web.ServerRunner | None = None
@@ -216,9 +218,33 @@ class FakeTwilio:
         """The most requests ever handled at once (since :meth:`reset_stats`)."""
         return self._max_in_flight
 
+    @property
+    def concurrency_cap(self) -> ConcurrencyCap | None:
+        """Twilio's per-account concurrency limit, or ``None`` (no limit); settable any time.
+
+        Above ``limit`` requests of one account in flight, a request is answered 429 with
+        error 20429 after the usual latency, and is not counted as in flight.
+        """
+        return self._gate.cap
+
+    @concurrency_cap.setter
+    def concurrency_cap(self, cap: ConcurrencyCap | None) -> None:
+        self._gate.cap = cap
+
+    @property
+    def cap_rejections(self) -> int:
+        """Requests answered 429 by :attr:`concurrency_cap` (since :meth:`reset_stats`)."""
+        return self._gate.rejected
+
+    @property
+    def cap_admissions(self) -> int:
+        """Authenticated requests admitted under the limit (since :meth:`reset_stats`)."""
+        return self._gate.admitted
+
     def reset_stats(self) -> None:
-        """Forget recorded requests and restart :attr:`max_in_flight` from now."""
+        """Forget recorded requests and restart :attr:`max_in_flight` and the tallies from now."""
         self._recorder.clear()
+        self._gate.reset()
         self._max_in_flight = self._in_flight
 
     def _url_for(self, port: int) -> str:
@@ -321,14 +347,26 @@ class FakeTwilio:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self._in_flight += 1
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        auth = self._authenticate(request.headers.get("Authorization"))
+        # Twilio counts concurrency per account; an API key acts for the main account.
+        account = auth.username if auth.username in self._accounts else self._account_sid
+        admitted = not auth.ok or self._gate.enter(account)
         try:
-            return await self._serve(request)
+            return await self._serve(request, auth, admitted)
         finally:
             self._in_flight -= 1
+            if auth.ok and admitted:
+                self._gate.leave(account)
 
-    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
-        auth = self._authenticate(request.headers.get("Authorization"))
-        fault = self.faults.pick(request.path)
+    async def _serve(
+        self, request: web.BaseRequest, auth: _Auth, admitted: bool
+    ) -> web.StreamResponse:
+        cap = self._gate.cap
+        fault = (
+            self.faults.pick(request.path)
+            if admitted or cap is None
+            else Fault(FaultKind.RATE_LIMIT, retry_after=cap.retry_after)
+        )
         query: dict[str, list[str]] = {}
         for name, value in request.query.items():
             query.setdefault(name, []).append(value)
