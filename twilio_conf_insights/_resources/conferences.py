@@ -115,6 +115,20 @@ class Conferences:
             limit=limit,
         )
 
+    def _list_raw(
+        self, query: Mapping[str, str], *, page_size: int
+    ) -> Paginator[ConferenceSummary]:
+        """A listing from query parameters already in Twilio's spelling (a sync's unit)."""
+        return self._ctx.paginate(
+            self._base,
+            query,
+            model=ConferenceSummary,
+            items_key="conferences",
+            page_format=INSIGHTS_PAGES,
+            page_size=page_size,
+            limit=None,
+        )
+
 
 class ConferenceFilters(TypedDict, total=False):
     """The filters of ``conferences.list()`` and ``conference_reports()``, all optional."""
