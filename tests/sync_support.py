@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from twilio_conf_insights import InsightsClient, RetryPolicy
+from twilio_conf_insights import ConferenceFilters, InsightsClient, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
 
 FAST_RETRY = RetryPolicy(
@@ -50,7 +50,7 @@ def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
     )
 
 
-def full_range(fake: FakeTwilio) -> dict[str, datetime]:
+def full_range(fake: FakeTwilio) -> ConferenceFilters:
     """``created_after``/``created_before`` covering all the fake's data."""
     return {
         "created_after": fake.now - timedelta(days=3, hours=1),

@@ -1,7 +1,8 @@
-"""The sync engine over real HTTP: completeness, incremental costs, new data, resume, subaccounts."""
+"""The sync engine over real HTTP: exact data, incremental costs, new data, subaccounts."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from twilio_conf_insights.sync import (
     cut_windows,
     parse_duration,
 )
-from twilio_conf_insights.testing import Fault, FaultKind
+from twilio_conf_insights.testing import FaultKind
 
 from .sync_support import (
     assert_store_matches,
@@ -104,7 +105,7 @@ async def test_refresh_fetches_settled_conferences_again(tmp_path: Path) -> None
 
 
 async def test_a_failed_conference_is_reported_and_fetched_on_the_next_run(tmp_path: Path) -> None:
-    """A conference whose participants fail is in errors; its window stays open; a re-run fixes it."""
+    """A failing conference is an error; its window stays open; a re-run fixes it."""
     path = tmp_path / "store.db"
     async with (
         sync_fake(60, unsettled_share=0) as fake,
@@ -148,15 +149,18 @@ async def test_subaccounts_are_synced_each_on_its_own(tmp_path: Path) -> None:
 async def test_progress_reaches_every_window(tmp_path: Path) -> None:
     """on_progress ends with every window done and every conference counted."""
     seen: list[SyncProgress] = []
-    async with sync_fake(50) as fake, client_for(fake) as client:
-        async with SQLiteStore(tmp_path / "s.db") as store:
-            summary = await client.sync(
-                store,
-                now=fake.now,
-                on_progress=seen.append,
-                window=timedelta(hours=6),
-                **full_range(fake),
-            )
+    async with (
+        sync_fake(50) as fake,
+        client_for(fake) as client,
+        SQLiteStore(tmp_path / "s.db") as store,
+    ):
+        summary = await client.sync(
+            store,
+            now=fake.now,
+            on_progress=seen.append,
+            window=timedelta(hours=6),
+            **full_range(fake),
+        )
     last = seen[-1]
     assert last.windows_done == last.windows_total == summary.windows
     assert last.conferences == last.fetched == 50
@@ -198,7 +202,7 @@ def test_windows_tile_the_range_at_aligned_cuts(start: datetime, length: int, wi
         return
     assert ordered[0].start == floor_start
     assert ordered[-1].end == floor_end
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         assert before.end == after.start
         assert int(after.start.timestamp()) % width == 0
     assert all(u.start < u.end for u in units)
