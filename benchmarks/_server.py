@@ -39,6 +39,8 @@ class ServerInfo:
     conference_sids: tuple[str, ...]
     #: Participant summaries across all conferences.
     participants: int
+    #: The data's "now" (ISO 8601), every timestamp lies before it; "" when unknown.
+    now: str = ""
 
     def to_env(self) -> dict[str, str]:
         """The fields for a child process (the token stays out of its argv)."""
@@ -102,6 +104,7 @@ class ServerProcess:
             auth_token=ready["auth_token"],
             conference_sids=tuple(ready["conference_sids"]),
             participants=int(ready["participants"]),
+            now=ready.get("now", ""),
         )
         return self.info
 
@@ -113,6 +116,18 @@ class ServerProcess:
     def reset_stats(self) -> None:
         """Drop the server's request log (it would otherwise grow for the whole run)."""
         self._command("reset")
+
+    def request_count(self) -> int:
+        """Requests the server received since the last :meth:`reset_stats`."""
+        process = self._require()
+        assert process.stdin is not None
+        process.stdin.write("requests\n")
+        process.stdin.flush()
+        return int(self._read_line(_COMMAND_TIMEOUT))
+
+    def set_unsettled(self, every: int) -> None:
+        """Every ``every``-th conference in progress, the others complete (0: all complete)."""
+        self._command(f"unsettled {every}")
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the child has used so far (to show what the server costs)."""
@@ -205,6 +220,7 @@ async def _serve(options: argparse.Namespace) -> None:
             "auth_token": fake.auth_token,
             "conference_sids": conference_sids,
             "participants": participants,
+            "now": fake.now.isoformat(),
         }
         print(json.dumps(ready), flush=True)
         loop = asyncio.get_running_loop()
@@ -215,6 +231,14 @@ async def _serve(options: argparse.Namespace) -> None:
                 print("ok", flush=True)
             elif command == "reset":
                 fake.reset_stats()
+                print("ok", flush=True)
+            elif command == "requests":
+                print(len(fake.requests), flush=True)
+            elif command == "unsettled" and len(arguments) == 1:
+                every = int(arguments[0])
+                for index, sid in enumerate(conference_sids):
+                    pending = every and index % every == 0
+                    fake.data.set_processing_state(sid, "in_progress" if pending else "complete")
                 print("ok", flush=True)
             else:
                 print(f"unknown command {line.strip()!r}", flush=True)
