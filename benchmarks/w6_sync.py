@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import ServerInfo, ServerProcess
 
-from twilio_conf_insights import ConferenceSummary, InsightsClient, ParticipantSummary
+from twilio_conf_insights import InsightsClient
 from twilio_conf_insights.sync import ConferenceRecord, SQLiteStore
 from twilio_conf_insights.testing import FakeData
 
@@ -171,12 +171,7 @@ async def _fill_store(path: Path) -> int:
         batch: list[ConferenceRecord] = []
         for conference in data.conferences:
             sid = conference["conference_sid"]
-            batch.append(
-                ConferenceRecord(
-                    ConferenceSummary.from_dict(conference),
-                    [ParticipantSummary.from_dict(p) for p in data.participant_summaries[sid]],
-                )
-            )
+            batch.append(ConferenceRecord(conference, data.participant_summaries[sid]))
             if len(batch) == 1000:
                 await store.write(batch)
                 batch = []
