@@ -103,7 +103,9 @@ async def test_two_syncs_at_once_the_second_refuses_in_one_line(tmp_path: Path) 
         options = ["--max-concurrency", "2", "-q", "sync", *_range(fake), "--db", path]
         first = await _start(fake, *options)
         await asyncio.wait_for(fake.wait_for_requests(20, path_contains="/Participants"), 300)
+        fake.latency = 0.5  # the first crawls (180 requests left) while the second tries
         second = await _cli(fake, *options)
+        fake.latency = 0.0
         done = await _finish(first)
         assert second.status == 1
         assert second.stderr.count("\n") == 1
