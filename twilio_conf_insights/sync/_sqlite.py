@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import fcntl
 import json
 import os
 import sqlite3
@@ -29,14 +28,12 @@ from .._bulk import ConferenceReport
 from .._converter import decode_list
 from .._models import ConferenceSummary, ParticipantSummary
 from .._transport import json_loads
+from ._guards import check_store_file, hold_exclusively, translate
 from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from ._store import (
     ConferenceRecord,
-    NotAStoreError,
     ReportQuery,
-    StoreBusyError,
     StoreError,
-    StoreFullError,
     StoreReadOnlyError,
     WindowState,
     WriteCounts,
@@ -90,24 +87,6 @@ def _create_time(value: object) -> str | None:
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _translate(error: sqlite3.Error, path: str) -> StoreError:
-    """One clear error for what SQLite reports, naming the store."""
-    code = getattr(error, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    text = str(error)
-    if primary == sqlite3.SQLITE_FULL:
-        return StoreFullError(f"store {path}: disk full ({text}); the last write was undone")
-    if primary == sqlite3.SQLITE_READONLY:
-        return StoreReadOnlyError(f"store {path} is read-only ({text})")
-    if primary == sqlite3.SQLITE_BUSY:
-        return StoreBusyError(f"store {path} is busy: another process is writing to it")
-    if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-        return NotAStoreError(f"{path} is not a store or is damaged ({text})")
-    if primary == sqlite3.SQLITE_CANTOPEN:
-        return StoreError(f"cannot open store {path} ({text})")
-    return StoreError(f"store {path}: {text}")
 
 
 class SQLiteStore:
@@ -199,58 +178,10 @@ class SQLiteStore:
     # -- worker-thread side: opening ---------------------------------------------------------
 
     def _check_foreign(self) -> bool:
-        """Refuse a file that is not a store; return whether the file holds a store already."""
-        path = self._path
-        try:
-            with path.open("rb") as handle:
-                header = handle.read(len(_SQLITE_HEADER))
-        except FileNotFoundError:
-            if self._read_only:
-                raise StoreError(f"no store at {path}") from None
-            return False
-        except IsADirectoryError:
-            raise NotAStoreError(f"{path} is a directory, not a store") from None
-        except OSError as error:
-            raise StoreError(f"cannot read {path}: {error.strerror or error}") from None
-        if not header:
-            return False  # an empty file: becomes a store
-        if header != _SQLITE_HEADER:
-            raise NotAStoreError(f"{path} is not a twilio-conf-insights store; left untouched")
-        # immutable=1: read the header without locks, journals or side files.
-        probe = sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True)
-        try:
-            application_id = probe.execute("PRAGMA application_id").fetchone()[0]
-            tables = probe.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
-        except sqlite3.DatabaseError as error:
-            raise NotAStoreError(f"{path} is not a twilio-conf-insights store ({error})") from None
-        finally:
-            probe.close()
-        if application_id == APPLICATION_ID:
-            return True
-        if application_id == 0 and tables == 0:
-            return False  # an empty SQLite database: becomes a store
-        raise NotAStoreError(
-            f"{path} is an SQLite database of another application, not a "
-            "twilio-conf-insights store; left untouched"
-        )
+        return check_store_file(self._path, read_only=self._read_only)
 
     def _hold(self) -> None:
-        """Take the exclusive hold a writer keeps until it closes the store."""
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(self._path, flags, 0o644)
-        except PermissionError:
-            raise StoreReadOnlyError(f"store {self._path} is read-only") from None
-        except OSError as error:
-            raise StoreError(f"cannot open store {self._path}: {error.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreBusyError(
-                f"another sync is writing to {self._path}; try again when it has finished"
-            ) from None
-        self._lock_fd = fd
+        self._lock_fd = hold_exclusively(self._path)
 
     def _connect(self) -> None:
         exists = self._check_foreign()
@@ -261,7 +192,7 @@ class SQLiteStore:
         try:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=True)
         except sqlite3.Error as error:
-            raise _translate(error, str(self._path)) from None
+            raise translate(error, str(self._path)) from None
         self._db = db
         try:
             db.execute("PRAGMA busy_timeout = 10000")
@@ -278,7 +209,7 @@ class SQLiteStore:
                 # WAL + NORMAL: a killed process never loses a commit; only power loss can.
                 db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
-            raise _translate(error, str(self._path)) from None
+            raise translate(error, str(self._path)) from None
 
     def _create_schema(self, db: sqlite3.Connection) -> None:
         # Identity first, in rollback-journal mode, so it is in the file itself at once
@@ -326,7 +257,7 @@ class SQLiteStore:
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-            raise _translate(error, str(self._path)) from None
+            raise translate(error, str(self._path)) from None
         return result
 
     # -- the Store interface -----------------------------------------------------------------
