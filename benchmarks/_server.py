@@ -40,6 +40,8 @@ class ServerInfo:
     conference_sids: tuple[str, ...]
     #: Participant summaries across all conferences.
     participants: int
+    #: The data's "now" (ISO 8601), every timestamp lies before it; "" when unknown.
+    now: str = ""
 
     def to_env(self) -> dict[str, str]:
         """The fields for a child process (the token stays out of its argv)."""
@@ -103,6 +105,7 @@ class ServerProcess:
             auth_token=ready["auth_token"],
             conference_sids=tuple(ready["conference_sids"]),
             participants=int(ready["participants"]),
+            now=ready.get("now", ""),
         )
         return self.info
 
@@ -118,6 +121,18 @@ class ServerProcess:
     def set_cap(self, limit: int | None, retry_after: str | None = None) -> None:
         """Answer 429 above ``limit`` requests in flight (``None``: no cap)."""
         self._command(f"cap {limit or 0} {retry_after or '-'}")
+
+    def request_count(self) -> int:
+        """Requests the server received since the last :meth:`reset_stats`."""
+        process = self._require()
+        assert process.stdin is not None
+        process.stdin.write("requests\n")
+        process.stdin.flush()
+        return int(self._read_line(_COMMAND_TIMEOUT))
+
+    def set_unsettled(self, every: int) -> None:
+        """Every ``every``-th conference in progress, the others complete (0: all complete)."""
+        self._command(f"unsettled {every}")
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the child has used so far (to show what the server costs)."""
@@ -210,6 +225,7 @@ async def _serve(options: argparse.Namespace) -> None:
             "auth_token": fake.auth_token,
             "conference_sids": conference_sids,
             "participants": participants,
+            "now": fake.now.isoformat(),
         }
         print(json.dumps(ready), flush=True)
         loop = asyncio.get_running_loop()
@@ -228,6 +244,14 @@ async def _serve(options: argparse.Namespace) -> None:
                 print("ok", flush=True)
             elif command == "reset":
                 fake.reset_stats()
+                print("ok", flush=True)
+            elif command == "requests":
+                print(len(fake.requests), flush=True)
+            elif command == "unsettled" and len(arguments) == 1:
+                every = int(arguments[0])
+                for index, sid in enumerate(conference_sids):
+                    pending = every and index % every == 0
+                    fake.data.set_processing_state(sid, "in_progress" if pending else "complete")
                 print("ok", flush=True)
             else:
                 print(f"unknown command {line.strip()!r}", flush=True)

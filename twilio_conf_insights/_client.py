@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import aiohttp
 
@@ -25,6 +26,9 @@ from ._retry import RetryPolicy
 from ._transport import DEFAULT_MAX_BODY_BYTES, Transport
 from ._urls import base_url, origin_of, twilio_host_url
 from ._validation import is_sid, positive_int, positive_number
+
+if TYPE_CHECKING:
+    from .sync import Store, SyncProgress, SyncSummary
 
 __all__ = ["InsightsClient"]
 
@@ -224,6 +228,51 @@ class InsightsClient:
                 field="$.conference_sid",
             )
         return await self.participant_summaries.list(sid, page_size=1000).collect()
+
+    async def sync(
+        self,
+        store: Store,
+        *,
+        window: timedelta | None = None,
+        subaccounts: Sequence[str] = (),
+        refresh: bool = False,
+        concurrency: int | None = None,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        now: datetime | None = None,
+        **filters: Unpack[ConferenceFilters],
+    ) -> SyncSummary:
+        """Bring a store (e.g. :class:`~twilio_conf_insights.sync.SQLiteStore`) up to date.
+
+        Syncs conferences created in ``[created_after, created_before)`` (two of the
+        ``filters``); by default from where the store left off (first run: the last 24
+        hours) until ``now``. The range is
+        cut into ``window``-wide windows (default one hour) listed concurrently. Conferences
+        the store holds *settled* (summary and all participant summaries terminal) are not
+        fetched again unless ``refresh``; windows older than 24 h 30 min holding only
+        settled conferences are closed and never listed again; open windows of earlier
+        runs are revisited. ``subaccounts`` (and a ``subaccount`` filter) are synced each on
+        its own (default: what the credentials' account lists). ``filters`` are those of
+        :meth:`Conferences.list`.
+
+        Every write is an idempotent upsert committed as it goes, so a killed run resumes
+        where it stopped. Returns a :class:`~twilio_conf_insights.sync.SyncSummary`; a
+        conference that could not be fetched is in its ``errors`` (a re-run picks it up).
+        Raises :class:`~twilio_conf_insights.sync.StoreError` when the store cannot be
+        written (busy, read-only, disk full).
+        """
+        from .sync._engine import DEFAULT_WINDOW, run_sync
+
+        return await run_sync(
+            self,
+            store,
+            window=window if window is not None else DEFAULT_WINDOW,
+            subaccounts=subaccounts,
+            refresh=refresh,
+            now=now,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            filters=dict(filters),
+        )
 
     def stats(self) -> LimiterStats:
         """The client-wide limiter's state: current concurrency limit, throttle events..."""

@@ -31,11 +31,8 @@ from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
     PARTICIPANT_SUMMARY_COLUMNS,
-    REPORT_TABLE_TOP,
     Column,
     Record,
-    report_json,
-    report_lines,
     resolve_format,
     write_listing,
     write_record,
@@ -43,6 +40,7 @@ from ._output import (
 from ._parser import conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
+from ._sync import export_from_store, report_from_store, sync, write_report
 
 __all__ = ["COMMANDS", "Command", "Runtime"]
 
@@ -173,6 +171,8 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
     Written as :mod:`._files` says (atomically for a regular file, directly into a pipe or
     device, ``-`` for stdout); ends with one line on stderr saying what was written.
     """
+    if args.db:
+        return await export_from_store(args, runtime)
     fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet, total=args.limit)
@@ -202,6 +202,8 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
 
 async def report(args: argparse.Namespace, runtime: Runtime) -> int:
     """``report``: the call-quality summary of the matching conferences."""
+    if args.db:
+        return await report_from_store(args, runtime)
     fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
     filters = conference_filters(args)
     builder = ReportBuilder(
@@ -219,16 +221,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                 async for conference in reports:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
-    result = builder.result()
-    # --top N lists N (0: none, like --limit 0), --top all lists all; by default a table
-    # shows REPORT_TABLE_TOP and JSON (for programs) everything.
-    top: int | None = REPORT_TABLE_TOP if fmt == "table" else None
-    if args.top is not None:
-        top = None if args.top == "all" else args.top
-    if fmt == "json":
-        write_record(report_json(result, top=top), "json", runtime.stdout)
-    else:
-        runtime.stdout.write("\n".join(report_lines(result, top=top)) + "\n")
+    write_report(builder, fmt, args.top, runtime.stdout)
     return EXIT_OK
 
 
@@ -288,5 +281,6 @@ COMMANDS: Mapping[str, Command] = {
     "live-participants list": live_participants_list,
     "export": export,
     "report": report,
+    "sync": sync,
     "fake-server": fake_server,
 }

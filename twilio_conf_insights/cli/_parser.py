@@ -23,6 +23,7 @@ from ._client import (
     ClientOptions,
 )
 from ._files import EXPORT_FORMATS, infer_format
+from ._sync_parser import add_store_source, add_sync_command
 from ._values import (
     count_or_all,
     non_negative_float,
@@ -51,6 +52,7 @@ examples:
   {PROG} --demo report
   {PROG} --demo conferences list --status completed --limit 5
   {PROG} export --created-after 2025-06-01 --with-participants -o calls.jsonl
+  {PROG} sync --db insights.db && {PROG} report --db insights.db
   {PROG} fake-server --port 8080
 
 credentials (without --demo):
@@ -170,7 +172,9 @@ def _add_paging(parser: _Arguments) -> None:
     )
 
 
-def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
+def _add_conference_filters(
+    parser: argparse.ArgumentParser, *, paging: bool = True, subaccounts: bool = False
+) -> None:
     group = parser.add_argument_group("conference filters")
     group.add_argument("--conference-sid", metavar="CF…", help="one conference")
     group.add_argument("--friendly-name", metavar="NAME", help="exact friendly name")
@@ -194,7 +198,15 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
         metavar="TAG",
         help=f"has any of these tags (repeatable, or comma-separated): {one_of(ConferenceTag)}",
     )
-    group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
+    if subaccounts:
+        group.add_argument(
+            "--subaccount",
+            action="append",
+            metavar="AC…",
+            help="sync this subaccount (repeatable; each is synced on its own)",
+        )
+    else:
+        group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
     group.add_argument(
         "--detected-issue",
         action="append",
@@ -204,7 +216,8 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--end-reason", metavar="REASON", help=f"one of: {one_of(ConferenceEndReason)}"
     )
-    _add_paging(group)
+    if paging:
+        _add_paging(group)
 
 
 def _command(
@@ -309,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", required=True, metavar="FILE", help="file to write (- for stdout)"
     )
+    add_store_source(export)
     export.add_argument(
         "-f",
         "--format",
@@ -338,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: table on a terminal, json otherwise)",
     )
+    add_store_source(report)
     report.add_argument(
         "--top",
         type=count_or_all,
@@ -360,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="MS",
         help="poor average jitter, ms (default: > 30)",
+    )
+
+    add_sync_command(
+        commands, common, prog=PROG, command=_command, add_filters=_add_conference_filters
     )
 
     fake = _command(
@@ -426,6 +445,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error(f"--participants: MIN ({low}) is above MAX ({high})")
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
+    reads_store = args.command in ("export", "report") and args.db
+    if reads_store and (args.demo or args.insights_base_url or args.api_base_url):
+        parser.error("--db reads a local store: drop --demo and --insights/--api-base-url")
     if args.command == "export":
         try:
             args.format = infer_format(args.output, args.format)
@@ -462,7 +484,7 @@ def conference_filters(args: argparse.Namespace) -> dict[str, Any]:
         "subaccount": args.subaccount,
         "detected_issues": args.detected_issue,
         "end_reason": args.end_reason,
-        "page_size": args.page_size,
-        "limit": args.limit,
+        "page_size": getattr(args, "page_size", None),
+        "limit": getattr(args, "limit", None),
     }
     return {name: value for name, value in given.items() if value is not None}

@@ -80,7 +80,8 @@ class FakeTwilio:
     ``labels`` pins participant labels (see :class:`FakeData`), e.g. awkward ones to test
     URL encoding. ``now`` is the moment the data leads up to (default: a fixed moment per
     seed, so timestamps are reproducible; the demo and ``fake-server`` pass the current
-    time, so that "the last day" has data).
+    time, so that "the last day" has data); ``subaccount_sid`` may list
+    several subaccounts.
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class FakeTwilio:
         auth_token: str | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
-        subaccount_sid: str | None = None,
+        subaccount_sid: str | Sequence[str] | None = None,
         labels: Sequence[str] = (),
         latency: float = 0.0,
         host: str = "127.0.0.1",
@@ -101,7 +102,13 @@ class FakeTwilio:
         now: datetime | None = None,
     ) -> None:
         default_sid, default_token = derive_credentials(seed)
-        for name, sid in (("account_sid", account_sid), ("subaccount_sid", subaccount_sid)):
+        subaccounts = (
+            (subaccount_sid,) if isinstance(subaccount_sid, str) else tuple(subaccount_sid or ())
+        )
+        for name, sid in (
+            ("account_sid", account_sid),
+            *(("subaccount_sid", s) for s in subaccounts),
+        ):
             if sid is not None and not _ACCOUNT_SID.fullmatch(sid):
                 raise ValueError(f"{name} must look like 'AC' + 32 hex digits, got {sid!r}")
         if (api_key is None) != (api_secret is None):
@@ -115,18 +122,18 @@ class FakeTwilio:
         self._credentials = {self._account_sid: self._auth_token}
         if api_key is not None and api_secret is not None:
             self._credentials[api_key] = api_secret
-        self._subaccount_sid = subaccount_sid
-        self._accounts = frozenset(s for s in (self._account_sid, subaccount_sid) if s is not None)
+        self._subaccount_sids = subaccounts
+        self._accounts = frozenset((self._account_sid, *subaccounts))
         self.latency = latency
         self.data = FakeData(
             conferences=conferences,
             participants_per_conference=participants_per_conference,
             seed=seed,
             account_sid=self._account_sid,
-            subaccount_sid=subaccount_sid,
+            subaccount_sid=subaccounts,
+            now=now,
             labels=labels,
             base_url=self._url_for(port),
-            now=now,
         )
         """The records served; see :class:`FakeData`."""
         self.faults = FaultInjector()
@@ -135,6 +142,8 @@ class FakeTwilio:
         self._gate = AccountGate()
         self._in_flight = 0
         self._max_in_flight = 0
+        # (path fragment, requests still to see, future): see wait_for_requests().
+        self._request_waiters: list[tuple[str, list[int], asyncio.Future[None]]] = []
         self._runner: web.ServerRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
@@ -157,8 +166,13 @@ class FakeTwilio:
 
     @property
     def subaccount_sid(self) -> str | None:
-        """The subaccount owning part of the data, if one was configured."""
-        return self._subaccount_sid
+        """The (first) subaccount owning part of the data, if one was configured."""
+        return self._subaccount_sids[0] if self._subaccount_sids else None
+
+    @property
+    def subaccount_sids(self) -> tuple[str, ...]:
+        """Every subaccount owning part of the data."""
+        return self._subaccount_sids
 
     @property
     def port(self) -> int:
@@ -240,6 +254,26 @@ class FakeTwilio:
     def cap_admissions(self) -> int:
         """Authenticated requests admitted under the limit (since :meth:`reset_stats`)."""
         return self._gate.admitted
+
+    async def wait_for_requests(self, count: int, *, path_contains: str = "") -> None:
+        """Return once ``count`` more requests whose path contains ``path_contains`` arrived.
+
+        Counts from the call on, so a test can wait for progress without sleeping.
+        """
+        if count < 1:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._request_waiters.append((path_contains, [count], future))
+        await future
+
+    def _count_arrival(self, path: str) -> None:
+        for fragment, left, future in list(self._request_waiters):
+            if fragment in path:
+                left[0] -= 1
+                if left[0] <= 0:
+                    self._request_waiters.remove((fragment, left, future))
+                    if not future.done():
+                        future.set_result(None)
 
     def reset_stats(self) -> None:
         """Forget recorded requests and restart :attr:`max_in_flight` and the tallies from now."""
@@ -370,6 +404,8 @@ class FakeTwilio:
         query: dict[str, list[str]] = {}
         for name, value in request.query.items():
             query.setdefault(name, []).append(value)
+        if self._request_waiters:
+            self._count_arrival(request.path)
         ticket = self._recorder.add(
             RecordedRequest(
                 method=request.method,

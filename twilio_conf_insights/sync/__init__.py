@@ -1,0 +1,54 @@
+"""Keeping a local copy: an incremental, resumable sync of conference insights to a store.
+
+::
+
+    from twilio_conf_insights import InsightsClient
+    from twilio_conf_insights.sync import SQLiteStore
+
+    async with InsightsClient.from_env() as client, SQLiteStore("insights.db") as store:
+        summary = await client.sync(store)          # from where the store left off to now
+        print(summary.line())
+
+A conference is *settled* when its summary and all its participant summaries have a
+terminal ``processing_state``; settled conferences are never fetched again. The range is
+cut into :class:`WorkUnit` windows (plain values); a window older than 24 h 30 min that
+holds only settled conferences is closed and never listed again. Any object implementing
+:class:`Store` can take the SQLite store's place.
+"""
+
+from ._engine import DEFAULT_WINDOW, SyncProgress, SyncSummary
+from ._sqlite import SQLiteStore
+from ._store import (
+    ConferenceRecord,
+    NotAStoreError,
+    ReportQuery,
+    Store,
+    StoreBusyError,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    WindowState,
+    WriteCounts,
+)
+from ._units import CLOSE_AFTER, WorkUnit, cut_windows, parse_duration
+
+__all__ = [
+    "CLOSE_AFTER",
+    "DEFAULT_WINDOW",
+    "ConferenceRecord",
+    "NotAStoreError",
+    "ReportQuery",
+    "SQLiteStore",
+    "Store",
+    "StoreBusyError",
+    "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
+    "SyncProgress",
+    "SyncSummary",
+    "WindowState",
+    "WorkUnit",
+    "WriteCounts",
+    "cut_windows",
+    "parse_duration",
+]

@@ -1,0 +1,47 @@
+"""The SQLite store's tables: the public ones users query, and the sync's own state.
+
+``conferences`` and ``participant_summaries`` (with the columns below) are a public
+contract: users query them with SQL, DuckDB or pandas. ``json`` is the API's JSON of the
+latest fetch, exactly as ``to_dict()`` gives it. More columns may be added; none removed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION"]
+
+#: ``PRAGMA application_id`` of a store ("TCIS"): how a store is told from other databases.
+APPLICATION_ID = 0x54434953
+#: ``PRAGMA user_version`` of the current layout.
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE conferences (
+    conference_sid   TEXT PRIMARY KEY,
+    account_sid      TEXT,
+    create_time      TEXT,              -- UTC, 2025-06-01T08:00:00Z: sorts as time
+    processing_state TEXT,
+    settled          INTEGER NOT NULL,  -- 1 once it and all its participants are terminal
+    synced_at        TEXT NOT NULL,     -- when this row last changed
+    json             TEXT NOT NULL
+);
+CREATE INDEX conferences_by_create_time ON conferences (create_time);
+
+CREATE TABLE participant_summaries (
+    participant_sid  TEXT PRIMARY KEY,
+    conference_sid   TEXT NOT NULL,
+    processing_state TEXT,
+    json             TEXT NOT NULL
+);
+CREATE INDEX participant_summaries_by_conference ON participant_summaries (conference_sid);
+
+-- Sync state: which windows of which scope were listed, and which are closed.
+CREATE TABLE sync_windows (
+    scope        TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end   TEXT NOT NULL,
+    unit         TEXT NOT NULL,         -- the WorkUnit as JSON
+    closed       INTEGER NOT NULL DEFAULT 0,
+    listed_at    TEXT,
+    PRIMARY KEY (scope, window_start, window_end)
+);
+"""

@@ -1,0 +1,173 @@
+"""The unit of work of a sync, and how a time range is cut into them. Pure functions only.
+
+A :class:`WorkUnit` is a plain, immutable value: which account (or subaccount) to read,
+with which conference filters, over which created-time window. Anything that can carry
+a string (a task queue, a database row) can carry one, so windows can be handed to other
+workers or machines without changing the engine that processes them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .._errors import InvalidArgumentError
+
+__all__ = [
+    "CLOSE_AFTER",
+    "WorkUnit",
+    "cut_windows",
+    "format_time",
+    "parse_duration",
+    "parse_time",
+    "scope_key",
+]
+
+#: A window this old that holds only settled conferences is never listed again: a
+#: conference's summaries settle within 30 minutes of its end, and conferences older than
+#: 24 hours no longer appear in a window.
+CLOSE_AFTER = timedelta(hours=24, minutes=30)
+
+_DURATION = re.compile(r"\s*(\d+)\s*([smhd])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``1h``, ``1d`` (also ``90s``; several parts like ``1h30m``) as a timedelta."""
+    position = 0
+    seconds = 0
+    for match in _DURATION.finditer(text):
+        if match.start() != position:
+            break
+        seconds += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or not text.strip() or seconds <= 0:
+        raise InvalidArgumentError(
+            f"not a duration: {text!r} (write e.g. 30m, 1h, 1d or 1h30m; more than zero)"
+        )
+    return timedelta(seconds=seconds)
+
+
+def format_time(moment: datetime) -> str:
+    """UTC, whole seconds, ``2025-06-01T08:00:00Z``: the form stored and sent."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """The inverse of :func:`format_time`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def scope_key(account_sid: str | None, filters: Mapping[str, str | int]) -> str:
+    """The identity of what a listing covers: the subaccount (or none) and the filters.
+
+    ``filters`` are Twilio's query parameters (already validated and spelled); the created
+    range is not part of a scope. A window closed for one scope says nothing about another.
+    """
+    parts = [f"Subaccount={account_sid}"] if account_sid else []
+    parts += [f"{name}={value}" for name, value in sorted(filters.items())]
+    return "&".join(parts)
+
+
+@attrs.frozen
+class WorkUnit:
+    """One window of one account's conferences: created in ``[start, end)``.
+
+    ``subaccount`` is the subaccount read with the ``Subaccount`` filter, or ``None`` for
+    what the credentials' account lists by itself; ``filters`` are the other conference
+    filters, in Twilio's spelling. Plain data: :meth:`to_dict` / :meth:`from_dict`
+    round-trip it through JSON for a queue.
+    """
+
+    subaccount: str | None
+    start: datetime
+    end: datetime
+    filters: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def scope(self) -> str:
+        """See :func:`scope_key`."""
+        return scope_key(self.subaccount, dict(self.filters))
+
+    def query(self) -> dict[str, str]:
+        """The Twilio query parameters that list exactly this unit's conferences."""
+        query = dict(self.filters)
+        if self.subaccount:
+            query["Subaccount"] = self.subaccount
+        query["CreatedAfter"] = format_time(self.start)
+        query["CreatedBefore"] = format_time(self.end)
+        return query
+
+    def closable(self, now: datetime) -> bool:
+        """Whether the window is old enough to be closed once everything in it settled."""
+        return self.end <= now - CLOSE_AFTER
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "subaccount": self.subaccount,
+            "start": format_time(self.start),
+            "end": format_time(self.end),
+            "filters": [list(pair) for pair in self.filters],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkUnit:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            subaccount=data.get("subaccount"),
+            start=parse_time(data["start"]),
+            end=parse_time(data["end"]),
+            filters=tuple((str(k), str(v)) for k, v in data.get("filters", ())),
+        )
+
+
+def _aligned_cuts(start: datetime, end: datetime, width: timedelta) -> Iterator[datetime]:
+    """``start``, the multiples of ``width`` since the epoch inside the range, ``end``."""
+    step = int(width.total_seconds())
+    yield start
+    first = (int(start.timestamp()) // step + 1) * step
+    cut = first
+    while cut < end.timestamp():
+        yield datetime.fromtimestamp(cut, UTC)
+        cut += step
+    yield end
+
+
+def cut_windows(
+    start: datetime,
+    end: datetime,
+    width: timedelta,
+    *,
+    subaccount: str | None = None,
+    filters: Iterable[tuple[str, str]] = (),
+) -> list[WorkUnit]:
+    """Cut ``[start, end)`` into windows at multiples of ``width`` (newest first).
+
+    Cutting at fixed multiples means two runs over overlapping ranges share their
+    windows, so what one run closed the next one recognises. Both ends are taken to the
+    whole second.
+    """
+    if width.total_seconds() < 1:
+        raise InvalidArgumentError(f"window must be at least one second, got {width}")
+    start, end = _whole_second(start), _whole_second(end)
+    if end <= start:
+        return []
+    frozen = tuple(sorted((str(k), str(v)) for k, v in filters))
+    cuts = list(_aligned_cuts(start, end, width))
+    units = [
+        WorkUnit(subaccount, low, high, frozen)
+        for low, high in itertools.pairwise(cuts)
+        if low < high
+    ]
+    units.reverse()
+    return units
