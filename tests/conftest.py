@@ -18,6 +18,9 @@ FAST_RETRY = RetryPolicy(
 
 ClientFactory = Callable[..., InsightsClient]
 
+# Stores of every kind (SQLite, and PostgreSQL on a server started for the session).
+pytest_plugins = ["tests.store_fixtures"]
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTwilio]:

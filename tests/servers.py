@@ -51,7 +51,9 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> N
     deadline = time.monotonic() + START_TIMEOUT
     while not _accepts(port):
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"server exited with {process.returncode}: {log.read_text()[-2000:]}"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError(f"server did not listen on {port}: {log.read_text()[-2000:]}")
         time.sleep(0.05)
