@@ -189,6 +189,13 @@ class PostgresServer:
                 stderr=sink,
             )  # fmt: skip
         _wait_listening(self._process, self.port, log)
+        # Listening is not accepting: the server refuses connections while it starts up.
+        deadline = time.monotonic() + START_TIMEOUT
+        ready = [str(self._bin / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        while subprocess.run(ready, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL not ready: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop by PID (SIGINT: PostgreSQL's fast shutdown)."""

@@ -9,17 +9,61 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.servers import PostgresServer
-from twilio_conf_insights.sync import Store, open_store
+from twilio_conf_insights import ConferenceSummary, ParticipantSummary
+from twilio_conf_insights.sync import ReportQuery, Store, open_store
+from twilio_conf_insights.testing import FakeTwilio
 
-__all__ = ["StoreFactory", "fresh_database", "postgres_server", "store_kind", "store_spec"]
+__all__ = [
+    "StoreFactory",
+    "api_records",
+    "fresh_database",
+    "postgres_server",
+    "store_kind",
+    "store_spec",
+    "stored_records",
+]
 
 #: Opens the test's store (``read_only`` as asked); every store opened is closed after.
 StoreFactory = Callable[..., Awaitable[Store]]
+#: conference SID -> (summary JSON, [participant summary JSON, ...]), for exact comparisons.
+Records = dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
+async def stored_records(source: StoreFactory | str) -> Records:
+    """Everything a store holds, read back through a fresh read-only handle."""
+    store = await (
+        open_store(source, read_only=True) if isinstance(source, str) else source(read_only=True)
+    )
+    try:
+        return {
+            report.summary.conference_sid or "": (
+                report.summary.to_dict(),
+                [p.to_dict() for p in report.participants],
+            )
+            async for report in store.reports(ReportQuery())
+        }
+    finally:
+        await store.aclose()
+
+
+def api_records(fake: FakeTwilio) -> Records:
+    """Everything the fake serves, as the SDK's models give it back."""
+    return {
+        summary["conference_sid"]: (
+            ConferenceSummary.from_dict(summary).to_dict(),
+            [
+                ParticipantSummary.from_dict(p).to_dict()
+                for p in fake.data.participant_summaries[summary["conference_sid"]]
+            ],
+        )
+        for summary in fake.data.conferences
+    }
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import ClientFactory
-from tests.store_fixtures import StoreFactory
+from tests.store_fixtures import StoreFactory, api_records, stored_records
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.sync import (
     ConferenceRecord,
@@ -25,30 +25,6 @@ def _record(fake: FakeTwilio, sid: str) -> ConferenceRecord:
         ConferenceSummary.from_dict(summary),
         [ParticipantSummary.from_dict(p) for p in fake.data.participant_summaries[sid]],
     )
-
-
-async def _stored(make: StoreFactory) -> dict[str, tuple[dict[str, object], list[object]]]:
-    store = await make(read_only=True)
-    try:
-        return {
-            report.summary.conference_sid or "": (
-                report.summary.to_dict(),
-                [p.to_dict() for p in report.participants],
-            )
-            async for report in store.reports(ReportQuery())
-        }
-    finally:
-        await store.aclose()
-
-
-def _expected(fake: FakeTwilio) -> dict[str, tuple[dict[str, object], list[object]]]:
-    return {
-        record.summary.conference_sid or "": (
-            record.summary.to_dict(),
-            [p.to_dict() for p in record.participants],
-        )
-        for record in (_record(fake, c["conference_sid"]) for c in fake.data.conferences)
-    }
 
 
 async def test_write_counts_new_unchanged_updated_settled(
@@ -146,7 +122,7 @@ async def test_sync_copies_the_api_exactly_and_resyncs_only_unsettled(
     await store.aclose()
     assert first.ok
     assert first.new == len(fake.data.conferences)
-    assert await _stored(make_store) == _expected(fake)
+    assert await stored_records(make_store) == api_records(fake)
     all_sids = [c["conference_sid"] for c in fake.data.conferences]
     store = await make_store(read_only=True)
     unsettled = set(all_sids) - await store.settled(all_sids)

@@ -40,6 +40,7 @@ from ._output import (
 from ._parser import conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
+from ._worker import worker
 
 __all__ = ["COMMANDS", "Command", "Runtime"]
 
@@ -269,4 +270,5 @@ COMMANDS: Mapping[str, Command] = {
     "export": export,
     "report": report,
     "fake-server": fake_server,
+    "worker": worker,
 }

@@ -24,6 +24,7 @@ from ._client import (
     ENV_INSIGHTS_BASE_URL,
     ClientOptions,
 )
+from ._worker import add_worker_command
 
 __all__ = [
     "PROG",
@@ -419,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
+    )
+    add_worker_command(
+        lambda name, command_id, **options: _command(commands, name, command_id, common, **options)
     )
     return parser
 

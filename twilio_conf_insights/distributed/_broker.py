@@ -15,12 +15,20 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import tenacity
 from redis.asyncio import Redis
-from taskiq import AckableMessage, AsyncBroker
+from redis.exceptions import RedisError
+from taskiq import AckableMessage, AsyncBroker, TaskiqResult
 from taskiq.serializers import JSONSerializer
 from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
-__all__ = ["QUEUE", "TASK_NAME", "ReclaimingStreamBroker", "build_broker"]
+__all__ = [
+    "QUEUE",
+    "TASK_NAME",
+    "PatientResultBackend",
+    "ReclaimingStreamBroker",
+    "build_broker",
+]
 
 #: The Redis stream (and consumer group) the units travel on.
 QUEUE = "twilio-conf-insights:units"
@@ -66,6 +74,26 @@ class ReclaimingStreamBroker(RedisStreamBroker):
                         )
 
 
+class PatientResultBackend(RedisAsyncResultBackend[Any]):
+    """Saves a result even across a Redis restart: the unit is acknowledged only after.
+
+    taskiq acknowledges a task after trying to save its result, saved or not; a result
+    lost while Redis restarts would leave the waiting sync waiting forever.
+    """
+
+    async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
+        """Save, retrying (backing off up to two seconds) for up to five minutes."""
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(RedisError),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
+            stop=tenacity.stop_after_delay(300),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await super().set_result(task_id, result)
+
+
 def build_broker(url: str, *, redeliver_after: float = 60.0) -> AsyncBroker:
     """The broker (with a Redis result backend) for ``redis://`` ``url``.
 
@@ -73,7 +101,7 @@ def build_broker(url: str, *, redeliver_after: float = 60.0) -> AsyncBroker:
     worker runs it again. Longer than a unit takes, or units run twice (harmlessly: they
     are idempotent, but the requests are spent twice).
     """
-    backend: RedisAsyncResultBackend[Any] = RedisAsyncResultBackend(
+    backend = PatientResultBackend(
         url,
         result_ex_time=RESULT_TTL,
         prefix_str="twilio-conf-insights",
