@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from tests.servers import PostgresServer, RedisServer
+from tests.servers import PostgresServer, RedisServer, free_port
 from tests.store_fixtures import api_records, fresh_database, stored_records
+from twilio_conf_insights.cli import main
 from twilio_conf_insights.distributed import sync_with_workers
 from twilio_conf_insights.distributed._broker import QUEUE
 from twilio_conf_insights.sync import SyncProgress, SyncSummary, open_store
@@ -210,9 +211,6 @@ def test_worker_with_postgres_down_is_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`worker` with no PostgreSQL listening: exit 1 and one line, without the password."""
-    from tests.servers import free_port
-    from twilio_conf_insights.cli import main
-
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-not-used")
     db = f"postgresql://sync:pg-secret@127.0.0.1:{free_port()}/insights"
