@@ -31,8 +31,6 @@ from ._output import (
     PARTICIPANT_SUMMARY_COLUMNS,
     Column,
     Record,
-    report_json,
-    report_lines,
     resolve_format,
     write_listing,
     write_record,
@@ -40,6 +38,7 @@ from ._output import (
 from ._parser import conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
+from ._sync import export_from_store, report_from_store, sync, write_report
 from ._worker import worker
 
 __all__ = ["COMMANDS", "Command", "Runtime"]
@@ -167,6 +166,8 @@ async def _complete_reports(
 
 async def export(args: argparse.Namespace, runtime: Runtime) -> int:
     """``export -o FILE``: every matching conference to a JSONL or CSV file, atomically."""
+    if args.db:
+        return await export_from_store(args, runtime)
     fmt = infer_format(args.output, args.format)
     filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet)
@@ -190,6 +191,8 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
 
 async def report(args: argparse.Namespace, runtime: Runtime) -> int:
     """``report``: the call-quality summary of the matching conferences."""
+    if args.db:
+        return await report_from_store(args, runtime)
     fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
     filters = conference_filters(args)
     builder = ReportBuilder(
@@ -207,11 +210,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                 async for conference in reports:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
-    result = builder.result()
-    if fmt == "json":
-        write_record(report_json(result, top=args.top), "json", runtime.stdout)
-    else:
-        runtime.stdout.write("\n".join(report_lines(result, top=args.top)) + "\n")
+    write_report(builder, fmt, args.top, runtime.stdout)
     return EXIT_OK
 
 
@@ -269,6 +268,7 @@ COMMANDS: Mapping[str, Command] = {
     "live-participants list": live_participants_list,
     "export": export,
     "report": report,
+    "sync": sync,
     "fake-server": fake_server,
     "worker": worker,
 }

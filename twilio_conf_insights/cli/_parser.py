@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
 from .._models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from .._version import __version__
+from ..sync._units import parse_duration
 from ._client import (
     DEMO_CONFERENCES,
     DEMO_SEED,
@@ -43,6 +44,7 @@ examples:
   {PROG} --demo report
   {PROG} --demo conferences list --status completed --limit 5
   {PROG} export --created-after 2025-06-01 --with-participants -o calls.jsonl
+  {PROG} sync --db insights.db && {PROG} report --db insights.db
   {PROG} fake-server --port 8080
 
 credentials (without --demo):
@@ -203,7 +205,9 @@ def _add_paging(parser: _Arguments) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="stop after N items")
 
 
-def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
+def _add_conference_filters(
+    parser: argparse.ArgumentParser, *, paging: bool = True, subaccounts: bool = False
+) -> None:
     group = parser.add_argument_group("conference filters")
     group.add_argument("--conference-sid", metavar="CF…", help="one conference")
     group.add_argument("--friendly-name", metavar="NAME", help="exact friendly name")
@@ -227,7 +231,15 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
         metavar="TAG",
         help=f"has any of these tags (repeatable, or comma-separated): {_one_of(ConferenceTag)}",
     )
-    group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
+    if subaccounts:
+        group.add_argument(
+            "--subaccount",
+            action="append",
+            metavar="AC…",
+            help="sync this subaccount (repeatable; each is synced on its own)",
+        )
+    else:
+        group.add_argument("--subaccount", metavar="AC…", help="conferences of this subaccount")
     group.add_argument(
         "--detected-issue",
         action="append",
@@ -237,7 +249,52 @@ def _add_conference_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--end-reason", metavar="REASON", help=f"one of: {_one_of(ConferenceEndReason)}"
     )
-    _add_paging(group)
+    if paging:
+        _add_paging(group)
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_store_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="read a store written by `sync` instead of the API (offline)",
+    )
+
+
+def _add_sync_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    sync = _command(
+        commands,
+        "sync",
+        "sync",
+        common,
+        help="keep a local store (SQLite) of conferences and participants current",
+        description=(
+            "Bring the store at PATH up to date: conferences created in the range (default:\n"
+            "from where the store left off, the last 24 hours on a first run, until now)\n"
+            "with all their participant summaries. Settled conferences (summary and every\n"
+            "participant terminal) are not fetched again; windows older than 24h30m holding\n"
+            "only settled conferences are never listed again. Safe to interrupt and re-run.\n\n"
+            f"  {PROG} sync --db insights.db\n"
+            f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
+        ),
+    )
+    sync.add_argument("--db", required=True, metavar="PATH", help="the store (created if missing)")
+    _add_conference_filters(sync, paging=False, subaccounts=True)
+    sync.add_argument(
+        "--window",
+        type=_duration,
+        default=timedelta(hours=1),
+        metavar="DURATION",
+        help="width of the windows listed in parallel, e.g. 30m, 1h, 1d (default: 1h)",
+    )
+    sync.add_argument("--refresh", action="store_true", help="fetch settled conferences again too")
 
 
 def _command(
@@ -338,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='nest participant summaries under "participants" (CSV: one row per participant)',
     )
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    _add_store_source(export)
     export.add_argument(
         "-f",
         "--format",
@@ -366,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: table on a terminal, json otherwise)",
     )
+    _add_store_source(report)
     report.add_argument(
         "--top",
         type=_non_negative_int,
@@ -389,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="poor average jitter, ms (default: > 30)",
     )
+
+    _add_sync_command(commands, common)
 
     fake = _command(
         commands,
@@ -439,6 +500,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             setattr(args, name, default)
     if args.demo and (args.insights_base_url or args.api_base_url):
         parser.error("--demo runs against a built-in server: drop --insights/--api-base-url")
+    reads_store = args.command in ("export", "report") and args.db
+    if reads_store and (args.demo or args.insights_base_url or args.api_base_url):
+        parser.error("--db reads a local store: drop --demo and --insights/--api-base-url")
     if args.command == "export" and os.path.isdir(args.output):
         parser.error(f"-o/--output: {args.output!r} is a directory")
     if getattr(args, "tag", None) is not None:
@@ -472,7 +536,7 @@ def conference_filters(args: argparse.Namespace) -> dict[str, Any]:
         "subaccount": args.subaccount,
         "detected_issues": args.detected_issue,
         "end_reason": args.end_reason,
-        "page_size": args.page_size,
-        "limit": args.limit,
+        "page_size": getattr(args, "page_size", None),
+        "limit": getattr(args, "limit", None),
     }
     return {name: value for name, value in given.items() if value is not None}

@@ -204,12 +204,6 @@ class _Run:
         return await self.client.participant_summaries.list(conference, page_size=1000).collect()
 
     async def unit(self, unit: WorkUnit) -> None:
-        if unit.expired(self.now):
-            # Twilio has dropped everything in it: nothing left to list.
-            await self.store.finish_window(unit, closed=True, listed_at=self.now)
-            self.windows_done += 1
-            self.windows_closed += 1
-            return
         unsettled = False
         failures = 0
         pages = self.client.conferences._list_raw(unit.query(), page_size=1000).pages()

@@ -307,7 +307,8 @@ class SQLiteStore:
             try:
                 result = work(db)
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite undoes some failures (SQLITE_FULL) by itself
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as error:

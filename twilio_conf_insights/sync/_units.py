@@ -20,7 +20,6 @@ from .._errors import InvalidArgumentError
 
 __all__ = [
     "CLOSE_AFTER",
-    "RETENTION",
     "WorkUnit",
     "cut_windows",
     "format_time",
@@ -33,8 +32,6 @@ __all__ = [
 #: conference's summaries settle within 30 minutes of its end, and conferences older than
 #: 24 hours no longer appear in a window.
 CLOSE_AFTER = timedelta(hours=24, minutes=30)
-#: Twilio keeps Insights data this long; older windows have nothing more to give.
-RETENTION = timedelta(days=30)
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -113,10 +110,6 @@ class WorkUnit:
     def closable(self, now: datetime) -> bool:
         """Whether the window is old enough to be closed once everything in it settled."""
         return self.end <= now - CLOSE_AFTER
-
-    def expired(self, now: datetime) -> bool:
-        """Whether Twilio has already dropped everything in this window."""
-        return self.end <= now - RETENTION
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""

@@ -1,0 +1,203 @@
+"""``sync --db PATH``, and ``report``/``export`` reading a store instead of the API.
+
+The sync shows windows done, conferences and an ETA on stderr (terminals only) and ends
+with one line on stdout saying what changed. Conferences that could not be fetched make
+the exit status 1 after that line (a re-run picks them up); a store that cannot be
+written (busy, read-only, full, not a store) is one error line and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING, TextIO
+
+from .._bulk import ConferenceReport
+from .._errors import InvalidArgumentError
+from .._validation import aware_datetime, sid
+from ..sync import ReportQuery, SQLiteStore, SyncProgress
+from ._exit import EXIT_FAILURE, EXIT_OK
+from ._export import atomic_output, export_writer, infer_format
+from ._output import report_json, report_lines, resolve_format, write_record
+from ._parser import PROG, conference_filters
+from ._report import ReportBuilder, Thresholds
+
+if TYPE_CHECKING:
+    from ._commands import Runtime
+
+__all__ = ["export_from_store", "report_from_store", "store_query", "sync", "write_report"]
+
+#: Conference filters a store can apply, by option, with the JSON key they compare.
+_STORED_EQUALS = {
+    "status": "status",
+    "mixer_region": "mixer_region",
+    "end_reason": "end_reason",
+    "friendly_name": "friendly_name",
+    "conference_sid": "conference_sid",
+}
+
+
+class SyncMeter:
+    """The sync's progress line on stderr: windows, conferences, fetched, ETA."""
+
+    def __init__(
+        self, stream: TextIO, *, enabled: bool, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._stream = stream
+        self._enabled = enabled
+        self._clock = clock
+        self._started = clock()
+        self._drawn_at = -1.0
+        self._width = 0
+        self._last: SyncProgress | None = None
+
+    @classmethod
+    def on(cls, stream: TextIO, *, quiet: bool) -> SyncMeter:
+        """A meter that shows only on a terminal, and not with ``--quiet``."""
+        try:
+            terminal = stream.isatty()
+        except (AttributeError, ValueError):
+            terminal = False
+        return cls(stream, enabled=terminal and not quiet)
+
+    def text(self, progress: SyncProgress) -> str:
+        """The line for ``progress``."""
+        elapsed = self._clock() - self._started
+        done, total = progress.windows_done, progress.windows_total
+        eta = "?"
+        if done:
+            left = elapsed / done * (total - done)
+            eta = f"{int(left // 60)}:{int(left % 60):02d}"
+        return (
+            f"sync: {done}/{total} windows, {progress.conferences} conferences, "
+            f"{progress.fetched} fetched, {elapsed:.0f}s, ETA {eta}"
+        )
+
+    def update(self, progress: SyncProgress) -> None:
+        """Redraw (at most ten times a second)."""
+        self._last = progress
+        now = self._clock()
+        if not self._enabled or now - self._drawn_at < 0.1:
+            return
+        self._draw(progress)
+        self._drawn_at = now
+
+    def _draw(self, progress: SyncProgress) -> None:
+        line = self.text(progress)
+        self._stream.write("\r" + line + " " * max(0, self._width - len(line)))
+        self._stream.flush()
+        self._width = len(line)
+
+    def close(self) -> None:
+        """End the line (idempotent)."""
+        if self._enabled:
+            if self._last is not None:
+                self._draw(self._last)
+            self._stream.write("\n")
+            self._stream.flush()
+            self._enabled = False
+
+
+async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``sync --db PATH``: bring the store up to date."""
+    filters = conference_filters(args)
+    filters.pop("page_size", None)
+    filters.pop("limit", None)
+    subaccounts = filters.pop("subaccount", None) or []
+    meter = SyncMeter.on(runtime.stderr, quiet=runtime.quiet)
+    async with runtime.client() as client, SQLiteStore(args.db) as store:
+        try:
+            summary = await client.sync(
+                store,
+                window=args.window,
+                subaccounts=subaccounts,
+                refresh=args.refresh,
+                on_progress=meter.update,
+                **filters,
+            )
+        finally:
+            meter.close()
+    runtime.stdout.write(f"sync: {summary.line()}\n")
+    if summary.ok:
+        return EXIT_OK
+    runtime.stderr.write(
+        f"{PROG}: error: {len(summary.errors)} conference(s) or window(s) not synced; "
+        f"re-run to finish: {' '.join(str(summary.errors[0]).split())}\n"
+    )
+    return EXIT_FAILURE
+
+
+def store_query(args: argparse.Namespace) -> ReportQuery:
+    """The conference filters of ``args`` as a query on a store; others are usage errors."""
+    for unsupported in ("tag", "detected_issue"):
+        if getattr(args, unsupported, None):
+            option = "--" + unsupported.replace("_", "-")
+            raise InvalidArgumentError(f"{option} cannot be used with --db")
+    equals = tuple(
+        (key, str(getattr(getattr(args, name), "value", getattr(args, name))))
+        for name, key in _STORED_EQUALS.items()
+        if getattr(args, name, None) is not None
+    )
+    after, before = args.created_after, args.created_before
+    for name, value in (("--created-after", after), ("--created-before", before)):
+        if value is not None:
+            aware_datetime(value, name)
+    account = sid(args.subaccount, "AC", "--subaccount") if args.subaccount else None
+    return ReportQuery(
+        created_after=after, created_before=before, account_sid=account, equals=equals
+    )
+
+
+async def _stored(args: argparse.Namespace) -> AsyncGenerator[ConferenceReport, None]:
+    query = store_query(args)
+    limit = args.limit
+    async with SQLiteStore(args.db, read_only=True) as store:
+        reports = store.reports(query)
+        async with contextlib.aclosing(reports) as stream:  # type: ignore[type-var]
+            count = 0
+            async for report in stream:
+                if limit is not None and count >= limit:
+                    return
+                count += 1
+                yield report
+
+
+def write_report(builder: ReportBuilder, fmt: str, top: int | None, stream: TextIO) -> None:
+    """Print a finished report as JSON or a table."""
+    result = builder.result()
+    if fmt == "json":
+        write_record(report_json(result, top=top), "json", stream)
+    else:
+        stream.write("\n".join(report_lines(result, top=top)) + "\n")
+
+
+async def report_from_store(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``report --db PATH``: the call-quality report over a store, offline."""
+    fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
+    builder = ReportBuilder(
+        Thresholds(
+            mos_below=args.mos_below,
+            packet_loss_above=args.loss_above,
+            jitter_above=args.jitter_above,
+        )
+    )
+    async with contextlib.aclosing(_stored(args)) as reports:
+        async for conference in reports:
+            builder.add(conference)
+    write_report(builder, fmt, args.top, runtime.stdout)
+    return EXIT_OK
+
+
+async def export_from_store(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``export --db PATH -o FILE``: stored conferences to JSONL or CSV, atomically."""
+    fmt = infer_format(args.output, args.format)
+    store_query(args)  # bad filters fail before the file is created
+    with atomic_output(args.output) as stream:
+        writer = export_writer(fmt, stream, with_participants=args.with_participants)
+        async with contextlib.aclosing(_stored(args)) as reports:
+            async for conference in reports:
+                participants = conference.participants if args.with_participants else None
+                writer.write(conference.summary, participants)
+    return EXIT_OK
