@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -220,3 +221,67 @@ def test_worker_with_postgres_down_is_one_line(
     assert captured.err.count("\n") == 1
     assert "cannot connect to PostgreSQL store postgresql://sync@127.0.0.1" in captured.err
     assert "pg-secret" not in captured.err
+
+
+async def _cli(fake: FakeTwilio, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
+    env |= {
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_INSIGHTS_BASE_URL": fake.insights_base_url,
+        "TWILIO_API_BASE_URL": fake.api_base_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "twilio_conf_insights", *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_cli_sync_with_broker_and_report_from_postgres(
+    slow_fake: FakeTwilio, redis_server: RedisServer, database: str
+) -> None:
+    """`sync --broker --db postgresql://` with a worker fills the store; `report --db` reads it."""
+    after = (slow_fake.data.now - timedelta(days=4)).isoformat()
+    before = slow_fake.data.now.isoformat()
+    async with workers(slow_fake, redis_server.url, database, 1):
+        status, out, err = await _cli(
+            slow_fake, "sync", "--broker", redis_server.url, "--db", database,
+            "--created-after", after, "--created-before", before,
+        )  # fmt: skip
+    assert status == 0, err
+    assert out.startswith(f"sync: {len(slow_fake.data.conferences)} new,")
+    assert await stored_records(database) == api_records(slow_fake)
+    status, out, err = await _cli(slow_fake, "report", "--db", database, "--format", "json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["conferences"] == len(slow_fake.data.conferences)
+    assert report["participants"] == sum(len(p) for _, p in api_records(slow_fake).values())
+
+
+async def test_cli_sync_into_postgres_without_workers(slow_fake: FakeTwilio, database: str) -> None:
+    """`sync --db postgresql://…` alone syncs from this process into PostgreSQL, exactly."""
+    status, _, err = await _cli(
+        slow_fake, "sync", "--db", database,
+        "--created-after", (slow_fake.data.now - timedelta(days=4)).isoformat(),
+        "--created-before", slow_fake.data.now.isoformat(),
+    )  # fmt: skip
+    assert status == 0, err
+    assert await stored_records(database) == api_records(slow_fake)
+
+
+def test_broker_with_a_file_store_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """Workers cannot share a file: `sync --broker --db FILE` is exit 2, one line."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-not-used")
+    store = tmp_path / "store.db"
+    status = main(["sync", "--broker", "redis://127.0.0.1:1/0", "--db", str(store)])
+    assert status == 2
+    assert "postgresql://" in capsys.readouterr().err
+    assert not store.exists()

@@ -25,7 +25,7 @@ from ._client import (
     ENV_INSIGHTS_BASE_URL,
     ClientOptions,
 )
-from ._worker import add_worker_command
+from ._worker import add_broker_option, add_worker_command
 
 __all__ = [
     "PROG",
@@ -263,8 +263,8 @@ def _duration(text: str) -> timedelta:
 def _add_store_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="read a store written by `sync` instead of the API (offline)",
+        metavar="PATH|URL",
+        help="read a store written by `sync` (file or postgresql:// URL) instead of the API",
     )
 
 
@@ -285,7 +285,13 @@ def _add_sync_command(commands: Any, common: argparse.ArgumentParser) -> None:
             f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
         ),
     )
-    sync.add_argument("--db", required=True, metavar="PATH", help="the store (created if missing)")
+    sync.add_argument(
+        "--db",
+        required=True,
+        metavar="PATH|URL",
+        help="the store: an SQLite file (created if missing) or a postgresql:// URL",
+    )
+    add_broker_option(sync)
     _add_conference_filters(sync, paging=False, subaccounts=True)
     sync.add_argument(
         "--window",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yarl
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, InvalidArgumentError
 from ..sync import open_store
 from ..sync._units import parse_duration
 from ._exit import EXIT_FAILURE, EXIT_OK
@@ -40,6 +40,14 @@ def _need_distributed() -> Any:
             "pip install 'twilio-conf-insights[distributed]'"
         ) from None
     return distributed
+
+
+def _shared_store(db: str) -> str:
+    if not db.startswith(("postgresql://", "postgres://")):
+        raise InvalidArgumentError(
+            "workers share one store: --db must be a postgresql:// URL, not a file"
+        )
+    return db
 
 
 def _redis_url(text: str) -> str:
@@ -107,7 +115,7 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
     """``worker``: run units until SIGINT/SIGTERM."""
     distributed = _need_distributed()
     async with runtime.client() as client:
-        store = await open_store(args.db)
+        store = await open_store(_shared_store(args.db))
         try:
 
             def ready() -> None:
@@ -141,7 +149,7 @@ async def sync_with_broker(
 ) -> tuple[int, SyncSummary]:
     """``sync --broker``: plan, send to the workers, wait; the exit status and summary."""
     distributed = _need_distributed()
-    store = await open_store(args.db)
+    store = await open_store(_shared_store(args.db))
     try:
         summary: SyncSummary = await distributed.sync_with_workers(
             store,
