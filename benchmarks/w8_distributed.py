@@ -21,48 +21,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parent.parent
+# Runs as a script: the sibling modules and the tests' server fixtures are top-level imports.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tests.servers import PostgresServer, RedisServer, free_port  # noqa: E402
+from _server import ServerProcess  # noqa: E402
+
+from tests.servers import PostgresServer, RedisServer  # noqa: E402
 from tests.store_fixtures import fresh_database, stored_records  # noqa: E402
 from twilio_conf_insights import InsightsClient  # noqa: E402
 from twilio_conf_insights.distributed import sync_with_workers  # noqa: E402
 from twilio_conf_insights.sync import open_store  # noqa: E402
-from twilio_conf_insights.testing._format import derive_credentials  # noqa: E402
 
 SEED = 8
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 #: The fake gives its subaccounts about this share of the conferences between them.
 SUBACCOUNT_SHARE = 0.2
 WINDOW = timedelta(days=1)
-
-
-async def _requests(control: str, *, reset: bool = False) -> int:
-    async with aiohttp.ClientSession() as session:
-        if reset:
-            async with session.post(f"{control}/reset") as response:
-                response.raise_for_status()
-        async with session.get(f"{control}/requests") as response:
-            count: int = (await response.json())["requests"]
-            return count
-
-
-async def _start_fake(options: argparse.Namespace, port: int, control: int) -> Any:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "benchmarks" / "_w8_fake.py"),
-        "--port", str(port), "--control-port", str(control),
-        "--conferences", str(int(options.subaccounts * options.per_subaccount / SUBACCOUNT_SHARE)),
-        "--participants", "5", "--subaccounts", str(options.subaccounts),
-        "--latency-ms", str(options.latency_ms), "--seed", str(SEED), "--now", NOW.isoformat(),
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdout is not None
-    if (await process.stdout.readline()).strip() != b"ready":
-        raise RuntimeError("the fake did not start")
-    return process
 
 
 async def _worker(env: dict[str, str], broker: str, db: str) -> Any:
@@ -81,12 +57,18 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
     postgres, redis = PostgresServer(), RedisServer()
     postgres.start()
     redis.start()
-    port, control_port = free_port(), free_port()
-    control = f"http://127.0.0.1:{control_port}"
-    base = f"http://127.0.0.1:{port}"
-    account, token = derive_credentials(SEED)
+    fake = ServerProcess(
+        conferences=int(options.subaccounts * options.per_subaccount / SUBACCOUNT_SHARE),
+        participants_per_conference=5,
+        seed=SEED,
+        latency=options.latency_ms / 1000,
+        subaccounts=options.subaccounts,
+        now=NOW.isoformat(),
+        prebuild=False,
+    )
+    info = fake.start()
+    base, account, token = info.origin, info.account_sid, info.auth_token
     subaccounts = [f"AC{i:032x}" for i in range(1, options.subaccounts + 1)]
-    fake = await _start_fake(options, port, control_port)
     results: dict[str, Any] = {}
     try:
         common = {
@@ -98,7 +80,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
 
         # One process, the client's defaults (adaptive limit, up to 32 in flight).
         single_db = await fresh_database(postgres)
-        await _requests(control, reset=True)
+        fake.reset_stats()
         async with InsightsClient(
             account, token, insights_base_url=base, api_base_url=base
         ) as client:
@@ -109,7 +91,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
             await store.aclose()
         results["one_process"] = {
             "wall_s": round(single_wall, 2),
-            "requests": await _requests(control),
+            "requests": fake.requests(),
             "summary": single.line(),
         }
         print("one process:", results["one_process"], flush=True)
@@ -125,7 +107,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         }
         workers = [await _worker(env, redis.url, workers_db) for _ in range(options.workers)]
         try:
-            await _requests(control, reset=True)
+            fake.reset_stats()
             store = await open_store(workers_db)
             started = time.perf_counter()
             many = await sync_with_workers(
@@ -142,7 +124,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
                 await process.wait()
         results[f"{options.workers}_workers"] = {
             "wall_s": round(many_wall, 2),
-            "requests": await _requests(control),
+            "requests": fake.requests(),
             "summary": many.line(),
         }
         print(f"{options.workers} workers:", results[f"{options.workers}_workers"], flush=True)
@@ -151,8 +133,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         results["conferences"] = single.conferences
         results["ratio_workers_to_one"] = round(many_wall / single_wall, 3)
     finally:
-        fake.terminate()
-        await fake.wait()
+        fake.stop()
         postgres.close()
         redis.close()
     return results
@@ -164,11 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-subaccount", type=int, default=50)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "w8.json")
     options = parser.parse_args(argv)
     results = asyncio.run(_run(options))
-    results["settings"] = vars(options) | {"window": "1d", "cpus": os.cpu_count()}
-    out = ROOT / "benchmarks" / "results"
-    (out / "w8.json").write_text(json.dumps(results, indent=2) + "\n")
+    settings = {k: v for k, v in vars(options).items() if k != "output"}
+    results["settings"] = settings | {"window": "1d", "cpus": os.cpu_count()}
+    options.output.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0 if results["stores_equal"] else 1
 
