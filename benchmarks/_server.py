@@ -40,6 +40,8 @@ class ServerInfo:
     conference_sids: tuple[str, ...]
     #: Participant summaries across all conferences.
     participants: int
+    #: The data's "now" (ISO 8601), every timestamp lies before it; "" when unknown.
+    now: str = ""
 
     def to_env(self) -> dict[str, str]:
         """The fields for a child process (the token stays out of its argv)."""
@@ -110,6 +112,7 @@ class ServerProcess:
             auth_token=ready["auth_token"],
             conference_sids=tuple(ready["conference_sids"]),
             participants=int(ready["participants"]),
+            now=ready.get("now", ""),
         )
         return self.info
 
@@ -122,9 +125,17 @@ class ServerProcess:
         """Drop the server's request log (it would otherwise grow for the whole run)."""
         self._command("reset")
 
-    def requests(self) -> int:
+    def request_count(self) -> int:
         """Requests the server received since the last :meth:`reset_stats`."""
-        return int(self._command("requests").split()[1])
+        process = self._require()
+        assert process.stdin is not None
+        process.stdin.write("requests\n")
+        process.stdin.flush()
+        return int(self._read_line(_COMMAND_TIMEOUT))
+
+    def set_unsettled(self, every: int) -> None:
+        """Every ``every``-th conference in progress, the others complete (0: all complete)."""
+        self._command(f"unsettled {every}")
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the child has used so far (to show what the server costs)."""
@@ -225,6 +236,7 @@ async def _serve(options: argparse.Namespace) -> None:
             "auth_token": fake.auth_token,
             "conference_sids": conference_sids,
             "participants": participants,
+            "now": fake.now.isoformat(),
         }
         print(json.dumps(ready), flush=True)
         loop = asyncio.get_running_loop()
@@ -237,7 +249,13 @@ async def _serve(options: argparse.Namespace) -> None:
                 fake.reset_stats()
                 print("ok", flush=True)
             elif command == "requests":
-                print(f"ok {len(fake.requests)}", flush=True)
+                print(len(fake.requests), flush=True)
+            elif command == "unsettled" and len(arguments) == 1:
+                every = int(arguments[0])
+                for index, sid in enumerate(conference_sids):
+                    pending = every and index % every == 0
+                    fake.data.set_processing_state(sid, "in_progress" if pending else "complete")
+                print("ok", flush=True)
             else:
                 print(f"unknown command {line.strip()!r}", flush=True)
 

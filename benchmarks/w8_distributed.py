@@ -91,7 +91,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
             await store.aclose()
         results["one_process"] = {
             "wall_s": round(single_wall, 2),
-            "requests": fake.requests(),
+            "requests": fake.request_count(),
             "summary": single.line(),
         }
         print("one process:", results["one_process"], flush=True)
@@ -124,7 +124,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
                 await process.wait()
         results[f"{options.workers}_workers"] = {
             "wall_s": round(many_wall, 2),
-            "requests": fake.requests(),
+            "requests": fake.request_count(),
             "summary": many.line(),
         }
         print(f"{options.workers} workers:", results[f"{options.workers}_workers"], flush=True)

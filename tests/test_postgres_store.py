@@ -58,7 +58,7 @@ async def test_many_writers_of_the_same_records_leave_exact_rows(
     url = await fresh_database(postgres_server)
     async with FakeTwilio(conferences=40, participants_per_conference=(1, 4), seed=5) as fake:
         records = [
-            ConferenceRecord(
+            ConferenceRecord.from_models(
                 ConferenceSummary.from_dict(c),
                 [
                     ParticipantSummary.from_dict(p)
@@ -80,10 +80,7 @@ async def test_many_writers_of_the_same_records_leave_exact_rows(
             r.summary.conference_sid: (r.summary.to_dict(), [p.to_dict() for p in r.participants])
             async for r in stores[0].reports(ReportQuery())
         }
-        assert stored == {
-            r.summary.conference_sid: (r.summary.to_dict(), [p.to_dict() for p in r.participants])
-            for r in records
-        }
+        assert stored == {r.conference_sid: (r.summary, list(r.participants)) for r in records}
         counts = await stores[0].counts()
         assert counts["participant_summaries"] == sum(len(r.participants) for r in records)
     finally:

@@ -30,7 +30,7 @@ from .sync_support import stored
 def _records(count: int = 20, seed: int = 3) -> list[ConferenceRecord]:
     data = FakeData(conferences=count, participants_per_conference=4, seed=seed)
     return [
-        ConferenceRecord(
+        ConferenceRecord.from_models(
             ConferenceSummary.from_dict(conference),
             [
                 ParticipantSummary.from_dict(p)
@@ -94,10 +94,12 @@ async def test_a_store_reopens_and_writes_are_idempotent(tmp_path: Path) -> None
         back = [r async for r in store.reports(ReportQuery())]
     assert first.new == len(records)
     assert (second.new, second.updated, second.participants) == (0, 0, 0)
-    assert [r.summary for r in back] == [r.summary for r in records]
-    assert [list(r.participants) for r in back] == [list(r.participants) for r in records]
+    assert [r.summary.to_dict() for r in back] == [r.summary for r in records]
+    assert [[p.to_dict() for p in r.participants] for r in back] == [
+        list(r.participants) for r in records
+    ]
     conferences, participants = stored(path)
-    assert conferences == {r.summary.conference_sid: r.summary.to_dict() for r in records}
+    assert conferences == {r.conference_sid: r.summary for r in records}
     assert len(participants) == sum(len(r.participants) for r in records)
 
 

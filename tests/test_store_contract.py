@@ -21,7 +21,7 @@ from twilio_conf_insights.testing import FakeTwilio
 def _record(fake: FakeTwilio, sid: str) -> ConferenceRecord:
     summary = fake.data.conference(sid)
     assert summary is not None
-    return ConferenceRecord(
+    return ConferenceRecord.from_models(
         ConferenceSummary.from_dict(summary),
         [ParticipantSummary.from_dict(p) for p in fake.data.participant_summaries[sid]],
     )
@@ -67,7 +67,7 @@ async def test_participants_that_disappear_are_removed(
     assert counts.updated == 1
     reports = [r async for r in store.reports(ReportQuery())]
     assert [p.participant_sid for p in reports[0].participants] == [
-        p.participant_sid for p in fewer.participants
+        p["participant_sid"] for p in fewer.participants
     ]
 
 

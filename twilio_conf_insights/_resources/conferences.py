@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import TypedDict, Unpack
+from typing import Any, TypedDict, Unpack
 
 from .. import _validation
 from .._bulk import FetchResult, map_bounded
@@ -115,14 +115,17 @@ class Conferences:
             limit=limit,
         )
 
-    def _list_raw(
-        self, query: Mapping[str, str], *, page_size: int
-    ) -> Paginator[ConferenceSummary]:
-        """A listing from query parameters already in Twilio's spelling (a sync's unit)."""
+    def _list_raw(self, query: Mapping[str, str], *, page_size: int) -> Paginator[dict[str, Any]]:
+        """The API's JSON objects of a listing whose query is already in Twilio's spelling.
+
+        For a sync, which stores the JSON as received (what ``to_dict()`` would give back)
+        and needs no typed model: decoding and re-encoding every record would cost more
+        CPU than the requests.
+        """
         return self._ctx.paginate(
             self._base,
             query,
-            model=ConferenceSummary,
+            model=dict,
             items_key="conferences",
             page_format=INSIGHTS_PAGES,
             page_size=page_size,

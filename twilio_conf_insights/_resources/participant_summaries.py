@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import _validation
 from .._models import ParticipantSummary
 from .._pagination import INSIGHTS_PAGES, Paginator
@@ -64,6 +66,19 @@ class ParticipantSummaries:
             timeout=timeout,
             poll_interval=poll_interval,
             max_interval=max_poll_interval,
+        )
+
+    def _list_raw(self, conference_sid: str) -> Paginator[dict[str, Any]]:
+        """The API's JSON objects of a conference's participant summaries (for a sync)."""
+        conference = _validation.sid(conference_sid, "CF", "conference_sid")
+        return self._ctx.paginate(
+            self._conferences.joinpath(conference, "Participants"),
+            {},
+            model=dict,
+            items_key="participants",
+            page_format=INSIGHTS_PAGES,
+            page_size=_validation.MAX_PAGE_SIZE,
+            limit=None,
         )
 
     def list(

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
 from .._models import ConferenceEndReason, ConferenceStatus, ConferenceTag, DetectedIssue, Region
 from .._version import __version__
-from ..sync._units import parse_duration
 from ._client import (
     DEMO_CONFERENCES,
     DEMO_SEED,
@@ -25,7 +24,8 @@ from ._client import (
     ENV_INSIGHTS_BASE_URL,
     ClientOptions,
 )
-from ._worker import add_broker_option, add_worker_command
+from ._sync_parser import add_store_source, add_sync_command
+from ._worker import add_worker_command
 
 __all__ = [
     "PROG",
@@ -253,56 +253,6 @@ def _add_conference_filters(
         _add_paging(group)
 
 
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _add_store_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        metavar="PATH|URL",
-        help="read a store written by `sync` (file or postgresql:// URL) instead of the API",
-    )
-
-
-def _add_sync_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    sync = _command(
-        commands,
-        "sync",
-        "sync",
-        common,
-        help="keep a local store (SQLite) of conferences and participants current",
-        description=(
-            "Bring the store at PATH up to date: conferences created in the range (default:\n"
-            "from where the store left off, the last 24 hours on a first run, until now)\n"
-            "with all their participant summaries. Settled conferences (summary and every\n"
-            "participant terminal) are not fetched again; windows older than 24h30m holding\n"
-            "only settled conferences are never listed again. Safe to interrupt and re-run.\n\n"
-            f"  {PROG} sync --db insights.db\n"
-            f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
-        ),
-    )
-    sync.add_argument(
-        "--db",
-        required=True,
-        metavar="PATH|URL",
-        help="the store: an SQLite file (created if missing) or a postgresql:// URL",
-    )
-    add_broker_option(sync)
-    _add_conference_filters(sync, paging=False, subaccounts=True)
-    sync.add_argument(
-        "--window",
-        type=_duration,
-        default=timedelta(hours=1),
-        metavar="DURATION",
-        help="width of the windows listed in parallel, e.g. 30m, 1h, 1d (default: 1h)",
-    )
-    sync.add_argument("--refresh", action="store_true", help="fetch settled conferences again too")
-
-
 def _command(
     commands: Any, name: str, command_id: str, common: argparse.ArgumentParser, **kwargs: Any
 ) -> argparse.ArgumentParser:
@@ -401,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='nest participant summaries under "participants" (CSV: one row per participant)',
     )
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
-    _add_store_source(export)
+    add_store_source(export)
     export.add_argument(
         "-f",
         "--format",
@@ -430,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: table on a terminal, json otherwise)",
     )
-    _add_store_source(report)
+    add_store_source(report)
     report.add_argument(
         "--top",
         type=_non_negative_int,
@@ -455,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="poor average jitter, ms (default: > 30)",
     )
 
-    _add_sync_command(commands, common)
+    add_sync_command(
+        commands, common, prog=PROG, command=_command, add_filters=_add_conference_filters
+    )
 
     fake = _command(
         commands,

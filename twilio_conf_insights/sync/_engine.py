@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._bulk import map_bounded
-from .._errors import InvalidArgumentError
-from .._models import ConferenceSummary, ParticipantSummary
+from .._errors import DecodeError, InvalidArgumentError
 from .._resources.conferences import conference_query
 from .._validation import is_sid, positive_int, sid
 from ._store import ConferenceRecord, Store, StoreError, WriteCounts
@@ -43,8 +42,6 @@ __all__ = [
 DEFAULT_WINDOW = timedelta(hours=1)
 #: How far back a first sync reaches without a range.
 FIRST_RUN = timedelta(hours=24)
-#: Windows listed at once (each runs its participant listings concurrently too).
-WINDOW_CONCURRENCY = 4
 
 
 @attrs.frozen
@@ -197,11 +194,16 @@ class _Run:
                 SyncProgress(self.windows_done, self.windows_total, self.conferences, self.fetched)
             )
 
-    async def participants_of(self, summary: ConferenceSummary) -> list[ParticipantSummary]:
-        conference = summary.conference_sid
-        if conference is None or not is_sid(conference, "CF"):
-            raise InvalidArgumentError(f"listed conference has no valid SID: {conference!r}")
-        return await self.client.participant_summaries.list(conference, page_size=1000).collect()
+    async def participants_of(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+        conference = summary.get("conference_sid")
+        if not isinstance(conference, str) or not is_sid(conference, "CF"):
+            # Server data, not the caller's argument: a decode problem.
+            raise DecodeError(
+                f"conference_sid is not a conference SID: {conference!r}",
+                resource="ConferenceSummary",
+                field="$.conference_sid",
+            )
+        return await self.client.participant_summaries._list_raw(conference).collect()
 
     async def unit(self, unit: WorkUnit) -> None:
         unsettled = False
@@ -210,9 +212,10 @@ class _Run:
         async with contextlib.aclosing(pages) as stream:
             async for page in stream:
                 self.conferences += len(page.items)
-                sids = [s.conference_sid for s in page.items if s.conference_sid]
-                done = set() if self.refresh else await self.store.settled(sids)
-                todo = [s for s in page.items if s.conference_sid not in done]
+                sids = [s.get("conference_sid") for s in page.items]
+                known = [sid for sid in sids if isinstance(sid, str)]
+                done = set() if self.refresh else await self.store.settled(known)
+                todo = [s for s in page.items if s.get("conference_sid") not in done]
                 self.skipped += len(page.items) - len(todo)
                 fetches = map_bounded(todo, self.participants_of, concurrency=self.concurrency)
                 async with contextlib.aclosing(fetches) as outcomes:
@@ -309,7 +312,10 @@ async def run_sync(
     )
     run.report()
     try:
-        windows = map_bounded(plan.units, run.unit, concurrency=WINDOW_CONCURRENCY)
+        # As many windows at once as requests may be in flight: a window spends much of its
+        # time waiting (listing, store round trips), and the client's limiter, not the
+        # window count, bounds the requests.
+        windows = map_bounded(plan.units, run.unit, concurrency=run.concurrency)
         async with contextlib.aclosing(windows) as outcomes:
             async for _, _, error in outcomes:
                 if isinstance(error, StoreError):

@@ -79,7 +79,7 @@ CREATE TABLE IF NOT EXISTS sync_windows (
 _UPSERT_CONFERENCE = """
 INSERT INTO conferences
     (conference_sid, account_sid, create_time, processing_state, settled, synced_at, json)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6, $7::jsonb)
 ON CONFLICT (conference_sid) DO UPDATE SET
     account_sid = excluded.account_sid,
     create_time = excluded.create_time,
@@ -308,7 +308,7 @@ class PostgresStore:
         if self._read_only:
             raise StoreReadOnlyError(f"store {self.display_url} was opened read-only")
         # One lock order for every writer: fewer deadlocks between duplicate deliveries.
-        ordered = sorted(records, key=lambda r: r.summary.conference_sid or "")
+        ordered = sorted(records, key=lambda r: r.conference_sid)
         now = datetime.now(UTC).replace(microsecond=0)
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(_retryable),
@@ -328,7 +328,7 @@ class PostgresStore:
     async def _write(
         self, conn: asyncpg.Connection, records: list[ConferenceRecord], now: datetime
     ) -> WriteCounts:
-        sids = [r.summary.conference_sid for r in records]
+        sids = [r.conference_sid for r in records]
         old = {
             row[0]: (json_loads(row[1]), row[2])
             for row in await conn.fetch(
@@ -349,18 +349,17 @@ class PostgresStore:
         participant_rows: list[tuple[Any, ...]] = []
         gone_rows: list[tuple[str]] = []
         for record in records:
-            summary = record.summary
-            sid = summary.conference_sid
-            summary_dict = summary.to_dict()
+            summary_dict = record.summary
+            sid = record.conference_sid
             is_settled = record.settled
-            before = old_parts.get(sid or "", {})
+            before = old_parts.get(sid, {})
             changed = [
-                (p.participant_sid, sid, _state(p.processing_state), _dumps(data))
+                (p.get("participant_sid"), sid, _state(p.get("processing_state")), _dumps(p))
                 for p in record.participants
-                if before.get(p.participant_sid or "") != (data := p.to_dict())
+                if before.get(str(p.get("participant_sid"))) != p
             ]
-            gone = set(before) - {p.participant_sid for p in record.participants}
-            previous = old.get(sid or "")
+            gone = set(before) - {p.get("participant_sid") for p in record.participants}
+            previous = old.get(sid)
             if previous is None:
                 new += 1
             elif previous[0] != summary_dict or changed or gone:
@@ -371,9 +370,9 @@ class PostgresStore:
                 conference_rows.append(
                     (
                         sid,
-                        summary.account_sid,
-                        summary.create_time,
-                        _state(summary.processing_state),
+                        summary_dict.get("account_sid"),
+                        summary_dict.get("create_time"),
+                        _state(summary_dict.get("processing_state")),
                         is_settled,
                         now,
                         _dumps(summary_dict),

@@ -7,9 +7,9 @@ same few methods; nothing in the engine changes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -58,16 +58,32 @@ class StoreFullError(StoreError):
 
 @attrs.frozen
 class ConferenceRecord:
-    """A conference summary with every one of its participant summaries, as fetched."""
+    """A conference summary with every one of its participant summaries, as fetched.
 
-    summary: ConferenceSummary
-    participants: Sequence[ParticipantSummary]
+    Both are the API's JSON objects as received (what ``to_dict()`` of the parsed models
+    gives back); :meth:`from_models` builds one from models.
+    """
+
+    summary: Mapping[str, Any]
+    participants: Sequence[Mapping[str, Any]]
+
+    @classmethod
+    def from_models(
+        cls, summary: ConferenceSummary, participants: Sequence[ParticipantSummary]
+    ) -> ConferenceRecord:
+        """A record of parsed models."""
+        return cls(summary.to_dict(), [p.to_dict() for p in participants])
+
+    @property
+    def conference_sid(self) -> str:
+        """The conference's SID."""
+        return str(self.summary.get("conference_sid"))
 
     @property
     def settled(self) -> bool:
         """Whether the summary and all participant summaries have a terminal state."""
-        return is_terminal(self.summary.processing_state) and all(
-            is_terminal(p.processing_state) for p in self.participants
+        return is_terminal(self.summary.get("processing_state")) and all(
+            is_terminal(p.get("processing_state")) for p in self.participants
         )
 
 
