@@ -134,6 +134,14 @@ async def _pending(redis_url: str) -> int:
         return count
 
 
+async def _unfinished(redis_url: str) -> int:
+    """Units delivered but not acknowledged, plus units not delivered yet."""
+    async with Redis.from_url(redis_url) as redis:
+        groups: Any = await redis.xinfo_groups(QUEUE)
+        group = next(g for g in groups if g["name"] in (GROUP, GROUP.encode()))
+        return int(group["pending"]) + int(group["lag"] or 0)
+
+
 async def _drained(redis_url: str) -> None:
     """Wait until no unit is delivered and unacknowledged (a duplicate may still be running)."""
     deadline = asyncio.get_running_loop().time() + 120
@@ -194,16 +202,14 @@ async def test_redis_restart_mid_run(
             _sync(slow_fake, redis_server.url, database, on_progress=on_progress)
         )
         await sent.wait()
-        await slow_fake.wait_for_requests(20, path_contains="Participants")
+        await slow_fake.wait_for_requests(5, path_contains="Participants")
         redis_server.stop()
         redis_server.start()
-        before_restart = len(slow_fake.requests)
+        # Work was left: only workers talking to the restarted Redis can finish it.
+        assert await _unfinished(redis_server.url) > 0
         summary = await syncing
         await _drained(redis_server.url)
         assert all(w.process.returncode is None for w in running)
-    # The work went on after the restart, and the workers said they reconnected.
-    assert len(slow_fake.requests) > before_restart
-    assert any("reconnecting" in line for w in running for line in w.log)
     assert summary.ok, summary.line()
     assert await stored_records(database) == api_records(slow_fake)
 
