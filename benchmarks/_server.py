@@ -3,8 +3,8 @@
 A server in the benchmark's own process would share its event loop and its CPU clock with
 the client under test, so every measurement would include the server's work. The child
 runs :class:`twilio_conf_insights.testing.FakeTwilio` and takes one-line commands on stdin
-(``latency 0.02``, ``cap 16 -``, ``reset``); closing stdin stops it, so it cannot outlive
-the runner.
+(``latency 0.02``, ``cap 16 -``, ``reset``, ``requests``); closing stdin stops it, so it
+cannot outlive the runner.
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ class ServerProcess:
         participants_per_conference: int,
         seed: int,
         latency: float,
+        subaccounts: int = 0,
+        now: str | None = None,
+        prebuild: bool = True,
     ) -> None:
         self._args = [
             "--conferences",
@@ -83,6 +86,10 @@ class ServerProcess:
             str(seed),
             "--latency",
             repr(latency),
+            "--subaccounts",
+            str(subaccounts),
+            *(["--now", now] if now is not None else []),
+            *([] if prebuild else ["--lazy"]),
         ]
         self._process: subprocess.Popen[str] | None = None
         self.info: ServerInfo | None = None
@@ -160,14 +167,15 @@ class ServerProcess:
         if process.stdout is not None:
             process.stdout.close()
 
-    def _command(self, line: str) -> None:
+    def _command(self, line: str) -> str:
         process = self._require()
         assert process.stdin is not None
         process.stdin.write(line + "\n")
         process.stdin.flush()
         answer = self._read_line(_COMMAND_TIMEOUT)
-        if answer.strip() != "ok":
+        if answer.split()[:1] != ["ok"]:
             raise RuntimeError(f"fake server refused {line!r}: {answer.strip()!r}")
+        return answer
 
     def _read_line(self, timeout: float) -> str:
         # readline() cannot time out by itself; a helper thread keeps a dead child from
@@ -206,6 +214,8 @@ class ServerProcess:
 
 
 async def _serve(options: argparse.Namespace) -> None:
+    from datetime import datetime
+
     from twilio_conf_insights.testing import ConcurrencyCap, FakeTwilio
 
     fake = FakeTwilio(
@@ -213,12 +223,17 @@ async def _serve(options: argparse.Namespace) -> None:
         participants_per_conference=options.participants_per_conference,
         seed=options.seed,
         latency=options.latency,
+        # Subaccounts hold about 20% of the conferences between them (W8 syncs those).
+        subaccount_sid=[f"AC{i:032x}" for i in range(1, options.subaccounts + 1)],
+        now=datetime.fromisoformat(options.now) if options.now else None,
     )
     async with fake:
         conference_sids = [conf["conference_sid"] for conf in fake.data.conferences]
         # Participants are generated on first access; build them all now so that the first
-        # contestant does not pay for it.
-        participants = sum(len(fake.data.participant_summaries[sid]) for sid in conference_sids)
+        # contestant does not pay for it (unless --lazy: a big data set read only in part).
+        participants = 0
+        if not options.lazy:
+            participants = sum(len(fake.data.participant_summaries[sid]) for sid in conference_sids)
         ready: dict[str, Any] = {
             "origin": fake.insights_base_url.rstrip("/"),
             "account_sid": fake.account_sid,
@@ -263,6 +278,9 @@ def _main() -> None:
     parser.add_argument("--participants-per-conference", type=int, required=True)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--latency", type=float, required=True)
+    parser.add_argument("--subaccounts", type=int, default=0)
+    parser.add_argument("--now", help="the data's fixed now, ISO 8601 with offset")
+    parser.add_argument("--lazy", action="store_true", help="build participants on request")
     asyncio.run(_serve(parser.parse_args()))
 
 

@@ -46,6 +46,10 @@ def _subprocesses_hear_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+# Stores of every kind (SQLite, and PostgreSQL on a server started for the session).
+pytest_plugins = ["tests.store_fixtures"]
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTwilio]:
     async with FakeTwilio(conferences=30, participants_per_conference=(2, 6), seed=11) as server:

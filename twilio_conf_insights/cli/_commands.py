@@ -41,6 +41,7 @@ from ._parser import conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
 from ._sync import export_from_store, report_from_store, sync, write_report
+from ._worker import worker
 
 __all__ = ["COMMANDS", "Command", "Runtime"]
 
@@ -283,4 +284,5 @@ COMMANDS: Mapping[str, Command] = {
     "report": report,
     "sync": sync,
     "fake-server": fake_server,
+    "worker": worker,
 }

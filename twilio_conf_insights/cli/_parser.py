@@ -34,6 +34,7 @@ from ._values import (
     port,
     split_commas,
 )
+from ._worker import add_worker_command
 
 __all__ = [
     "PROG",
@@ -421,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
+    )
+    add_worker_command(
+        lambda name, command_id, **options: _command(commands, name, command_id, common, **options)
     )
     return parser
 

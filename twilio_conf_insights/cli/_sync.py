@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, TextIO
 from .._errors import InvalidArgumentError
 from .._results import ConferenceReport
 from .._validation import aware_datetime, sid
-from ..sync import ReportQuery, SQLiteStore, SyncProgress
+from ..sync import ReportQuery, SyncProgress, open_store
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._export import export_writer
 from ._files import open_output
 from ._output import REPORT_TABLE_TOP, report_json, report_lines, resolve_format, write_record
 from ._parser import PROG, conference_filters
 from ._report import ReportBuilder, Thresholds
+from ._worker import sync_with_broker
 
 if TYPE_CHECKING:
+    from ..sync import SyncSummary
     from ._commands import Runtime
 
 __all__ = ["export_from_store", "report_from_store", "store_query", "sync", "write_report"]
@@ -108,7 +110,18 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
     filters.pop("limit", None)
     subaccounts = filters.pop("subaccount", None) or []
     meter = SyncMeter.on(runtime.stderr, quiet=runtime.quiet)
-    async with runtime.client() as client, SQLiteStore(args.db) as store:
+    if args.broker is not None:  # the units run on workers (see `worker`)
+        try:
+            _, summary = await sync_with_broker(
+                args, runtime, subaccounts=subaccounts, filters=filters, on_progress=meter.update
+            )
+        finally:
+            meter.close()
+        return _finish(summary, runtime)
+    async with (
+        runtime.client() as client,
+        contextlib.aclosing(await open_store(args.db)) as store,
+    ):
         try:
             summary = await client.sync(
                 store,
@@ -120,6 +133,10 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
             )
         finally:
             meter.close()
+    return _finish(summary, runtime)
+
+
+def _finish(summary: SyncSummary, runtime: Runtime) -> int:
     runtime.stdout.write(f"sync: {summary.line()}\n")
     if summary.ok:
         return EXIT_OK
@@ -154,7 +171,7 @@ def store_query(args: argparse.Namespace) -> ReportQuery:
 async def _stored(args: argparse.Namespace) -> AsyncGenerator[ConferenceReport, None]:
     query = store_query(args)
     limit = args.limit
-    async with SQLiteStore(args.db, read_only=True) as store:
+    async with contextlib.aclosing(await open_store(args.db, read_only=True)) as store:
         reports = store.reports(query)
         async with contextlib.aclosing(reports) as stream:  # type: ignore[type-var]
             count = 0

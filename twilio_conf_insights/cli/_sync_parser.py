@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..sync._units import parse_duration
+from ._worker import add_broker_option
 
 __all__ = ["add_store_source", "add_sync_command"]
 
@@ -23,8 +24,8 @@ def add_store_source(parser: argparse.ArgumentParser) -> None:
     """``--db PATH``: read a store instead of the API."""
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="read a store written by `sync` instead of the API (offline)",
+        metavar="PATH|URL",
+        help="read a store written by `sync` (file or postgresql:// URL) instead of the API",
     )
 
 
@@ -57,7 +58,13 @@ def add_sync_command(
             f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
         ),
     )
-    sync.add_argument("--db", required=True, metavar="PATH", help="the store (created if missing)")
+    sync.add_argument(
+        "--db",
+        required=True,
+        metavar="PATH|URL",
+        help="the store: an SQLite file (created if missing) or a postgresql:// URL",
+    )
+    add_broker_option(sync)
     add_filters(sync, paging=False, subaccounts=True)
     sync.add_argument(
         "--window",

@@ -13,10 +13,14 @@ A conference is *settled* when its summary and all its participant summaries hav
 terminal ``processing_state``; settled conferences are never fetched again. The range is
 cut into :class:`WorkUnit` windows (plain values); a window older than 24 h 30 min that
 holds only settled conferences is closed and never listed again. Any object implementing
-:class:`Store` can take the SQLite store's place.
+:class:`Store` can take the SQLite store's place; :class:`PostgresStore` (the ``[postgres]``
+extra) is one, for several workers writing at once.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._engine import DEFAULT_WINDOW, SyncProgress, SyncSummary
+from ._open import open_store
 from ._sqlite import SQLiteStore
 from ._store import (
     ConferenceRecord,
@@ -37,6 +41,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "ConferenceRecord",
     "NotAStoreError",
+    "PostgresStore",
     "ReportQuery",
     "SQLiteStore",
     "Store",
@@ -50,5 +55,18 @@ __all__ = [
     "WorkUnit",
     "WriteCounts",
     "cut_windows",
+    "open_store",
     "parse_duration",
 ]
+
+if TYPE_CHECKING:
+    from ._postgres import PostgresStore
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresStore needs asyncpg (the [postgres] extra): imported only when asked for.
+    if name == "PostgresStore":
+        from ._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,7 +28,15 @@ from ._writer import BatchWriter
 if TYPE_CHECKING:
     from .._client import InsightsClient
 
-__all__ = ["DEFAULT_WINDOW", "FIRST_RUN", "SyncPlan", "SyncProgress", "SyncSummary", "run_sync"]
+__all__ = [
+    "DEFAULT_WINDOW",
+    "FIRST_RUN",
+    "SyncPlan",
+    "SyncProgress",
+    "SyncSummary",
+    "plan_sync",
+    "run_sync",
+]
 
 #: The width of a window unless told otherwise.
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -237,6 +245,43 @@ def _subaccounts(values: Iterable[str]) -> list[str | None]:
     return list(dict.fromkeys(checked)) or [None]
 
 
+async def plan_sync(
+    store: Store,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+    subaccounts: Iterable[str] = (),
+    refresh: bool = False,
+    now: datetime | None = None,
+    filters: Mapping[str, Any] | None = None,
+) -> tuple[SyncPlan, datetime]:
+    """Check a sync's arguments, plan its units (recorded in the store) and fix its "now".
+
+    Shared by :func:`run_sync` and runners that hand the units to other processes.
+    """
+    rest = dict(filters or {})
+    created_after = rest.pop("created_after", None)
+    created_before = rest.pop("created_before", None)
+    one_subaccount = rest.pop("subaccount", None)
+    conference_query({"created_after": created_after, "created_before": created_before})
+    query = conference_query(rest)
+    accounts = [*([one_subaccount] if one_subaccount else []), *subaccounts]
+    moment = now if now is not None else datetime.now(UTC)
+    conference_query({"created_before": moment})  # aware, like the range
+    if not isinstance(window, timedelta) or window.total_seconds() < 1:
+        raise InvalidArgumentError(f"window must be a timedelta of a second or more: {window!r}")
+    plan = await plan_units(
+        store,
+        now=moment,
+        created_after=created_after,
+        created_before=created_before,
+        window=window,
+        subaccounts=_subaccounts(accounts),
+        query=query,
+        refresh=refresh,
+    )
+    return plan, moment
+
+
 async def run_sync(
     client: InsightsClient,
     store: Store,
@@ -250,27 +295,9 @@ async def run_sync(
     filters: Mapping[str, Any] | None = None,
 ) -> SyncSummary:
     """Bring ``store`` up to date; see :meth:`InsightsClient.sync`."""
-    rest = dict(filters or {})
-    created_after = rest.pop("created_after", None)
-    created_before = rest.pop("created_before", None)
-    one_subaccount = rest.pop("subaccount", None)
-    conference_query({"created_after": created_after, "created_before": created_before})
-    query = conference_query(rest)
-    accounts = [*([one_subaccount] if one_subaccount else []), *subaccounts]
-    moment = now if now is not None else datetime.now(UTC)
-    conference_query({"created_before": moment})  # aware, like the range
-    if not isinstance(window, timedelta) or window.total_seconds() < 1:
-        raise InvalidArgumentError(f"window must be a timedelta of a second or more: {window!r}")
     width = positive_int(concurrency, "concurrency") if concurrency is not None else None
-    plan = await plan_units(
-        store,
-        now=moment,
-        created_after=created_after,
-        created_before=created_before,
-        window=window,
-        subaccounts=_subaccounts(accounts),
-        query=query,
-        refresh=refresh,
+    plan, moment = await plan_sync(
+        store, window=window, subaccounts=subaccounts, refresh=refresh, now=now, filters=filters
     )
     writer = BatchWriter(store)
     run = _Run(

@@ -1,0 +1,87 @@
+"""One unit of work run where it was delivered, and what it reports back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import cattrs
+
+from ..sync._engine import _Run
+from ..sync._store import Store
+from ..sync._units import WorkUnit
+from ..sync._writer import BatchWriter
+
+if TYPE_CHECKING:
+    from .._client import InsightsClient
+
+__all__ = ["UnitOutcome", "run_unit"]
+
+_converter = cattrs.Converter()
+
+
+@attrs.frozen
+class UnitOutcome:
+    """What one unit changed; crosses the queue as JSON."""
+
+    new: int = 0
+    updated: int = 0
+    settled: int = 0
+    unsettled: int = 0
+    participants: int = 0
+    conferences: int = 0
+    skipped: int = 0
+    #: 1 when the window was listed completely, and whether it is now closed.
+    windows: int = 0
+    windows_closed: int = 0
+    #: One line per failure (a re-run picks the unit up again).
+    errors: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        data: dict[str, Any] = _converter.unstructure(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> UnitOutcome:
+        """The inverse of :meth:`to_dict`."""
+        return _converter.structure(data, cls)
+
+
+async def run_unit(
+    client: InsightsClient, store: Store, unit: WorkUnit, *, now: datetime, refresh: bool
+) -> UnitOutcome:
+    """Sync one window, exactly as a single-process sync would, and say what changed."""
+    writer = BatchWriter(store)
+    run = _Run(
+        client=client,
+        store=store,
+        writer=writer,
+        now=now,
+        refresh=refresh,
+        concurrency=client.stats().max_concurrency,
+        on_progress=None,
+        windows_total=1,
+    )
+    failure: list[str] = []
+    try:
+        await run.unit(unit)
+        await writer.flush()
+    except Exception as error:  # reported to the waiting sync, which tells the user
+        failure.append(f"{type(error).__name__}: {error}")
+    finally:
+        await writer.aclose()
+    counts = writer.counts
+    return UnitOutcome(
+        new=counts.new,
+        updated=counts.updated,
+        settled=counts.settled,
+        unsettled=counts.unsettled,
+        participants=counts.participants,
+        conferences=run.conferences,
+        skipped=run.skipped,
+        windows=run.windows_done,
+        windows_closed=run.windows_closed,
+        errors=(*(f"{type(e).__name__}: {e}" for e in run.errors), *failure),
+    )

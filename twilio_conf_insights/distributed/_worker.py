@@ -1,0 +1,77 @@
+"""A worker: take units from the queue, sync each into the store, acknowledge when done."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import tenacity
+from taskiq import AcknowledgeType
+from taskiq.receiver import Receiver
+
+from ..sync._store import Store
+from ..sync._units import WorkUnit, parse_time
+from ._broker import TASK_NAME, build_broker
+from ._unit import run_unit
+
+if TYPE_CHECKING:
+    from .._client import InsightsClient
+
+__all__ = ["run_worker"]
+
+_log = logging.getLogger("twilio_conf_insights.worker")
+
+
+async def run_worker(
+    client: InsightsClient,
+    store: Store,
+    broker_url: str,
+    *,
+    units: int = 4,
+    redeliver_after: float = 60.0,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run units from ``broker_url`` into ``store`` until cancelled.
+
+    ``units`` run at once; the client's limiter bounds their requests together. A unit is
+    acknowledged only after it ran, so if this process dies its units go to another
+    worker after ``redeliver_after`` seconds. When Redis goes away the worker keeps
+    reconnecting (backing off up to two seconds) and carries on where the queue is.
+    """
+    broker = build_broker(broker_url, redeliver_after=redeliver_after)
+
+    async def sync_unit(unit: dict[str, Any], now: str, refresh: bool) -> dict[str, Any]:
+        outcome = await run_unit(
+            client, store, WorkUnit.from_dict(unit), now=parse_time(now), refresh=refresh
+        )
+        return outcome.to_dict()
+
+    broker.register_task(sync_unit, task_name=TASK_NAME)
+    broker.is_worker_process = True
+    reconnecting = tenacity.AsyncRetrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
+        before_sleep=lambda state: _log.warning(
+            "broker unavailable, reconnecting: %s", state.outcome and state.outcome.exception()
+        ),
+    )
+    ready = on_ready
+    try:
+        async for attempt in reconnecting:
+            with attempt:
+                await broker.startup()  # (re)declares the consumer group
+                if ready is not None:
+                    ready()
+                    ready = None
+                receiver = Receiver(
+                    broker,
+                    run_startup=False,
+                    max_async_tasks=units,
+                    # After the unit ran and its result is saved: at-least-once delivery.
+                    ack_type=AcknowledgeType.WHEN_SAVED,
+                )
+                await receiver.listen(asyncio.Event())
+    finally:
+        await broker.shutdown()
