@@ -27,7 +27,15 @@ from typing import Any
 import aiohttp
 import attrs
 
-__all__ = ["CHROMIUM_FLAGS", "Chromium", "Page", "PageLoad", "chromium_path", "open_page"]
+__all__ = [
+    "CHROMIUM_FLAGS",
+    "Chromium",
+    "Page",
+    "PageLoad",
+    "chromium_path",
+    "file_url",
+    "open_page",
+]
 
 #: Headless, sandbox off (the tests may run as root), and nothing that talks to the network.
 CHROMIUM_FLAGS = (
@@ -57,6 +65,11 @@ def chromium_path() -> str:
             "(.ci/run installs it)"
         )
     return found
+
+
+def file_url(path: Path) -> str:
+    """The ``file:`` URL of a local file."""
+    return path.absolute().as_uri()
 
 
 @attrs.frozen
@@ -136,7 +149,7 @@ class Page:
             mobile=False,
         )
         loaded = self.event("Page.loadEventFired")
-        url = path.resolve().as_uri()
+        url = file_url(path)
         await self.send("Page.navigate", url=url)
         await asyncio.wait_for(loaded, STARTUP_TIMEOUT)
         return self.record(url)
@@ -221,7 +234,9 @@ async def open_page() -> AsyncIterator[Page]:
     assert process.stderr is not None
     drain: asyncio.Task[None] | None = None
     try:
-        browser.port = await asyncio.wait_for(_port(process.stderr, browser.stderr), STARTUP_TIMEOUT)
+        browser.port = await asyncio.wait_for(
+            _port(process.stderr, browser.stderr), STARTUP_TIMEOUT
+        )
         drain = asyncio.create_task(_drain(process.stderr, browser.stderr))
         async with aiohttp.ClientSession() as session:
             async with session.get(f"http://127.0.0.1:{browser.port}/json/list") as response:

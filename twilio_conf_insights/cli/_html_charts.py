@@ -32,7 +32,9 @@ _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-se
 
 
 def _text(value: str) -> str:
-    return html.escape(value)
+    # Plotly decodes &lt; &gt; &amp; but not &quot;: quotes are left as they are (outside a
+    # tag they mean nothing to it).
+    return html.escape(value, quote=False)
 
 
 def _layout(**overrides: Any) -> dict[str, Any]:
