@@ -38,3 +38,10 @@ def bench(session: nox.Session) -> None:
     """The benchmarks against the raw-aiohttp floor and twilio-python (not run by default)."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def screenshot(session: nox.Session) -> None:
+    """Regenerate the README's screenshot of the HTML report (needs Chromium; not by default)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.report_screenshot", *session.posargs)

@@ -71,7 +71,8 @@ def _threshold_line(axis: str, value: float) -> dict[str, Any]:
 def mos_by_region(content: ReportContent) -> dict[str, Any]:
     """Box per region: 25th-75th percentile, median, whiskers at the 10th and 90th."""
     rows = content.quality.mos_by_region
-    regions = [_text(row.region) for row in rows]
+    # Escaped names, then Plotly's own line break: the count is not data that could be markup.
+    regions = [f"{_text(row.region)}<br>{row.participants:,}" for row in rows]
     quartiles = [content.mos_quartiles[row.region] for row in rows]
     figure = go.Figure(
         go.Box(
@@ -82,15 +83,14 @@ def mos_by_region(content: ReportContent) -> dict[str, Any]:
             lowerfence=[row.p10 for row in rows],
             upperfence=[row.p90 for row in rows],
             mean=[row.mean for row in rows],
-            customdata=[row.participants for row in rows],
             marker={"color": COLORS[0]},
             fillcolor="rgba(37, 99, 235, 0.25)",
             name="MOS",
-            hovertemplate="%{x}<br>%{customdata} participants<extra></extra>",
+            hovertemplate="%{x} participants<extra></extra>",
         ),
         layout=_layout(
             yaxis={"title": {"text": "MOS (1 bad … 4.5 excellent)"}, "range": [1, 4.6]},
-            xaxis={"title": {"text": "region (participants: most first)"}},
+            xaxis={"title": {"text": "region and measured participants (most first)"}},
             showlegend=False,
         ),
     )
@@ -263,11 +263,11 @@ def figures(content: ReportContent) -> dict[str, dict[str, Any]]:
     for measure, _title, _unit in MEASURES:
         charts[f"dist-{measure}"] = distribution(content, measure)
     charts["timeline"] = timeline(content)
-    charts["tags"] = counts_bar(content.quality.by_tag, "conferences with the tag", COLORS[3])
+    charts["tags"] = counts_bar(content.quality.by_tag, "conferences", COLORS[3])
     charts["issues"] = counts_bar(
         {name.replace("_", " "): count for name, count in content.detected_issues.items()},
-        "conferences with issues of the kind",
+        "conferences",
         _POOR_COLOR,
     )
-    charts["call-types"] = counts_bar(content.call_types, "measured participants", COLORS[5])
+    charts["call-types"] = counts_bar(content.call_types, "participants", COLORS[5])
     return charts
