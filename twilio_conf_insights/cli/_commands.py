@@ -25,8 +25,8 @@ from .._pagination import Paginator
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
 from ._exit import EXIT_OK, EXIT_USAGE
 from ._export import atomic_output, export_writer, infer_format
-from ._html_data import HtmlReportData
-from ._html_file import HTML_TOP, missing_report_extra, write_html_report
+from ._html_data import DEFAULT_TOP, HtmlReportData
+from ._html_file import missing_report_extra, write_html_report
 from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
@@ -204,7 +204,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
     builder: ReportBuilder | HtmlReportData = (
         ReportBuilder(thresholds)
         if args.html is None
-        else HtmlReportData(thresholds, top=HTML_TOP if args.top is None else args.top)
+        else HtmlReportData(thresholds, top=DEFAULT_TOP if args.top is None else args.top)
     )
     progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet)
     async with runtime.client(hooks=[progress.on_event]) as client:

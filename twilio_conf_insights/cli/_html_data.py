@@ -38,6 +38,7 @@ from ._report import (
 __all__ = [
     "DIRECTIONS",
     "BUCKETS",
+    "DEFAULT_TOP",
     "MEASURES",
     "Histogram",
     "HtmlReportData",
@@ -54,6 +55,8 @@ BUCKETS: tuple[tuple[str, timedelta, timedelta], ...] = (
     ("6 hours", timedelta(hours=6), timedelta(days=8)),
     ("day", timedelta(days=1), timedelta.max),
 )
+#: Worst participants listed in the table by default (0 lists every poor participant).
+DEFAULT_TOP = 500
 #: The stream directions, as the API names them.
 DIRECTIONS = ("inbound", "outbound")
 #: The per-direction measures charted as distributions: key, title and unit.
@@ -190,7 +193,7 @@ class _Detail:
 class HtmlReportData:
     """Accumulates conference reports into the :class:`ReportContent` of an HTML report."""
 
-    def __init__(self, thresholds: Thresholds | None = None, *, top: int = 200) -> None:
+    def __init__(self, thresholds: Thresholds | None = None, *, top: int = DEFAULT_TOP) -> None:
         self._thresholds = thresholds if thresholds is not None else Thresholds()
         self._builder = ReportBuilder(self._thresholds)
         self._top = top
@@ -202,7 +205,8 @@ class HtmlReportData:
         self._call_types: Counter[str] = Counter()
         # Details of poor participants only: the table needs them, nothing else does.
         self._details: dict[tuple[str | None, str | None], _Detail] = {}
-        self._starts: list[datetime] = []
+        self._first: datetime | None = None
+        self._last: datetime | None = None
 
     def add(self, report: ConferenceReport) -> None:
         """Count one conference and its participants."""
@@ -215,7 +219,8 @@ class HtmlReportData:
                     self._issues[name] += 1
         started = _started(summary)
         if started is not None:
-            self._starts.append(started)
+            self._first = started if self._first is None else min(self._first, started)
+            self._last = started if self._last is None else max(self._last, started)
         for participant in report.participants:
             self._add_participant(summary, started, participant)
 
@@ -261,9 +266,9 @@ class HtmlReportData:
             )
 
     def _bucketed(self) -> tuple[str, tuple[TimeBucket, ...]]:
-        if not self._starts:
+        if self._first is None or self._last is None:
             return BUCKETS[0][0], ()
-        span = max(self._starts) - min(self._starts)
+        span = self._last - self._first
         name, length, _ = next(bucket for bucket in BUCKETS if span <= bucket[2])
         merged: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
         for (hour, region), (counts, values) in self._timeline.items():
@@ -313,13 +318,16 @@ class HtmlReportData:
             detected_issues=dict(self._issues.most_common()),
             call_types=dict(self._call_types.most_common()),
             worst=tuple(worst),
-            first_start=min(self._starts) if self._starts else None,
-            last_start=max(self._starts) if self._starts else None,
+            first_start=self._first,
+            last_start=self._last,
         )
 
 
 def build_content(
-    reports: Iterable[ConferenceReport], thresholds: Thresholds | None = None, *, top: int = 200
+    reports: Iterable[ConferenceReport],
+    thresholds: Thresholds | None = None,
+    *,
+    top: int = DEFAULT_TOP,
 ) -> ReportContent:
     """The HTML report's content of ``reports``."""
     data = HtmlReportData(thresholds, top=top)

@@ -13,12 +13,10 @@ from datetime import UTC, datetime
 from ._export import atomic_output
 from ._html_data import ReportContent
 
-__all__ = ["HTML_TOP", "REPORT_EXTRA_INSTALL", "missing_report_extra", "write_html_report"]
+__all__ = ["REPORT_EXTRA_INSTALL", "missing_report_extra", "write_html_report"]
 
 #: How to install what ``--html`` needs.
 REPORT_EXTRA_INSTALL = "pip install 'twilio-conf-insights[report]'"
-#: Worst participants listed in the page unless ``--top`` says otherwise.
-HTML_TOP = 500
 _REQUIRED = ("jinja2", "plotly")
 
 
