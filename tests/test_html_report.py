@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,10 +87,21 @@ def test_content_reuses_the_text_report(demo_reports: list[ConferenceReport]) ->
     content = build_content(demo_reports, thresholds, top=10)
     assert content.quality == build_report(demo_reports, thresholds)
     assert [row.quality for row in content.worst] == list(content.quality.poor_participants[:10])
-    assert set(content.mos_quartiles) == {row.region for row in content.quality.mos_by_region}
-    for row in content.quality.mos_by_region:
-        low, high = content.mos_quartiles[row.region]
-        assert row.p10 <= low <= row.p50 <= high <= row.p90
+    boxes = content.mos_by_participant_region
+    assert [(b.region, b.participants, b.p10, b.p50, b.p90, b.mean) for b in boxes] == [
+        (r.region, r.participants, r.p10, r.p50, r.p90, r.mean)
+        for r in content.quality.mos_by_region
+    ]
+    for box in (*boxes, *content.mos_by_mixer_region):
+        assert 1.0 <= box.p10 <= box.p25 <= box.p50 <= box.p75 <= box.p90 <= 4.5
+    by_mixer = {b.region: b.participants for b in content.mos_by_mixer_region}
+    expected = Counter(
+        str(r.summary.mixer_region or "unknown")
+        for r in demo_reports
+        for p in r.participants
+        if (measured := worse_direction(p.metrics)) is not None and measured[0] is not None
+    )
+    assert by_mixer == dict(expected)
 
 
 def test_content_distributions_and_timeline_count_every_measure(

@@ -113,6 +113,7 @@ async def test_hostile_names_and_tags_are_text(tmp_path: Path) -> None:
         conference = fake.data.conferences[0]
         conference["friendly_name"] = HOSTILE_NAME
         conference["tags"] = [HOSTILE_TAG, "low_mos"]
+        conference["mixer_region"] = HOSTILE_REGION
         for participant in fake.data.participant_summaries[conference["conference_sid"]]:
             participant["label"] = HOSTILE_LABEL
             participant["participant_region"] = HOSTILE_REGION

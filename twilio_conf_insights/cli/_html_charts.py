@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,31 +70,43 @@ def _threshold_line(axis: str, value: float) -> dict[str, Any]:
 
 
 def mos_by_region(content: ReportContent) -> dict[str, Any]:
-    """Box per region: 25th-75th percentile, median, whiskers at the 10th and 90th."""
-    rows = content.quality.mos_by_region
-    # Escaped names, then Plotly's own line break: the count is not data that could be markup.
-    regions = [f"{_text(row.region)}<br>{row.participants:,}" for row in rows]
-    quartiles = [content.mos_quartiles[row.region] for row in rows]
+    """Boxes per region, by participant region and by mixer region side by side.
+
+    Box: 25th-75th percentile and median; whiskers at the 10th and 90th; dotted: the mean.
+    """
+    lows = [box.p10 for box in (*content.mos_by_participant_region, *content.mos_by_mixer_region)]
+    # From a little below the lowest whisker, so that the boxes are not squeezed at the top.
+    bottom = max(1.0, math.floor((min(lows, default=1.0) - 0.25) * 2) / 2)
     figure = go.Figure(
-        go.Box(
-            x=regions,
-            q1=[low for low, _ in quartiles],
-            median=[row.p50 for row in rows],
-            q3=[high for _, high in quartiles],
-            lowerfence=[row.p10 for row in rows],
-            upperfence=[row.p90 for row in rows],
-            mean=[row.mean for row in rows],
-            marker={"color": COLORS[0]},
-            fillcolor="rgba(37, 99, 235, 0.25)",
-            name="MOS",
-            hovertemplate="%{x} participants<extra></extra>",
-        ),
         layout=_layout(
-            yaxis={"title": {"text": "MOS (1 bad … 4.5 excellent)"}, "range": [1, 4.6]},
-            xaxis={"title": {"text": "region and measured participants (most first)"}},
-            showlegend=False,
-        ),
+            boxmode="group",
+            boxgroupgap=0.25,
+            yaxis={"title": {"text": "MOS (1 bad … 4.5 excellent)"}, "range": [bottom, 4.6]},
+            xaxis={"title": {"text": "region"}, "type": "category"},
+        )
     )
+    groupings = (
+        ("where media met Twilio", content.mos_by_participant_region, COLORS[0]),
+        ("conference mixer region", content.mos_by_mixer_region, COLORS[3]),
+    )
+    for name, boxes, color in groupings:
+        figure.add_trace(
+            go.Box(
+                name=name,
+                x=[_text(box.region) for box in boxes],
+                q1=[box.p25 for box in boxes],
+                median=[box.p50 for box in boxes],
+                q3=[box.p75 for box in boxes],
+                lowerfence=[box.p10 for box in boxes],
+                upperfence=[box.p90 for box in boxes],
+                mean=[box.mean for box in boxes],
+                customdata=[box.participants for box in boxes],
+                marker={"color": color},
+                line={"width": 1.5},
+                boxmean=True,
+                hovertemplate=(f"%{{x}} ({name}): %{{customdata}} participants<extra></extra>"),
+            )
+        )
     figure.add_shape(**_threshold_line("y", content.quality.thresholds.mos_below))
     figure.add_annotation(
         xref="paper",

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_TOP",
     "MEASURES",
     "Histogram",
+    "MosBox",
     "HtmlReportData",
     "ReportContent",
     "TimeBucket",
@@ -112,6 +113,20 @@ def _nice_width(raw: float) -> float:
 
 
 @attrs.frozen
+class MosBox:
+    """The distribution of participants' (worse-direction) MOS in one region."""
+
+    region: str
+    participants: int
+    p10: float
+    p25: float
+    p50: float
+    p75: float
+    p90: float
+    mean: float
+
+
+@attrs.frozen
 class WorstParticipant:
     """A participant with poor quality, with what the table shows beside its measures."""
 
@@ -141,8 +156,10 @@ class ReportContent:
     quality: QualityReport
     #: ``{measure: {direction: histogram}}`` for the keys of :data:`MEASURES`.
     distributions: Mapping[str, Mapping[str, Histogram]]
-    #: The 25th and 75th MOS percentiles per region (``quality.mos_by_region`` has the rest).
-    mos_quartiles: Mapping[str, tuple[float, float]]
+    #: MOS per region where the participant's media met Twilio (the text report's regions).
+    mos_by_participant_region: tuple[MosBox, ...]
+    #: MOS per conference mixer region.
+    mos_by_mixer_region: tuple[MosBox, ...]
     #: The name of the time bucket (see :data:`BUCKETS`).
     bucket: str
     timeline: tuple[TimeBucket, ...]
@@ -170,9 +187,20 @@ def _floor(moment: datetime, length: timedelta) -> datetime:
     return midnight + ((moment - midnight) // length) * length
 
 
-def _quartiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return round(percentile(ordered, 0.25), 4), round(percentile(ordered, 0.75), 4)
+def _boxes(values_by_region: Mapping[str, list[float]]) -> tuple[MosBox, ...]:
+    boxes = []
+    for region, values in sorted(
+        values_by_region.items(), key=lambda item: (-len(item[1]), item[0])
+    ):
+        ordered = sorted(values)
+        p10, p25, p50, p75, p90 = (
+            # Rounded like the text report's percentiles.
+            round(percentile(ordered, q), 4)
+            for q in (0.1, 0.25, 0.5, 0.75, 0.9)
+        )
+        mean = round(math.fsum(ordered) / len(ordered), 4)
+        boxes.append(MosBox(region, len(ordered), p10, p25, p50, p75, p90, mean))
+    return tuple(boxes)
 
 
 def _started(summary: ConferenceSummary) -> datetime | None:
@@ -199,6 +227,7 @@ class HtmlReportData:
         self._top = top
         self._values: dict[tuple[str, str], list[float]] = {}
         self._mos: dict[str, list[float]] = {}
+        self._mos_mixer: dict[str, list[float]] = {}
         # (start, region) -> measured participants, poor ones, MOS values
         self._timeline: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
         self._issues: Counter[str] = Counter()
@@ -245,6 +274,8 @@ class HtmlReportData:
         region = participant_region(summary, participant)
         if mos is not None:
             self._mos.setdefault(region, []).append(mos)
+            mixer = str(summary.mixer_region) if summary.mixer_region else "unknown"
+            self._mos_mixer.setdefault(mixer, []).append(mos)
         problems = self._thresholds.problems(mos, loss, jitter)
         if started is not None:
             hour = started.replace(minute=0, second=0, microsecond=0)
@@ -312,7 +343,8 @@ class HtmlReportData:
         return ReportContent(
             quality=quality,
             distributions=distributions,
-            mos_quartiles={region: _quartiles(values) for region, values in self._mos.items()},
+            mos_by_participant_region=_boxes(self._mos),
+            mos_by_mixer_region=_boxes(self._mos_mixer),
             bucket=bucket,
             timeline=timeline,
             detected_issues=dict(self._issues.most_common()),
