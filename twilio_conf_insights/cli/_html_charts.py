@@ -261,7 +261,7 @@ def counts_bar(counts: Mapping[str, int], axis_title: str, color: str) -> dict[s
         ),
         layout=_layout(
             height=max(220, 60 + 24 * len(names)),
-            margin={"l": 20, "r": 40, "t": 10, "b": 50},
+            margin={"l": 20, "r": 40, "t": 36, "b": 50},
             xaxis={"title": {"text": axis_title}},
             yaxis={"automargin": True, "type": "category"},
             showlegend=False,
