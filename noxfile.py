@@ -90,3 +90,10 @@ def conformance(session: nox.Session) -> None:
         session.create_tmp(),
         *session.posargs,
     )
+
+
+@nox.session
+def screenshot(session: nox.Session) -> None:
+    """Regenerate the README's screenshot of the HTML report (needs Chromium; not by default)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.report_screenshot", *session.posargs)

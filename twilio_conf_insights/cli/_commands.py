@@ -24,9 +24,11 @@ from .._models import TwilioModel
 from .._pagination import Paginator
 from .._results import ConferenceReport
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
-from ._exit import EXIT_OK
+from ._exit import EXIT_OK, EXIT_USAGE
 from ._export import export_writer
 from ._files import open_output
+from ._html_data import DEFAULT_TOP, HtmlReportData
+from ._html_file import missing_report_extra, write_html_report
 from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
@@ -37,7 +39,7 @@ from ._output import (
     write_listing,
     write_record,
 )
-from ._parser import conference_filters
+from ._parser import PROG, conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
 from ._sync import export_from_store, report_from_store, sync, write_report
@@ -207,11 +209,20 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
         return await report_from_store(args, runtime)
     fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
     filters = conference_filters(args)
-    builder = ReportBuilder(
-        Thresholds(
-            mos_below=args.mos_below,
-            packet_loss_above=args.loss_above,
-            jitter_above=args.jitter_above,
+    thresholds = Thresholds(
+        mos_below=args.mos_below,
+        packet_loss_above=args.loss_above,
+        jitter_above=args.jitter_above,
+    )
+    if args.html is not None and (missing := missing_report_extra()) is not None:
+        runtime.stderr.write(f"{PROG}: error: {missing}\n")
+        return EXIT_USAGE
+    builder: ReportBuilder | HtmlReportData = (
+        ReportBuilder(thresholds)
+        if args.html is None
+        else HtmlReportData(
+            thresholds,
+            top=DEFAULT_TOP if args.top is None else None if args.top == "all" else args.top,
         )
     )
     progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet, total=args.limit)
@@ -222,6 +233,12 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                 async for conference in reports:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
+    if isinstance(builder, HtmlReportData):
+        source = "Demo data (the bundled fake Twilio)" if args.demo else "Twilio Voice Insights"
+        if filters:
+            source += " · " + ", ".join(f"{name} {value}" for name, value in filters.items())
+        write_html_report(args.html, builder.result(), source=source)
+        return EXIT_OK
     write_report(builder, fmt, args.top, runtime.stdout)
     return EXIT_OK
 

@@ -377,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MS",
         help="poor average jitter, ms (default: > 30)",
     )
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the report as one self-contained HTML page with charts (report extra)",
+    )
 
     add_sync_command(
         commands, common, prog=PROG, command=_command, add_filters=_add_conference_filters

@@ -43,7 +43,10 @@ __all__ = [
     "ReportBuilder",
     "Thresholds",
     "build_report",
+    "finite_number",
+    "participant_region",
     "percentile",
+    "worse_direction",
 ]
 
 #: The count key of a missing status, end reason or region.
@@ -60,6 +63,23 @@ class Thresholds:
     packet_loss_above: float = 1.0
     #: Poor above this average jitter, in milliseconds.
     jitter_above: float = 30.0
+
+    def problems(
+        self, mos: float | None, packet_loss: float | None, jitter: float | None
+    ) -> tuple[str, ...]:
+        """What is poor about these (worse-direction) measures; empty when nothing is."""
+        return tuple(
+            name
+            for name, poor in (
+                ("low_mos", mos is not None and mos < self.mos_below),
+                (
+                    "high_packet_loss",
+                    packet_loss is not None and packet_loss > self.packet_loss_above,
+                ),
+                ("high_jitter", jitter is not None and jitter > self.jitter_above),
+            )
+            if poor
+        )
 
 
 @attrs.frozen
@@ -138,7 +158,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool), else ``None``."""
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
@@ -154,7 +175,11 @@ def _streams(
             if stream is not None:
                 jitter = stream.jitter.avg if stream.jitter is not None else None
                 found.append(
-                    (_number(stream.mos), _number(stream.packet_loss_percentage), _number(jitter))
+                    (
+                        finite_number(stream.mos),
+                        finite_number(stream.packet_loss_percentage),
+                        finite_number(jitter),
+                    )
                 )
     return found
 
@@ -171,6 +196,31 @@ def _highest(values: Iterable[float | None]) -> float | None:
 
 def _key(value: object) -> str:
     return NONE_KEY if value is None else str(value)
+
+
+def worse_direction(
+    metrics: ParticipantMetrics | None,
+) -> tuple[float | None, float | None, float | None] | None:
+    """``(lowest MOS, highest packet loss, highest average jitter)`` of the streams present.
+
+    ``None`` when the participant has no measured stream.
+    """
+    streams = _streams(metrics)
+    if not streams:
+        return None
+    return (
+        _lowest(stream[0] for stream in streams),
+        _highest(stream[1] for stream in streams),
+        _highest(stream[2] for stream in streams),
+    )
+
+
+def participant_region(summary: ConferenceSummary, participant: ParticipantSummary) -> str:
+    """The region a participant's quality counts under (see the module documentation)."""
+    region = _key(
+        participant.participant_region or participant.conference_region or summary.mixer_region
+    )
+    return "unknown" if region == NONE_KEY else region
 
 
 def _ranked(counter: Counter[str]) -> dict[str, int]:
@@ -208,30 +258,15 @@ class ReportBuilder:
 
     def _add_participant(self, summary: ConferenceSummary, participant: ParticipantSummary) -> None:
         self._participants += 1
-        streams = _streams(participant.metrics)
-        if not streams:
+        measured = worse_direction(participant.metrics)
+        if measured is None:
             return
         self._with_metrics += 1
-        mos = _lowest(stream[0] for stream in streams)
-        loss = _highest(stream[1] for stream in streams)
-        jitter = _highest(stream[2] for stream in streams)
-        region = _key(
-            participant.participant_region or participant.conference_region or summary.mixer_region
-        )
-        if region == NONE_KEY:
-            region = "unknown"
+        mos, loss, jitter = measured
+        region = participant_region(summary, participant)
         if mos is not None:
             self._mos.setdefault(region, []).append(mos)
-        limits = self._thresholds
-        problems = tuple(
-            name
-            for name, poor in (
-                ("low_mos", mos is not None and mos < limits.mos_below),
-                ("high_packet_loss", loss is not None and loss > limits.packet_loss_above),
-                ("high_jitter", jitter is not None and jitter > limits.jitter_above),
-            )
-            if poor
-        )
+        problems = self._thresholds.problems(mos, loss, jitter)
         if problems:
             self._poor.append(
                 ParticipantQuality(

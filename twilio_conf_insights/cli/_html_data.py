@@ -1,0 +1,370 @@
+"""What the HTML report shows, computed from conference reports: pure, no I/O, no charts.
+
+:class:`HtmlReportData` takes :class:`~twilio_conf_insights.ConferenceReport` objects one at
+a time, like the text report's :class:`~._report.ReportBuilder` (which it feeds, so the
+headline numbers, MOS percentiles and worst participants are the text report's own), and
+adds what only pictures need: the per-direction distributions of jitter, latency and packet
+loss, MOS per region over time, detected issues, and the details of the worst participants.
+Any source of conference reports can feed it: the API, the demo server or a local store.
+
+Quality over time buckets participants by their conference's start time (its creation time
+when it never started), in UTC: per hour when the start times span at most two days, per six
+hours up to eight days, else per day (see :data:`BUCKETS`), so that a chart has from a dozen
+to a few dozen points whatever the period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+import attrs
+
+from .._models import ConferenceSummary, ParticipantSummary, StreamMetrics
+from .._results import ConferenceReport
+from ._report import (
+    ParticipantQuality,
+    QualityReport,
+    ReportBuilder,
+    Thresholds,
+    finite_number,
+    participant_region,
+    percentile,
+    worse_direction,
+)
+
+__all__ = [
+    "DIRECTIONS",
+    "BUCKETS",
+    "DEFAULT_TOP",
+    "MEASURES",
+    "Histogram",
+    "MosBox",
+    "HtmlReportData",
+    "ReportContent",
+    "TimeBucket",
+    "WorstParticipant",
+    "build_content",
+    "histogram",
+]
+
+#: Time buckets: name, length, and the longest span of start times charted with it.
+BUCKETS: tuple[tuple[str, timedelta, timedelta], ...] = (
+    ("hour", timedelta(hours=1), timedelta(days=2)),
+    ("6 hours", timedelta(hours=6), timedelta(days=8)),
+    ("day", timedelta(days=1), timedelta.max),
+)
+#: Worst participants listed in the table by default (0 lists every poor participant).
+DEFAULT_TOP = 500
+#: The stream directions, as the API names them.
+DIRECTIONS = ("inbound", "outbound")
+#: The per-direction measures charted as distributions: key, title and unit.
+MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("jitter", "Average jitter", "ms"),
+    ("latency", "Average latency", "ms"),
+    ("packet_loss", "Packet loss", "%"),
+)
+
+
+@attrs.frozen
+class Histogram:
+    """Counts of values in equal-width bins from ``start``; the last bin takes everything above."""
+
+    start: float
+    width: float
+    counts: tuple[int, ...]
+    #: How many values the last bin holds that lie beyond its upper edge.
+    overflow: int
+
+
+def histogram(values: Sequence[float], bins: int = 30, *, cap: float | None = None) -> Histogram:
+    """Bin non-negative ``values`` from 0 to about ``cap`` (default: their 99th percentile).
+
+    The bin width is 1, 2 or 5 times a power of ten, the smallest such that at most ``bins``
+    bins reach ``cap``; values beyond the last bin count in it (and in ``overflow``).
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be positive, got {bins!r}")
+    if not values:
+        return Histogram(start=0.0, width=1.0, counts=(0,), overflow=0)
+    ordered = sorted(values)
+    top = max(cap if cap is not None else percentile(ordered, 0.99), 1e-9)
+    width = _nice_width(top / bins)
+    counts = [0] * max(1, math.ceil(top / width))
+    overflow = 0
+    for value in ordered:
+        index = max(0, math.floor(value / width))
+        if index >= len(counts):
+            overflow += value > len(counts) * width
+            index = len(counts) - 1
+        counts[index] += 1
+    return Histogram(start=0.0, width=width, counts=tuple(counts), overflow=overflow)
+
+
+def _nice_width(raw: float) -> float:
+    # A bin width of 1, 2 or 5 times a power of ten, so that bin edges read well.
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if raw <= step * magnitude:
+            return step * magnitude
+    return 10.0 * magnitude  # pragma: no cover - the loop always returns
+
+
+@attrs.frozen
+class MosBox:
+    """The distribution of participants' (worse-direction) MOS in one region."""
+
+    region: str
+    participants: int
+    p10: float
+    p25: float
+    p50: float
+    p75: float
+    p90: float
+    mean: float
+
+
+@attrs.frozen
+class WorstParticipant:
+    """A participant with poor quality, with what the table shows beside its measures."""
+
+    quality: ParticipantQuality
+    call_type: str | None
+    mos_inbound: float | None
+    mos_outbound: float | None
+    #: The higher average latency of inbound and outbound, in milliseconds.
+    latency_avg: float | None
+
+
+@attrs.frozen
+class TimeBucket:
+    """The measured participants of one region whose conference started in one period."""
+
+    start: datetime
+    region: str
+    participants: int
+    poor: int
+    median_mos: float | None
+
+
+@attrs.frozen
+class ReportContent:
+    """Everything the HTML report shows."""
+
+    quality: QualityReport
+    #: ``{measure: {direction: histogram}}`` for the keys of :data:`MEASURES`.
+    distributions: Mapping[str, Mapping[str, Histogram]]
+    #: MOS per region where the participant's media met Twilio (the text report's regions).
+    mos_by_participant_region: tuple[MosBox, ...]
+    #: MOS per conference mixer region.
+    mos_by_mixer_region: tuple[MosBox, ...]
+    #: The name of the time bucket (see :data:`BUCKETS`).
+    bucket: str
+    timeline: tuple[TimeBucket, ...]
+    #: Conferences with at least one issue of each detected-issue category.
+    detected_issues: Mapping[str, int]
+    call_types: Mapping[str, int]
+    #: The worst participants, worst first, at most the ``top`` asked for.
+    worst: tuple[WorstParticipant, ...]
+    first_start: datetime | None
+    last_start: datetime | None
+
+
+def _stream_measure(stream: StreamMetrics | None, measure: str) -> float | None:
+    if stream is None:
+        return None
+    if measure == "packet_loss":
+        return finite_number(stream.packet_loss_percentage)
+    pair = stream.jitter if measure == "jitter" else stream.latency
+    return finite_number(pair.avg) if pair is not None else None
+
+
+def _floor(moment: datetime, length: timedelta) -> datetime:
+    # Buckets start at multiples of their length since midnight UTC.
+    midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + ((moment - midnight) // length) * length
+
+
+def _boxes(values_by_region: Mapping[str, list[float]]) -> tuple[MosBox, ...]:
+    boxes = []
+    for region, values in sorted(
+        values_by_region.items(), key=lambda item: (-len(item[1]), item[0])
+    ):
+        ordered = sorted(values)
+        p10, p25, p50, p75, p90 = (
+            # Rounded like the text report's percentiles.
+            round(percentile(ordered, q), 4)
+            for q in (0.1, 0.25, 0.5, 0.75, 0.9)
+        )
+        mean = round(math.fsum(ordered) / len(ordered), 4)
+        boxes.append(MosBox(region, len(ordered), p10, p25, p50, p75, p90, mean))
+    return tuple(boxes)
+
+
+def _started(summary: ConferenceSummary) -> datetime | None:
+    moment = summary.start_time or summary.create_time
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@attrs.frozen
+class _Detail:
+    call_type: str | None
+    mos_inbound: float | None
+    mos_outbound: float | None
+    latency_avg: float | None
+
+
+class HtmlReportData:
+    """Accumulates conference reports into the :class:`ReportContent` of an HTML report."""
+
+    def __init__(
+        self, thresholds: Thresholds | None = None, *, top: int | None = DEFAULT_TOP
+    ) -> None:
+        self._thresholds = thresholds if thresholds is not None else Thresholds()
+        self._builder = ReportBuilder(self._thresholds)
+        self._top = top
+        self._values: dict[tuple[str, str], list[float]] = {}
+        self._mos: dict[str, list[float]] = {}
+        self._mos_mixer: dict[str, list[float]] = {}
+        # (start, region) -> measured participants, poor ones, MOS values
+        self._timeline: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
+        self._issues: Counter[str] = Counter()
+        self._call_types: Counter[str] = Counter()
+        # Details of poor participants only: the table needs them, nothing else does.
+        self._details: dict[tuple[str | None, str | None], _Detail] = {}
+        self._first: datetime | None = None
+        self._last: datetime | None = None
+
+    def add(self, report: ConferenceReport) -> None:
+        """Count one conference and its participants."""
+        self._builder.add(report)
+        summary = report.summary
+        issues = summary.detected_issues
+        if issues is not None:
+            for name in ("call_quality", "region_configuration", "participant_behavior"):
+                if (getattr(issues, name) or 0) > 0:
+                    self._issues[name] += 1
+        started = _started(summary)
+        if started is not None:
+            self._first = started if self._first is None else min(self._first, started)
+            self._last = started if self._last is None else max(self._last, started)
+        for participant in report.participants:
+            self._add_participant(summary, started, participant)
+
+    def _add_participant(
+        self, summary: ConferenceSummary, started: datetime | None, participant: ParticipantSummary
+    ) -> None:
+        measured = worse_direction(participant.metrics)
+        if measured is None:
+            return
+        metrics = participant.metrics
+        streams = {
+            "inbound": metrics.inbound if metrics is not None else None,
+            "outbound": metrics.outbound if metrics is not None else None,
+        }
+        for measure, _title, _unit in MEASURES:
+            for direction, stream in streams.items():
+                value = _stream_measure(stream, measure)
+                if value is not None:
+                    self._values.setdefault((measure, direction), []).append(value)
+        self._call_types[str(participant.call_type or "unknown")] += 1
+        mos, loss, jitter = measured
+        region = participant_region(summary, participant)
+        if mos is not None:
+            self._mos.setdefault(region, []).append(mos)
+            mixer = str(summary.mixer_region) if summary.mixer_region else "unknown"
+            self._mos_mixer.setdefault(mixer, []).append(mos)
+        problems = self._thresholds.problems(mos, loss, jitter)
+        if started is not None:
+            hour = started.replace(minute=0, second=0, microsecond=0)
+            counts, values = self._timeline.setdefault((hour, region), ([0, 0], []))
+            counts[0] += 1
+            counts[1] += bool(problems)
+            if mos is not None:
+                values.append(mos)
+        if problems:
+            latencies = [_stream_measure(s, "latency") for s in streams.values()]
+            present = [value for value in latencies if value is not None]
+            self._details[(summary.conference_sid, participant.participant_sid)] = _Detail(
+                call_type=str(participant.call_type) if participant.call_type else None,
+                mos_inbound=finite_number(streams["inbound"].mos) if streams["inbound"] else None,
+                mos_outbound=(
+                    finite_number(streams["outbound"].mos) if streams["outbound"] else None
+                ),
+                latency_avg=max(present) if present else None,
+            )
+
+    def _bucketed(self) -> tuple[str, tuple[TimeBucket, ...]]:
+        if self._first is None or self._last is None:
+            return BUCKETS[0][0], ()
+        span = self._last - self._first
+        name, length, _ = next(bucket for bucket in BUCKETS if span <= bucket[2])
+        merged: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
+        for (hour, region), (counts, values) in self._timeline.items():
+            start = _floor(hour, length)
+            into_counts, into_values = merged.setdefault((start, region), ([0, 0], []))
+            into_counts[0] += counts[0]
+            into_counts[1] += counts[1]
+            into_values.extend(values)
+        buckets = tuple(
+            TimeBucket(
+                start=start,
+                region=region,
+                participants=counts[0],
+                poor=counts[1],
+                median_mos=round(percentile(sorted(values), 0.5), 4) if values else None,
+            )
+            for (start, region), (counts, values) in sorted(merged.items())
+        )
+        return name, buckets
+
+    def result(self) -> ReportContent:
+        """The content of everything added so far."""
+        quality = self._builder.result()
+        bucket, timeline = self._bucketed()
+        worst = []
+        for entry in quality.poor_participants[: self._top]:
+            detail = self._details[(entry.conference_sid, entry.participant_sid)]
+            worst.append(WorstParticipant(quality=entry, **attrs.asdict(detail)))
+        distributions: dict[str, dict[str, Histogram]] = {}
+        for measure, _title, _unit in MEASURES:
+            # One scale for both directions, so that their bars line up.
+            both = [
+                *self._values.get((measure, "inbound"), ()),
+                *self._values.get((measure, "outbound"), ()),
+            ]
+            cap = percentile(sorted(both), 0.99) if both else None
+            distributions[measure] = {
+                direction: histogram(self._values.get((measure, direction), []), cap=cap)
+                for direction in DIRECTIONS
+            }
+        return ReportContent(
+            quality=quality,
+            distributions=distributions,
+            mos_by_participant_region=_boxes(self._mos),
+            mos_by_mixer_region=_boxes(self._mos_mixer),
+            bucket=bucket,
+            timeline=timeline,
+            detected_issues=dict(self._issues.most_common()),
+            call_types=dict(self._call_types.most_common()),
+            worst=tuple(worst),
+            first_start=self._first,
+            last_start=self._last,
+        )
+
+
+def build_content(
+    reports: Iterable[ConferenceReport],
+    thresholds: Thresholds | None = None,
+    *,
+    top: int | None = DEFAULT_TOP,
+) -> ReportContent:
+    """The HTML report's content of ``reports``."""
+    data = HtmlReportData(thresholds, top=top)
+    for report in reports:
+        data.add(report)
+    return data.result()
