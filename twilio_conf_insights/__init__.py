@@ -51,6 +51,7 @@ from ._pagination import Page, Paginator
 from ._resources.conferences import ConferenceFilters
 from ._retry import RetryPolicy
 from ._version import __version__
+from ._waiting import WaitTimeoutError
 
 __all__ = [
     "ApiError",
@@ -101,5 +102,6 @@ __all__ = [
     "ThrottlePolicy",
     "TransportError",
     "TwilioInsightsError",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -20,6 +20,7 @@ from .._models import (
     Region,
 )
 from .._pagination import INSIGHTS_PAGES, Paginator
+from .._waiting import wait_until_terminal
 from ._context import ResourceContext
 
 __all__ = ["ConferenceFilters", "Conferences", "conference_query"]
@@ -36,6 +37,33 @@ class Conferences:
         """The summary of one conference (``CF…``)."""
         sid = _validation.sid(conference_sid, "CF", "conference_sid")
         return await self._ctx.fetch(self._base / sid, ConferenceSummary)
+
+    async def wait_until_complete(
+        self,
+        conference_sid: str,
+        *,
+        # The documented name: a deadline for the whole wait, not for one call.
+        timeout: float = 1800.0,  # noqa: ASYNC109
+        poll_interval: float = 15.0,
+        max_poll_interval: float | None = None,
+    ) -> ConferenceSummary:
+        """Poll a conference summary until its ``processing_state`` is terminal; return it.
+
+        Terminal is ``complete`` or ``timeout``. Polls come ``poll_interval`` seconds apart
+        at first, then further apart (x1.5 each time, up to ``max_poll_interval``, default
+        60 s), never sooner than a ``Retry-After`` the server sent. A 404 (Insights does not
+        know the conference yet), 429, 5xx or transport failure is polled through. At
+        ``timeout`` seconds raises :class:`~twilio_conf_insights.WaitTimeoutError`, which is
+        also a :class:`TimeoutError`.
+        """
+        sid = _validation.sid(conference_sid, "CF", "conference_sid")
+        return await wait_until_terminal(
+            lambda: self.fetch(sid),
+            what=f"conference summary {sid}",
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_interval=max_poll_interval,
+        )
 
     async def fetch_many(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import _validation
 from .._models import ParticipantSummary
 from .._pagination import INSIGHTS_PAGES, Paginator
+from .._waiting import wait_until_terminal
 from ._context import ResourceContext
 
 __all__ = ["ParticipantSummaries"]
@@ -39,6 +40,31 @@ class ParticipantSummaries:
             query["Metrics"] = _validation.text(metrics, "metrics")
         url = self._conferences.joinpath(conference, "Participants", participant)
         return await self._ctx.fetch(url.with_query(query) if query else url, ParticipantSummary)
+
+    async def wait_until_complete(
+        self,
+        conference_sid: str,
+        participant_sid: str,
+        *,
+        # The documented name: a deadline for the whole wait, not for one call.
+        timeout: float = 1800.0,  # noqa: ASYNC109
+        poll_interval: float = 15.0,
+        max_poll_interval: float | None = None,
+    ) -> ParticipantSummary:
+        """Poll a participant summary until its ``processing_state`` is terminal; return it.
+
+        The same schedule and errors as :meth:`Conferences.wait_until_complete
+        <twilio_conf_insights._resources.Conferences.wait_until_complete>`.
+        """
+        conference = _validation.sid(conference_sid, "CF", "conference_sid")
+        participant = _validation.sid(participant_sid, "CP", "participant_sid")
+        return await wait_until_terminal(
+            lambda: self.fetch(conference, participant),
+            what=f"participant summary {participant} of {conference}",
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_interval=max_poll_interval,
+        )
 
     def list(
         self,

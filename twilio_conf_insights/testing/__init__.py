@@ -23,7 +23,16 @@ Run ``python -m twilio_conf_insights.testing --help`` to serve it from a termina
 
 from ._data import FakeData
 from ._faults import Fault, FaultInjector, FaultKind
+from ._processing import ProcessingStates
 from ._records import RecordedRequest
 from ._server import FakeTwilio
 
-__all__ = ["FakeData", "FakeTwilio", "Fault", "FaultInjector", "FaultKind", "RecordedRequest"]
+__all__ = [
+    "FakeData",
+    "FakeTwilio",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "ProcessingStates",
+    "RecordedRequest",
+]

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._processing import ProcessingStates
 from ._schema import TAGS
 
 __all__ = [
@@ -847,6 +848,9 @@ class FakeData:
         """``conference_sid -> [participant summary, …]`` (Insights), built lazily."""
         self.participants: Mapping[str, list[JSONDict]] = _ParticipantView(self, 1)
         """``conference_sid -> [participant, …]`` (2010 API), built lazily."""
+        self.processing = ProcessingStates(self)
+        """Moves ``processing_state`` to terminal on command or in time; see
+        :class:`~twilio_conf_insights.testing.ProcessingStates`."""
         self.rebase(base_url)
 
     @property
@@ -857,6 +861,16 @@ class FakeData:
     def conference(self, conference_sid: str) -> JSONDict | None:
         """The conference summary with this SID, or ``None``."""
         return self._by_sid.get(conference_sid)
+
+    def set_processing_state(self, conference_sid: str, state: str) -> None:
+        """Set ``processing_state`` of a conference and of all its participant summaries."""
+        summary = self._by_sid[conference_sid]
+        summary["processing_state"] = state
+        self._plans[conference_sid].processing_state = state
+        built = self._built.get(conference_sid)
+        if built is not None:  # not built yet: they will be built with the new state
+            for participant in built[0]:
+                participant["processing_state"] = state
 
     def all_participant_summaries(self) -> Iterator[JSONDict]:
         """Every participant summary, conference by conference (builds them all)."""

@@ -129,8 +129,14 @@ def _insights_meta(
     }
 
 
+def _observed(context: RequestContext, conference_sid: str) -> JSONDict:
+    """The conference, after counting this request as a poll of its summaries."""
+    context.data.processing.observe(conference_sid)
+    return _conference(context, conference_sid)
+
+
 def _fetch_conference(context: RequestContext, params: tuple[str, ...]) -> JSONDict:
-    return _conference(context, params[0])
+    return _observed(context, params[0])
 
 
 def _list_conferences(context: RequestContext, params: tuple[str, ...]) -> JSONDict:
@@ -143,7 +149,7 @@ def _list_conferences(context: RequestContext, params: tuple[str, ...]) -> JSOND
 
 def _fetch_participant_summary(context: RequestContext, params: tuple[str, ...]) -> JSONDict:
     conference_sid, participant_sid = params
-    _conference(context, conference_sid)
+    _observed(context, conference_sid)
     if _PARTICIPANT_SID.fullmatch(participant_sid):
         for summary in context.data.participant_summaries[conference_sid]:
             if summary["participant_sid"] == participant_sid:
@@ -153,7 +159,7 @@ def _fetch_participant_summary(context: RequestContext, params: tuple[str, ...])
 
 def _list_participant_summaries(context: RequestContext, params: tuple[str, ...]) -> JSONDict:
     conference_sid = params[0]
-    _conference(context, conference_sid)
+    _observed(context, conference_sid)
     request = PageRequest.parse(context.query)
     match, filters = insights_participant_filters(context.query)
     page = take_page(context.data.participant_summaries[conference_sid], match, request)

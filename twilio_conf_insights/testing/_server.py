@@ -371,6 +371,7 @@ class FakeTwilio:
             return 404, ApiError.not_found(raw_path).body, headers
         if request.method not in ("GET", "HEAD"):
             return 405, error_body(405), headers | {"Allow": "GET"}
+        self.data.processing.tick()
         context = RequestContext(
             data=self.data,
             base_url=self.base_url,
