@@ -1,0 +1,75 @@
+"""What the web-recipe tests share: waiting on counters, inbound load, leak checks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import leftover_tasks
+from twilio_conf_insights import InsightsClient, RequestSent
+from twilio_conf_insights.testing import FakeTwilio
+
+#: Upper bound for any wait on state: generous, because the machine may be very busy.
+STATE_TIMEOUT = 60.0
+
+
+async def until(condition: Callable[[], bool], *, within: float = STATE_TIMEOUT) -> None:
+    """Return as soon as ``condition()`` holds (re-checked every few ms); fail after ``within``."""
+    async with asyncio.timeout(within):
+        # The fake's counters (in_flight, requests) have no event to wait on: re-check them.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+
+
+def client_for(fake: FakeTwilio, **options: Any) -> Callable[[], InsightsClient]:
+    """A factory of clients pointed at ``fake`` (what the recipes call at startup)."""
+
+    def make() -> InsightsClient:
+        return InsightsClient(
+            fake.account_sid,
+            fake.auth_token,
+            insights_base_url=fake.insights_base_url,
+            api_base_url=fake.api_base_url,
+            **options,
+        )
+
+    return make
+
+
+class QueuePeak:
+    """A client hook recording the most requests ever in the client (queued or in flight)."""
+
+    def __init__(self) -> None:
+        self.client: InsightsClient | None = None
+        self.peak = 0
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, RequestSent) and self.client is not None:
+            stats = self.client.stats()
+            self.peak = max(self.peak, stats.in_flight + stats.waiting)
+
+
+@asynccontextmanager
+async def inbound(base_url: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for the service under test, with no cap on connections."""
+    async with aiohttp.ClientSession(
+        base_url, connector=aiohttp.TCPConnector(limit=0, force_close=True)
+    ) as session:
+        yield session
+
+
+async def assert_nothing_left() -> None:
+    """No task, connection or session of the service or its client survives shutdown."""
+    for _ in range(5):  # let finalisers of closed generators and transports run
+        await asyncio.sleep(0)
+    assert leftover_tasks() == set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
