@@ -23,7 +23,7 @@ from twilio_conf_insights import (
     TransportError,
 )
 from twilio_conf_insights._errors import error_from_response
-from twilio_conf_insights._redaction import REDACTED, redact, redact_url
+from twilio_conf_insights._redaction import REDACTED, _Registry, redact, redact_url
 
 from .hostile import ANSWERS, echoing_server
 
@@ -205,3 +205,38 @@ def test_log_records_are_redacted_whatever_their_arguments(
     logging.getLogger("twilio_conf_insights").info("peer said %s", f"Authorization: {TOKEN}")
     assert caplog.records[-1].getMessage() == f"peer said Authorization: {REDACTED}"
     assert client.account_sid == ACCOUNT
+
+
+class _CyclicHolder:
+    """Credentials-like: collected only by the cycle collector, i.e. at any allocation."""
+
+    def __init__(self, number: int) -> None:
+        self.me = self
+        self.secret = f"secret-form-{number:020d}"
+
+    def secret_forms(self) -> tuple[str, ...]:
+        return (self.secret,)
+
+
+def test_credentials_collected_while_the_pattern_is_built_are_dropped_after() -> None:
+    """A collection in the middle of building the pattern neither breaks it nor is lost."""
+    registry = _Registry()
+    kept = _CyclicHolder(0)
+    registry.register(kept)
+    gone = [_CyclicHolder(number) for number in range(1, 200)]
+    for holder in gone:
+        registry.register(holder)
+    secret_of_gone = gone[0].secret
+    del gone, holder
+    threshold = gc.get_threshold()
+    gc.set_threshold(1)  # collect at (nearly) every allocation, as a busy process may
+    try:
+        for _ in range(20):
+            assert registry.pattern() is not None
+    finally:
+        gc.set_threshold(*threshold)
+    gc.collect()
+    pattern = registry.pattern()
+    assert pattern is not None
+    assert pattern.fullmatch(kept.secret)
+    assert not pattern.search(secret_of_gone)

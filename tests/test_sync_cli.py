@@ -147,6 +147,14 @@ async def test_report_and_export_from_the_store_equal_the_api(tmp_path: Path) ->
         assert (await _cli(fake, *args, "-o", str(api_file))).status == 0
         assert (await _cli(fake, *args, "--db", path, "-o", str(db_file))).status == 0
         assert _read(db_file) == _read(api_file)
+        api_page, db_page = tmp_path / "api.html", tmp_path / "db.html"
+        assert (await _cli(fake, "report", *_range(fake), "--html", str(api_page))).status == 0
+        html_from_store = await _cli(
+            fake, "report", "--db", path, *_range(fake), "--html", str(db_page)
+        )
+        assert html_from_store.status == 0
+        assert f"to {db_page}" in html_from_store.stderr
+        assert _page(db_page) == _page(api_page)
         refused = await _cli(fake, "report", "--db", path, "--tag", "high_jitter")
         assert refused.status == 2
         assert "--tag cannot be used with --db" in refused.stderr
@@ -154,6 +162,12 @@ async def test_report_and_export_from_the_store_equal_the_api(tmp_path: Path) ->
 
 def _read(path: Path) -> str:
     return path.read_text()
+
+
+def _page(path: Path) -> str:
+    """An HTML report without its header (where the data came from, when it was made)."""
+    page = path.read_text(encoding="utf-8")
+    return page[page.index("</header>") :]
 
 
 async def test_a_non_store_file_is_refused_untouched(tmp_path: Path) -> None:

@@ -133,7 +133,9 @@ async def test_retry_after_seconds_is_the_wait(
     """A Retry-After in seconds is the wait before the next attempt, cut to max_retry_after."""
     events: list[ClientEvent] = []
     client = make_client(
-        hooks=[events.append], retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001)
+        hooks=[events.append],
+        # Both jitter scales far below the Retry-After values, so the server's value is the wait.
+        retry=RetryPolicy(max_retry_after=0.25, initial_backoff=0.001, throttled_backoff=0.001),
     )
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="0.04"), count=1)
     fake.faults.queue(Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="0.02"), count=1)

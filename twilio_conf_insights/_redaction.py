@@ -66,8 +66,12 @@ class _Registry:
 
     def __init__(self) -> None:
         self._forms: dict[int, tuple[str, ...]] = {}
-        # Re-entrant: a finalizer may run (garbage collection) while this thread holds it.
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        # Keys of collected credentials, applied under the lock. A finalizer runs whenever
+        # garbage collection does, possibly in this thread in the middle of a method that
+        # holds the lock or iterates ``_forms``: it only appends here (atomic), never
+        # touches the dict nor the lock (as weakref.WeakSet defers its removals).
+        self._dropped: list[int] = []
         self._pattern: re.Pattern[str] | None = None
         self._stale = False
 
@@ -75,19 +79,21 @@ class _Registry:
         forms = tuple(form for form in holder.secret_forms() if len(form) >= _MIN_SECRET_LENGTH)
         key = id(holder)
         with self._lock:
+            self._apply_dropped()
             self._forms[key] = forms
             self._stale = True
-        weakref.finalize(holder, self._forget, key)
+        weakref.finalize(holder, self._dropped.append, key)
 
-    def _forget(self, key: int) -> None:
-        with self._lock:
-            self._forms.pop(key, None)
+    def _apply_dropped(self) -> None:
+        while self._dropped:
+            self._forms.pop(self._dropped.pop(), None)
             self._stale = True
 
     def pattern(self) -> re.Pattern[str] | None:
         with self._lock:
+            self._apply_dropped()
             if self._stale:
-                secrets = {form for forms in self._forms.values() for form in forms}
+                secrets = {form for forms in tuple(self._forms.values()) for form in forms}
                 # Longest first, so "Basic <b64>" wins over its "<b64>" part.
                 ordered = sorted(secrets, key=len, reverse=True)
                 self._pattern = (

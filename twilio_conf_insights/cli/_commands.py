@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shlex
 import signal
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -42,7 +43,7 @@ from ._output import (
 from ._parser import PROG, conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
-from ._sync import export_from_store, report_from_store, sync, write_report
+from ._sync import export_from_store, stored_reports, sync, write_report
 from ._worker import worker
 
 __all__ = ["COMMANDS", "Command", "Runtime"]
@@ -204,11 +205,8 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def report(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``report``: the call-quality summary of the matching conferences."""
-    if args.db:
-        return await report_from_store(args, runtime)
+    """``report``: the call-quality summary of the matching conferences (API or ``--db``)."""
     fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
-    filters = conference_filters(args)
     thresholds = Thresholds(
         mos_below=args.mos_below,
         packet_loss_above=args.loss_above,
@@ -225,6 +223,34 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
             top=DEFAULT_TOP if args.top is None else None if args.top == "all" else args.top,
         )
     )
+    if args.db:
+        source = f"Store {os.path.basename(args.db)}"
+        async with contextlib.aclosing(stored_reports(args)) as stored:
+            async for conference in stored:
+                builder.add(conference)
+    else:
+        source = "Demo data (the bundled fake Twilio)" if args.demo else "Twilio Voice Insights"
+        await _report_from_api(args, runtime, builder)
+    if isinstance(builder, HtmlReportData):
+        filters = conference_filters(args)
+        if filters:
+            source += " · " + ", ".join(f"{name} {value}" for name, value in filters.items())
+        counts = (content := builder.result()).quality
+        size = write_html_report(args.html, content, source=source)
+        if not runtime.quiet:
+            runtime.stderr.write(
+                f"wrote {counts.conferences} conferences ({counts.participants} participants)"
+                f" to {args.html} ({size / 1e6:.1f} MB)\n"
+            )
+        return EXIT_OK
+    write_report(builder, fmt, args.top, runtime.stdout)
+    return EXIT_OK
+
+
+async def _report_from_api(
+    args: argparse.Namespace, runtime: Runtime, builder: ReportBuilder | HtmlReportData
+) -> None:
+    filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="report", quiet=runtime.quiet, total=args.limit)
     async with runtime.client(hooks=[progress.on_event]) as client:
         client.conferences.list(**filters)  # checks the filters before anything is sent
@@ -233,14 +259,6 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
                 async for conference in reports:
                     builder.add(conference)
                     progress.advance(1, len(conference.participants))
-    if isinstance(builder, HtmlReportData):
-        source = "Demo data (the bundled fake Twilio)" if args.demo else "Twilio Voice Insights"
-        if filters:
-            source += " · " + ", ".join(f"{name} {value}" for name, value in filters.items())
-        write_html_report(args.html, builder.result(), source=source)
-        return EXIT_OK
-    write_report(builder, fmt, args.top, runtime.stdout)
-    return EXIT_OK
 
 
 async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:

@@ -21,16 +21,16 @@ from ..sync import ReportQuery, SyncProgress, open_store
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._export import export_writer
 from ._files import open_output
-from ._output import REPORT_TABLE_TOP, report_json, report_lines, resolve_format, write_record
+from ._output import REPORT_TABLE_TOP, report_json, report_lines, write_record
 from ._parser import PROG, conference_filters
-from ._report import ReportBuilder, Thresholds
+from ._report import ReportBuilder
 from ._worker import sync_with_broker
 
 if TYPE_CHECKING:
     from ..sync import SyncSummary
     from ._commands import Runtime
 
-__all__ = ["export_from_store", "report_from_store", "store_query", "sync", "write_report"]
+__all__ = ["export_from_store", "store_query", "stored_reports", "sync", "write_report"]
 
 #: Conference filters a store can apply, by option, with the JSON key they compare.
 _STORED_EQUALS = {
@@ -168,7 +168,8 @@ def store_query(args: argparse.Namespace) -> ReportQuery:
     )
 
 
-async def _stored(args: argparse.Namespace) -> AsyncGenerator[ConferenceReport, None]:
+async def stored_reports(args: argparse.Namespace) -> AsyncGenerator[ConferenceReport, None]:
+    """The store's conferences matching the options (``--db``, filters, ``--limit``)."""
     query = store_query(args)
     limit = args.limit
     async with contextlib.aclosing(await open_store(args.db, read_only=True)) as store:
@@ -200,30 +201,13 @@ def write_report(
         stream.write("\n".join(report_lines(result, top=top)) + "\n")
 
 
-async def report_from_store(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``report --db PATH``: the call-quality report over a store, offline."""
-    fmt = resolve_format(args.format, runtime.stdout, otherwise="json")
-    builder = ReportBuilder(
-        Thresholds(
-            mos_below=args.mos_below,
-            packet_loss_above=args.loss_above,
-            jitter_above=args.jitter_above,
-        )
-    )
-    async with contextlib.aclosing(_stored(args)) as reports:
-        async for conference in reports:
-            builder.add(conference)
-    write_report(builder, fmt, args.top, runtime.stdout)
-    return EXIT_OK
-
-
 async def export_from_store(args: argparse.Namespace, runtime: Runtime) -> int:
     """``export --db PATH -o FILE``: stored conferences to JSONL or CSV, atomically."""
     fmt = args.format  # checked against the file name by the parser
     store_query(args)  # bad filters fail before the file is created
     with open_output(args.output, runtime.stdout) as stream:
         writer = export_writer(fmt, stream, with_participants=args.with_participants)
-        async with contextlib.aclosing(_stored(args)) as reports:
+        async with contextlib.aclosing(stored_reports(args)) as reports:
             async for conference in reports:
                 participants = conference.participants if args.with_participants else None
                 writer.write(conference.summary, participants)
