@@ -12,9 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import FAST_RETRY
 from tests.recipes.aiohttp_app import CLIENT, create_app
-from tests.web_support import QueuePeak, assert_nothing_left, client_for, inbound, until
+from tests.web_support import RETRY, QueuePeak, assert_nothing_left, client_for, inbound, until
 from twilio_conf_insights import ClientEvent, InsightsClient, ResponseReceived, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
@@ -87,7 +86,7 @@ async def test_deadline_answers_504_without_disturbing_other_requests(fake: Fake
     """A stalled Twilio call becomes a 504 at the deadline; others, and the next try, succeed."""
     slow, other = sids(fake)[:2]
     fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=600.0), path_contains=slow)
-    app = create_app(client_for(fake, retry=FAST_RETRY), deadline=3.0)
+    app = create_app(client_for(fake, retry=RETRY), deadline=3.0)
     async with served(app) as session:
         stalled = asyncio.ensure_future(session.get(f"/conferences/{slow}"))
         await until(lambda: fake.in_flight == 1)
@@ -123,8 +122,8 @@ async def test_caller_errors_map_to_4xx(fake: FakeTwilio, path: str, status: int
     [
         (Fault(FaultKind.RATE_LIMIT, retry_after="7"), RetryPolicy(max_attempts=1), "7"),
         (Fault(FaultKind.RATE_LIMIT), RetryPolicy(max_attempts=1), "1"),
-        (Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="3"), FAST_RETRY, "3"),
-        (Fault(FaultKind.SERVER_ERROR), FAST_RETRY, "1"),
+        (Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="3"), RETRY, "3"),
+        (Fault(FaultKind.SERVER_ERROR), RETRY, "1"),
     ],
     ids=["rate-limited", "rate-limited-no-header", "exhausted-503", "exhausted-500"],
 )
@@ -191,9 +190,9 @@ async def test_failure_after_the_first_page_cuts_the_stream() -> None:
 
         def fail_later_pages(event: ClientEvent) -> None:
             if isinstance(event, ResponseReceived) and event.status == 200:
-                fake.faults.queue(FaultKind.SERVER_ERROR, count=FAST_RETRY.max_attempts)
+                fake.faults.queue(FaultKind.SERVER_ERROR, count=RETRY.max_attempts)
 
-        app = create_app(client_for(fake, retry=FAST_RETRY, hooks=[fail_later_pages]))
+        app = create_app(client_for(fake, retry=RETRY, hooks=[fail_later_pages]))
         async with served(app) as session:
             async with session.get("/conferences?limit=250") as response:
                 assert response.status == 200

@@ -14,9 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from tests.conftest import FAST_RETRY
 from tests.recipes.fastapi_app import Insights, create_app
-from tests.web_support import QueuePeak, assert_nothing_left, client_for, inbound, until
+from tests.web_support import RETRY, QueuePeak, assert_nothing_left, client_for, inbound, until
 from twilio_conf_insights import ClientEvent, InsightsClient, ResponseReceived, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
@@ -144,7 +143,7 @@ async def test_deadline_answers_504_without_disturbing_other_requests(fake: Fake
     """A stalled Twilio call becomes a 504 at the deadline; others, and the next try, succeed."""
     slow, other = sids(fake)[:2]
     fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=600.0), path_contains=slow)
-    app = create_app(client_for(fake, retry=FAST_RETRY), deadline=3.0)
+    app = create_app(client_for(fake, retry=RETRY), deadline=3.0)
     async with served(app) as session:
         stalled = asyncio.ensure_future(session.get(f"/conferences/{slow}"))
         await until(lambda: fake.in_flight == 1)
@@ -245,9 +244,9 @@ async def test_failure_after_the_first_page_cuts_the_stream() -> None:
 
         def fail_later_pages(event: ClientEvent) -> None:
             if isinstance(event, ResponseReceived) and event.status == 200:
-                fake.faults.queue(FaultKind.SERVER_ERROR, count=FAST_RETRY.max_attempts)
+                fake.faults.queue(FaultKind.SERVER_ERROR, count=RETRY.max_attempts)
 
-        app = create_app(client_for(fake, retry=FAST_RETRY, hooks=[fail_later_pages]))
+        app = create_app(client_for(fake, retry=RETRY, hooks=[fail_later_pages]))
         async with served(app) as session:
             async with session.get("/conferences?limit=250") as response:
                 assert response.status == 200

@@ -11,20 +11,17 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import leftover_tasks
-from twilio_conf_insights import InsightsClient, RequestSent
+from tests.helpers import leftover_tasks, wait_until
+from twilio_conf_insights import InsightsClient, RequestSent, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
 
-#: Upper bound for any wait on state: generous, because the machine may be very busy.
-STATE_TIMEOUT = 60.0
+#: Retries for the recipes' clients: the suite's fast_retries() skips their waits.
+RETRY = RetryPolicy(max_attempts=6)
 
 
-async def until(condition: Callable[[], bool], *, within: float = STATE_TIMEOUT) -> None:
-    """Return as soon as ``condition()`` holds (re-checked every few ms); fail after ``within``."""
-    async with asyncio.timeout(within):
-        # The fake's counters (in_flight, requests) have no event to wait on: re-check them.
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.002)
+async def until(condition: Callable[[], bool]) -> None:
+    """Return as soon as ``condition()`` holds; fail after :data:`tests.helpers.PATIENCE`."""
+    await wait_until(condition, "the recipe's state")
 
 
 def client_for(fake: FakeTwilio, **options: Any) -> Callable[[], InsightsClient]:
