@@ -12,17 +12,24 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 
+def _install_for_tests(session: nox.Session) -> None:
+    # Redis, PostgreSQL and Chromium are started by the tests: without them the tests fail
+    # (never skip), so install them first when missing (Debian packages, needs root or sudo).
+    session.run("bash", ".ci/system-packages", external=True)
+    session.install("-e", ".[test]")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (warnings are errors, see pyproject.toml)."""
-    session.install("-e", ".[test]")
+    _install_for_tests(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def coverage(session: nox.Session) -> None:
     """The test suite under coverage, CLI subprocesses included; fails below 95%."""
-    session.install("-e", ".[test]")
+    _install_for_tests(session)
     session.run("coverage", "erase")
     session.run("coverage", "run", "-m", "pytest", "-q", *session.posargs)
     session.run("coverage", "combine", "-q")
