@@ -92,7 +92,8 @@ async def test_hostile_retry_after_gives_typed_errors_from_every_call(
 ) -> None:
     """fetch, list, participants.list, conference_reports and fetch_many all raise typed errors."""
     expected: type[Exception] = NotFoundError if status == 404 else RetryExhaustedError
-    retry = RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.002)
+    # 429s are retried for max_elapsed, not max_attempts: a short budget ends each call.
+    retry = RetryPolicy(max_attempts=2, max_elapsed=0.5, initial_backoff=0.001, max_backoff=0.002)
     async with (
         answering(status, header) as base,
         InsightsClient(
