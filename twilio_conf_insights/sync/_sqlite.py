@@ -450,11 +450,18 @@ class SQLiteStore:
             return [], None
         sids = [row[0] for row in rows]
         marks = ",".join("?" * len(sids))
-        rows_of_participants = db.execute(
-            "SELECT conference_sid, json FROM participant_summaries "
-            f"WHERE conference_sid IN ({marks}) ORDER BY rowid",
-            sids,
-        ).fetchall()
+        # Sorted here, not by ORDER BY rowid: that clause makes SQLite scan the whole table
+        # in rowid order instead of looking the batch up in participant_summaries_by_conference.
+        rows_of_participants = [
+            row[1:]
+            for row in sorted(
+                db.execute(
+                    "SELECT rowid, conference_sid, json FROM participant_summaries "
+                    f"WHERE conference_sid IN ({marks})",
+                    sids,
+                )
+            )
+        ]
         # One decode per batch: the converter is much faster on a list than item by item.
         participants = decode_list(
             [json_loads(text) for _, text in rows_of_participants], ParticipantSummary
