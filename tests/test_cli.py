@@ -170,7 +170,7 @@ async def test_conference_filters_reach_twilio(cli_fake: FakeTwilio) -> None:
 
 
 async def test_participants_get_and_list(cli_fake: FakeTwilio) -> None:
-    """`participants get` and `participants list` print a conference's participant summaries."""
+    """`participant-summaries get`/`list` (alias `participants`) print participant summaries."""
     env = fake_env(cli_fake)
     conference = next(
         c
@@ -181,15 +181,17 @@ async def test_participants_get_and_list(cli_fake: FakeTwilio) -> None:
     summaries = cli_fake.data.participant_summaries[sid]
     labelled = next(p for p in summaries if p["label"])
 
-    got, listed, by_label, table = await asyncio.gather(
-        cli("participants", "get", sid, summaries[1]["participant_sid"], env=env),
+    got, listed, by_alias, by_label, table = await asyncio.gather(
+        cli("participant-summaries", "get", sid, summaries[1]["participant_sid"], env=env),
+        cli("participant-summaries", "list", sid, env=env),
         cli("participants", "list", sid, env=env),
-        cli("participants", "list", sid, "--label", labelled["label"], env=env),
+        cli("participant-summaries", "list", sid, "--label", labelled["label"], env=env),
         cli("participants", "list", sid, "--format", "table", env=env),
     )
 
     assert got.jsonl() == [summaries[1]]
     assert listed.jsonl() == summaries
+    assert by_alias.stdout == listed.stdout
     assert by_label.jsonl() == [p for p in summaries if p["label"] == labelled["label"]]
     header, rule, *rows = table.stdout.splitlines()
     assert header.split()[:2] == ["participant_sid", "label"]

@@ -33,7 +33,7 @@ from twilio_conf_insights import (
 from twilio_conf_insights._decoding import decode
 from twilio_conf_insights._errors import ApiError, error_from_response
 from twilio_conf_insights._models import TwilioModel
-from twilio_conf_insights._pagination import INSIGHTS_PAGES, LEGACY_PAGES
+from twilio_conf_insights._pagination import API_2010_PAGES, INSIGHTS_PAGES
 from twilio_conf_insights._transport import parse_json_body
 
 MODELS: list[type[Any]] = [ConferenceSummary, ParticipantSummary, Participant]
@@ -48,7 +48,7 @@ def _decode_everything(data: Any) -> None:
         else:
             with pytest.raises(DecodeError):
                 decode(data, model)
-    for page_format, key in ((INSIGHTS_PAGES, "conferences"), (LEGACY_PAGES, "participants")):
+    for page_format, key in ((INSIGHTS_PAGES, "conferences"), (API_2010_PAGES, "participants")):
         for model in MODELS:
             with contextlib.suppress(DecodeError, ForeignOriginError):
                 page_format.parse(data, model, key, URL_)

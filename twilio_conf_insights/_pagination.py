@@ -38,7 +38,7 @@ from ._decoding import Decoder
 from ._errors import DecodeError, ForeignOriginError, PaginationLoopError
 from ._urls import resolve_next_page
 
-__all__ = ["INSIGHTS_PAGES", "LEGACY_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFormat", "Paginator"]
+__all__ = ["INSIGHTS_PAGES", "API_2010_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFormat", "Paginator"]
 
 #: Empty pages in a row, each with a next link, after which a listing is given up as
 #: broken. Twilio never sends one empty page followed by more; 20 leaves room for a server
@@ -159,7 +159,7 @@ def _optional_int(value: Any) -> int | None:
 #: Voice Insights v1: ``{"<key>": [...], "meta": {"key", "next_page_url", ...}}``.
 INSIGHTS_PAGES = PageFormat(name="insights", meta_key="meta", next_key="next_page_url")
 #: Core API 2010-04-01: ``{"participants": [...], "next_page_uri": "/2010-04-01/...", ...}``.
-LEGACY_PAGES = PageFormat(name="2010", meta_key=None, next_key="next_page_uri")
+API_2010_PAGES = PageFormat(name="2010", meta_key=None, next_key="next_page_uri")
 
 #: Fetches one page's JSON.
 FetchJson = Callable[[URL], Awaitable[Any]]
@@ -269,7 +269,9 @@ class Paginator(Generic[T], AsyncIterator[T]):
     """An async iterator over every item of a listing, across pages.
 
     ``limit`` stops after that many items (and never requests a page beyond them).
-    Iterating twice re-runs the listing from the first page.
+    Iterating twice re-runs the listing from the first page. ``await paginator`` is
+    ``await paginator.collect()``: every item, as a list (never the first page only:
+    :meth:`pages` gives pages).
     """
 
     def __init__(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from datetime import datetime
-from enum import Enum
 from typing import Any, TypedDict, Unpack
 
 from .. import _validation
@@ -23,8 +22,9 @@ from .._pagination import INSIGHTS_PAGES, Paginator
 from .._results import FetchResult
 from .._waiting import wait_until_terminal
 from ._context import ResourceContext
+from ._query import Filter, FilterTable, member_of, members_of, sid_of, text
 
-__all__ = ["ConferenceFilters", "Conferences", "conference_query"]
+__all__ = ["CONFERENCE_FILTERS", "ConferenceFilters", "Conferences", "conference_query"]
 
 
 class Conferences:
@@ -145,45 +145,71 @@ class ConferenceFilters(TypedDict, total=False):
     end_reason: ConferenceEndReason | str | None
 
 
-def _sid_of(prefix: str) -> Callable[[object, str], str]:
-    return lambda value, name: _validation.sid(value, prefix, name)
-
-
-def _member_of(enum: type[Enum]) -> Callable[[object, str], str]:
-    return lambda value, name: _validation.enum_value(value, enum, name)
-
-
-def _members_of(enum: type[Enum]) -> Callable[[object, str], str]:
-    return lambda value, name: _validation.enum_list(value, enum, name)
-
-
-#: Each filter: Twilio's parameter name, and the check that spells its value.
-_FILTERS: dict[str, tuple[str, Callable[[object, str], str]]] = {
-    "conference_sid": ("ConferenceSid", _sid_of("CF")),
-    "friendly_name": ("FriendlyName", _validation.text),
-    "status": ("Status", _member_of(ConferenceStatus)),
-    "created_after": ("CreatedAfter", _validation.aware_datetime),
-    "created_before": ("CreatedBefore", _validation.aware_datetime),
-    "mixer_region": ("MixerRegion", _member_of(Region)),
-    "tags": ("Tags", _members_of(ConferenceTag)),
-    "subaccount": ("Subaccount", _sid_of("AC")),
-    "detected_issues": ("DetectedIssues", _members_of(DetectedIssue)),
-    "end_reason": ("EndReason", _member_of(ConferenceEndReason)),
-}
+#: The conference filters, in Twilio's spelling: drives ``list()`` and the CLI's options.
+CONFERENCE_FILTERS = FilterTable(
+    "conference",
+    [
+        Filter("conference_sid", "ConferenceSid", sid_of("CF"), "one conference", "CF…"),
+        Filter("friendly_name", "FriendlyName", text, "exact friendly name", "NAME"),
+        Filter("status", "Status", member_of(ConferenceStatus), "status", choices=ConferenceStatus),
+        Filter(
+            "created_after",
+            "CreatedAfter",
+            _validation.aware_datetime,
+            "created at or after TIME",
+            "TIME",
+            kind="time",
+        ),
+        Filter(
+            "created_before",
+            "CreatedBefore",
+            _validation.aware_datetime,
+            "created before TIME",
+            "TIME",
+            kind="time",
+        ),
+        Filter(
+            "mixer_region",
+            "MixerRegion",
+            member_of(Region),
+            "mixer region",
+            "REGION",
+            choices=Region,
+        ),
+        Filter(
+            "tags",
+            "Tags",
+            members_of(ConferenceTag),
+            "has any of these tags",
+            "TAG",
+            choices=ConferenceTag,
+            item="tag",
+        ),
+        Filter("subaccount", "Subaccount", sid_of("AC"), "conferences of this subaccount", "AC…"),
+        Filter(
+            "detected_issues",
+            "DetectedIssues",
+            members_of(DetectedIssue),
+            "has issues of any of these kinds",
+            "ISSUE",
+            choices=DetectedIssue,
+            item="detected_issue",
+        ),
+        Filter(
+            "end_reason",
+            "EndReason",
+            member_of(ConferenceEndReason),
+            "end reason",
+            "REASON",
+            choices=ConferenceEndReason,
+        ),
+    ],
+)
 
 
 def conference_query(filters: Mapping[str, object]) -> dict[str, str | int]:
     """Validate conference filters and spell them as Twilio's query parameters."""
-    unknown = sorted(set(filters) - _FILTERS.keys())
-    if unknown:
-        raise InvalidArgumentError(
-            f"unknown conference filter(s) {', '.join(unknown)}; known: {', '.join(_FILTERS)}"
-        )
-    query: dict[str, str | int] = {}
-    for name, value in filters.items():
-        if value is not None:
-            parameter, check = _FILTERS[name]
-            query[parameter] = check(value, name)
+    query = CONFERENCE_FILTERS.query(filters)
     after, before = filters.get("created_after"), filters.get("created_before")
     if isinstance(after, datetime) and isinstance(before, datetime) and after > before:
         # Twilio would answer with nothing: an empty result would hide the mistake.

@@ -9,8 +9,19 @@ from .._models import ParticipantSummary
 from .._pagination import INSIGHTS_PAGES, Paginator
 from .._waiting import wait_until_terminal
 from ._context import ResourceContext
+from ._query import Filter, FilterTable, sid_of, text
 
-__all__ = ["ParticipantSummaries"]
+__all__ = ["PARTICIPANT_SUMMARY_FILTERS", "ParticipantSummaries"]
+
+#: The filters of ``participant_summaries.list()``, in Twilio's spelling.
+PARTICIPANT_SUMMARY_FILTERS = FilterTable(
+    "participant summary",
+    [
+        Filter("participant_sid", "ParticipantSid", sid_of("CP"), "one participant", "CP…"),
+        Filter("label", "Label", text, "participants with this label", "LABEL"),
+        Filter("events", "Events", text, "participants with any of these events (e.g. mute)"),
+    ],
+)
 
 
 class ParticipantSummaries:
@@ -93,16 +104,10 @@ class ParticipantSummaries:
     ) -> Paginator[ParticipantSummary]:
         """The participant summaries of a conference, optionally filtered."""
         conference = _validation.sid(conference_sid, "CF", "conference_sid")
-        query: dict[str, str | int] = {}
-        if participant_sid is not None:
-            query["ParticipantSid"] = _validation.sid(participant_sid, "CP", "participant_sid")
-        if label is not None:
-            query["Label"] = _validation.text(label, "label")
-        if events is not None:
-            query["Events"] = _validation.text(events, "events")
+        given = {"participant_sid": participant_sid, "label": label, "events": events}
         return self._ctx.paginate(
             self._conferences.joinpath(conference, "Participants"),
-            query,
+            PARTICIPANT_SUMMARY_FILTERS.query(given),
             model=ParticipantSummary,
             items_key="participants",
             page_format=INSIGHTS_PAGES,

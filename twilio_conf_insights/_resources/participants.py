@@ -9,11 +9,22 @@ from yarl import URL
 
 from .. import _validation
 from .._models import Participant
-from .._pagination import LEGACY_PAGES, Paginator
+from .._pagination import API_2010_PAGES, Paginator
 from .._urls import path_segment
 from ._context import ResourceContext
+from ._query import Filter, FilterTable, boolean
 
-__all__ = ["Participants"]
+__all__ = ["PARTICIPANT_FILTERS", "Participants"]
+
+#: The filters of ``participants.list()``, in Twilio's spelling.
+PARTICIPANT_FILTERS = FilterTable(
+    "participant",
+    [
+        Filter("muted", "Muted", boolean, "only muted or not", "true|false", kind="bool"),
+        Filter("hold", "Hold", boolean, "only on hold or not", "true|false", kind="bool"),
+        Filter("coaching", "Coaching", boolean, "only coaching or not", "true|false", kind="bool"),
+    ],
+)
 
 
 class Participants:
@@ -58,19 +69,13 @@ class Participants:
     ) -> Paginator[Participant]:
         """The participants of a conference, optionally only muted / on hold / coaching ones."""
         base = self._conference_url(conference_sid, account_sid)
-        query: dict[str, str | int] = {}
-        if muted is not None:
-            query["Muted"] = _validation.boolean(muted, "muted")
-        if hold is not None:
-            query["Hold"] = _validation.boolean(hold, "hold")
-        if coaching is not None:
-            query["Coaching"] = _validation.boolean(coaching, "coaching")
+        given = {"muted": muted, "hold": hold, "coaching": coaching}
         return self._ctx.paginate(
             base / "Participants.json",
-            query,
+            PARTICIPANT_FILTERS.query(given),
             model=Participant,
             items_key="participants",
-            page_format=LEGACY_PAGES,
+            page_format=API_2010_PAGES,
             page_size=page_size,
             limit=limit,
         )

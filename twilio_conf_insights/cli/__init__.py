@@ -28,7 +28,7 @@ import attrs
 
 from .._errors import InvalidArgumentError, TwilioInsightsError
 from .._redaction import LOGGER_NAME, redact
-from ._commands import COMMANDS, Command, Runtime
+from ._commands import Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
@@ -36,7 +36,8 @@ from ._exit import (
     EXIT_TERMINATED,
     EXIT_USAGE,
 )
-from ._parser import PROG, client_options, parse_args
+from ._options import PROG, client_options
+from ._parser import parse_args
 
 __all__ = ["main"]
 
@@ -130,7 +131,7 @@ def _execute(args: argparse.Namespace) -> int:
     )
     term = _Termination()
     try:
-        return asyncio.run(_run(COMMANDS[args.command], args, runtime, term))
+        return asyncio.run(_run(args.run, args, runtime, term))
     except KeyboardInterrupt:
         _fail("interrupted")
         return EXIT_INTERRUPTED

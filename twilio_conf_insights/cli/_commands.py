@@ -23,6 +23,8 @@ from .._client import InsightsClient
 from .._events import EventHook
 from .._models import TwilioModel
 from .._pagination import Paginator
+from .._resources.participant_summaries import PARTICIPANT_SUMMARY_FILTERS
+from .._resources.participants import PARTICIPANT_FILTERS
 from .._results import ConferenceReport
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
 from ._exit import EXIT_OK, EXIT_USAGE
@@ -30,6 +32,7 @@ from ._export import export_writer
 from ._files import open_output
 from ._html_data import DEFAULT_TOP, HtmlReportData
 from ._html_file import missing_report_extra, write_html_report
+from ._options import PROG, conference_filters, filter_values
 from ._output import (
     CONFERENCE_COLUMNS,
     LIVE_PARTICIPANT_COLUMNS,
@@ -40,13 +43,11 @@ from ._output import (
     write_listing,
     write_record,
 )
-from ._parser import PROG, conference_filters
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
-from ._sync import export_from_store, stored_reports, sync, write_report
-from ._worker import worker
+from ._sync import export_from_store, stored_reports, write_report
 
-__all__ = ["COMMANDS", "Command", "Runtime"]
+__all__ = ["Command", "Runtime"]
 
 
 @attrs.frozen
@@ -106,8 +107,8 @@ async def conferences_list(args: argparse.Namespace, runtime: Runtime) -> int:
         return await _list(items, args, CONFERENCE_COLUMNS, runtime)
 
 
-async def participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``participants get CF… CP…``: one participant summary."""
+async def participant_summaries_get(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``participant-summaries get CF… CP…``: one participant summary."""
     async with runtime.client() as client:
         summary = await client.participant_summaries.fetch(
             args.conference_sid, args.participant_sid, events=args.events, metrics=args.metrics
@@ -115,14 +116,12 @@ async def participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
     return _show(summary, args, runtime)
 
 
-async def participants_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``participants list CF…``: a conference's participant summaries."""
+async def participant_summaries_list(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``participant-summaries list CF…``: a conference's participant summaries."""
     async with runtime.client() as client:
         items = client.participant_summaries.list(
             args.conference_sid,
-            participant_sid=args.participant_sid,
-            label=args.label,
-            events=args.events,
+            **filter_values(args, PARTICIPANT_SUMMARY_FILTERS),
             page_size=args.page_size,
             limit=args.limit,
         )
@@ -143,9 +142,7 @@ async def live_participants_list(args: argparse.Namespace, runtime: Runtime) -> 
     async with runtime.client() as client:
         items = client.participants.list(
             args.conference_sid,
-            muted=args.muted,
-            hold=args.hold,
-            coaching=args.coaching,
+            **filter_values(args, PARTICIPANT_FILTERS),
             account_sid=args.account_sid,
             page_size=args.page_size,
             limit=args.limit,
@@ -305,19 +302,3 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
         for signum in handled:
             loop.remove_signal_handler(signum)
     return EXIT_OK
-
-
-#: Every command, by the ``command`` value the parser sets.
-COMMANDS: Mapping[str, Command] = {
-    "conferences get": conferences_get,
-    "conferences list": conferences_list,
-    "participants get": participants_get,
-    "participants list": participants_list,
-    "live-participants get": live_participants_get,
-    "live-participants list": live_participants_list,
-    "export": export,
-    "report": report,
-    "sync": sync,
-    "fake-server": fake_server,
-    "worker": worker,
-}

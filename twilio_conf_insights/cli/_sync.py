@@ -15,14 +15,15 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, TextIO
 
 from .._errors import InvalidArgumentError
+from .._resources.conferences import CONFERENCE_FILTERS
 from .._results import ConferenceReport
 from .._validation import aware_datetime, sid
 from ..sync import ReportQuery, SyncProgress, open_store
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._export import export_writer
 from ._files import open_output
+from ._options import PROG, conference_filters, filter_values
 from ._output import REPORT_TABLE_TOP, report_json, report_lines, write_record
-from ._parser import PROG, conference_filters
 from ._report import ReportBuilder
 from ._worker import sync_with_broker
 
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
     from ._commands import Runtime
 
 __all__ = ["export_from_store", "store_query", "stored_reports", "sync", "write_report"]
-
-#: Conference filters a store can apply, by option, with the JSON key they compare.
-_STORED_EQUALS = {
-    "status": "status",
-    "mixer_region": "mixer_region",
-    "end_reason": "end_reason",
-    "friendly_name": "friendly_name",
-    "conference_sid": "conference_sid",
-}
 
 
 class SyncMeter:
@@ -149,22 +141,22 @@ def _finish(summary: SyncSummary, runtime: Runtime) -> int:
 
 def store_query(args: argparse.Namespace) -> ReportQuery:
     """The conference filters of ``args`` as a query on a store; others are usage errors."""
-    for unsupported in ("tag", "detected_issue"):
-        if getattr(args, unsupported, None):
-            option = "--" + unsupported.replace("_", "-")
+    equals = []
+    for name, value in filter_values(args, CONFERENCE_FILTERS).items():
+        spec = CONFERENCE_FILTERS.filters[name]
+        option = "--" + (spec.item or name).replace("_", "-")
+        if spec.item is not None:  # "any of these": not kept in a column or a plain field
             raise InvalidArgumentError(f"{option} cannot be used with --db")
-    equals = tuple(
-        (key, str(getattr(getattr(args, name), "value", getattr(args, name))))
-        for name, key in _STORED_EQUALS.items()
-        if getattr(args, name, None) is not None
-    )
+        if spec.kind != "time" and name != "subaccount":  # those two: columns, below
+            # The API's exact-match filters are named like the summary fields they match.
+            equals.append((name, spec.check(value, option)))
     after, before = args.created_after, args.created_before
     for name, value in (("--created-after", after), ("--created-before", before)):
         if value is not None:
             aware_datetime(value, name)
     account = sid(args.subaccount, "AC", "--subaccount") if args.subaccount else None
     return ReportQuery(
-        created_after=after, created_before=before, account_sid=account, equals=equals
+        created_after=after, created_before=before, account_sid=account, equals=tuple(equals)
     )
 
 

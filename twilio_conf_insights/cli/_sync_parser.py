@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from ..sync._units import parse_duration
+from ._options import PROG, add_conference_filters
 from ._worker import add_broker_option
 
-__all__ = ["add_store_source", "add_sync_command"]
+__all__ = ["SYNC_DESCRIPTION", "add_store_source", "sync_options"]
 
 
 def _duration(text: str) -> timedelta:
@@ -29,35 +28,20 @@ def add_store_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_sync_command(
-    commands: Any,
-    common: argparse.ArgumentParser,
-    *,
-    prog: str,
-    command: Callable[..., argparse.ArgumentParser],
-    add_filters: Callable[..., None],
-) -> None:
-    """Add the ``sync`` command's parser.
+#: ``sync --help``'s description.
+SYNC_DESCRIPTION = (
+    "Bring the store at PATH up to date: conferences created in the range (default:\n"
+    "from where the store left off, the last 24 hours on a first run, until now)\n"
+    "with all their participant summaries. Settled conferences (summary and every\n"
+    "participant terminal) are not fetched again; windows older than 24h30m holding\n"
+    "only settled conferences are never listed again. Safe to interrupt and re-run.\n\n"
+    f"  {PROG} sync --db insights.db\n"
+    f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
+)
 
-    ``command`` and ``add_filters`` are the main parser's own helpers, passed in so that
-    this module does not import the module importing it.
-    """
-    sync = command(
-        commands,
-        "sync",
-        "sync",
-        common,
-        help="keep a local store (SQLite) of conferences and participants current",
-        description=(
-            "Bring the store at PATH up to date: conferences created in the range (default:\n"
-            "from where the store left off, the last 24 hours on a first run, until now)\n"
-            "with all their participant summaries. Settled conferences (summary and every\n"
-            "participant terminal) are not fetched again; windows older than 24h30m holding\n"
-            "only settled conferences are never listed again. Safe to interrupt and re-run.\n\n"
-            f"  {prog} sync --db insights.db\n"
-            f"  sqlite3 insights.db 'select processing_state, count(*) from conferences group by 1'"
-        ),
-    )
+
+def sync_options(sync: argparse.ArgumentParser) -> None:
+    """The options of ``sync``."""
     sync.add_argument(
         "--db",
         required=True,
@@ -65,7 +49,7 @@ def add_sync_command(
         help="the store: an SQLite file (created if missing) or a postgresql:// URL",
     )
     add_broker_option(sync)
-    add_filters(sync, paging=False, subaccounts=True)
+    add_conference_filters(sync, paging=False, subaccounts=True)
     sync.add_argument(
         "--window",
         type=_duration,

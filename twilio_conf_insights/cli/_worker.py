@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from ..sync import SyncProgress, SyncSummary
     from ._commands import Runtime
 
-__all__ = ["add_broker_option", "add_worker_command", "sync_with_broker", "worker"]
+__all__ = [
+    "WORKER_DESCRIPTION",
+    "add_broker_option",
+    "sync_with_broker",
+    "worker",
+    "worker_options",
+]
 
 #: Seconds a unit may stay unacknowledged before another worker runs it (``--redeliver-after``).
 DEFAULT_REDELIVER = "5m"
@@ -84,19 +90,17 @@ def add_broker_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_worker_command(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """Register ``worker``; ``add(name, command_id, **parser_options)`` makes a subparser."""
-    parser = add(
-        "worker",
-        "worker",
-        help="run sync units sent by `sync --broker` (several machines, one store)",
-        description=(
-            "Take sync units (one window of one account each) from the Redis queue and\n"
-            "sync them into the shared PostgreSQL store, until stopped. A unit is\n"
-            "acknowledged after it ran: if this worker dies, another one runs it again.\n"
-            "Credentials come from the environment, as for every command."
-        ),
-    )
+#: ``worker --help``'s description.
+WORKER_DESCRIPTION = (
+    "Take sync units (one window of one account each) from the Redis queue and\n"
+    "sync them into the shared PostgreSQL store, until stopped. A unit is\n"
+    "acknowledged after it ran: if this worker dies, another one runs it again.\n"
+    "Credentials come from the environment, as for every command."
+)
+
+
+def worker_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``worker``."""
     parser.add_argument("--broker", required=True, type=_redis_url, metavar="URL")
     parser.add_argument("--db", required=True, metavar="URL", help="postgresql://… store")
     parser.add_argument(

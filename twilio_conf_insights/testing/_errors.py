@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "error_body"]
+__all__ = ["ErrorResponse", "error_body"]
 
 _REASONS = {
     400: "Bad Request",
@@ -33,8 +33,12 @@ def error_body(status: int, message: str | None = None, code: int | None = None)
     }
 
 
-class ApiError(Exception):
-    """Raised by route handlers to answer with a Twilio error body."""
+class ErrorResponse(Exception):
+    """Raised by route handlers to answer with a Twilio error body.
+
+    Not the SDK's :class:`twilio_conf_insights.ApiError` (what a client raises on such an
+    answer): this is the server's side of it.
+    """
 
     def __init__(self, status: int, message: str | None = None, code: int | None = None) -> None:
         super().__init__(message)
@@ -42,11 +46,11 @@ class ApiError(Exception):
         self.body = error_body(status, message, code)
 
     @classmethod
-    def not_found(cls, path: str) -> ApiError:
+    def not_found(cls, path: str) -> ErrorResponse:
         """Twilio's 20404 for a path that names nothing."""
         return cls(404, f"The requested resource {path} was not found")
 
     @classmethod
-    def bad_request(cls, message: str) -> ApiError:
+    def bad_request(cls, message: str) -> ErrorResponse:
         """Twilio's 20001 for an invalid parameter."""
         return cls(400, message)

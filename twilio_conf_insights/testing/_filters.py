@@ -2,6 +2,10 @@
 
 Each builder returns the predicate (``None`` when nothing filters) and the filters it
 applied, as ``(name, value)`` pairs in Twilio's spelling, for the page links.
+
+The parameter names are written out here again on purpose, copied from Twilio's API
+reference rather than imported from the SDK's filter tables (``_resources/_query.py``): a
+fake that shared the SDK's spellings would agree with the SDK's mistakes.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._data import JSONDict, iso8601
-from ._errors import ApiError
+from ._errors import ErrorResponse
 
 __all__ = [
     "CONFERENCE_FILTERS",
@@ -94,7 +98,7 @@ def _timestamp(name: str, value: str) -> str:
     try:
         moment = datetime.fromisoformat(value.strip().replace(" ", "+"))
     except ValueError:
-        raise ApiError.bad_request(
+        raise ErrorResponse.bad_request(
             f"{name} must be an ISO 8601 timestamp like 2021-10-09T17:20:53Z, got {value!r}"
         ) from None
     if moment.tzinfo is None:
@@ -123,7 +127,7 @@ def conference_filters(query: Mapping[str, str]) -> Filters:
             predicates.append(_equals("end_reason", value))
         elif name == "Subaccount":
             if not _ACCOUNT_SID.fullmatch(value):
-                raise ApiError.bad_request(f"Subaccount must be an AC SID, got {value!r}")
+                raise ErrorResponse.bad_request(f"Subaccount must be an AC SID, got {value!r}")
             predicates.append(_equals("account_sid", value))
         elif name == "CreatedAfter":
             predicates.append(_created_since(_timestamp(name, value)))
@@ -157,7 +161,7 @@ def insights_participant_filters(query: Mapping[str, str]) -> Filters:
 def _boolean(name: str, value: str) -> bool:
     lowered = value.lower()
     if lowered not in ("true", "false"):
-        raise ApiError.bad_request(f"{name} must be true or false, got {value!r}")
+        raise ErrorResponse.bad_request(f"{name} must be true or false, got {value!r}")
     return lowered == "true"
 
 

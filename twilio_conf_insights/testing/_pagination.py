@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import attrs
 
-from ._errors import ApiError
+from ._errors import ErrorResponse
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -51,7 +51,7 @@ def decode_token(token: str) -> tuple[str, int]:
     """``(direction, position)`` of a token from :func:`encode_token`; 400 if it is not one."""
     found = _TOKEN.fullmatch(token)
     if found is None:
-        raise ApiError.bad_request(f"Invalid PageToken {token!r}")
+        raise ErrorResponse.bad_request(f"Invalid PageToken {token!r}")
     return found.group(1), int(found.group(2), 16)
 
 
@@ -65,12 +65,12 @@ class PageRequest:
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> PageRequest:
-        """Read ``PageSize``, ``Page`` and ``PageToken``; raise a 400 :class:`ApiError`."""
+        """Read ``PageSize``, ``Page`` and ``PageToken``; raise a 400 :class:`ErrorResponse`."""
         page_size = DEFAULT_PAGE_SIZE
         raw_size = query.get("PageSize")
         if raw_size is not None:
             if not _INT.fullmatch(raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
-                raise ApiError.bad_request(
+                raise ErrorResponse.bad_request(
                     f"PageSize must be an integer from 1 to {MAX_PAGE_SIZE}, got {raw_size!r}"
                 )
             page_size = int(raw_size)
@@ -78,7 +78,7 @@ class PageRequest:
         raw_page = query.get("Page")
         if raw_page is not None:
             if not _INT.fullmatch(raw_page):
-                raise ApiError.bad_request(f"Page must be an integer >= 0, got {raw_page!r}")
+                raise ErrorResponse.bad_request(f"Page must be an integer >= 0, got {raw_page!r}")
             page = int(raw_page)
         token = query.get("PageToken") or None
         if token is not None:

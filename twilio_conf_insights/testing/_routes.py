@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import attrs
 
 from ._data import FakeData, JSONDict
-from ._errors import ApiError
+from ._errors import ErrorResponse
 from ._filters import conference_filters, insights_participant_filters, live_participant_filters
 from ._pagination import PageRequest, PageSlice, page_links, take_page
 
@@ -42,9 +42,9 @@ class RequestContext:
     #: The first value of each query parameter.
     query: Mapping[str, str]
 
-    def not_found(self) -> ApiError:
+    def not_found(self) -> ErrorResponse:
         """Twilio's 404 for this request's path."""
-        return ApiError.not_found(self.path)
+        return ErrorResponse.not_found(self.path)
 
 
 Handler = Callable[[RequestContext, tuple[str, ...]], JSONDict]
@@ -59,7 +59,7 @@ class Route:
     params: tuple[str, ...]
 
     def __call__(self, context: RequestContext) -> JSONDict:
-        """Answer ``context`` with this route's JSON, or raise :class:`ApiError`."""
+        """Answer ``context`` with this route's JSON, or raise :class:`ErrorResponse`."""
         return self.handler(context, self.params)
 
 

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ._concurrency import AccountGate, ConcurrencyCap
 from ._data import FakeData, JSONDict, derive_credentials
-from ._errors import ApiError, error_body
+from ._errors import ErrorResponse, error_body
 from ._faults import RETRY_AFTER_KINDS, STATUS_FAULTS, Fault, FaultInjector, FaultKind
 from ._records import RecordedRequest, Recorder, without_secrets
 from ._routes import RequestContext, match_route
@@ -446,7 +446,7 @@ class FakeTwilio:
         raw_path = request.raw_path.split("?", 1)[0]
         route = match_route(request.raw_path)
         if route is None:
-            return 404, ApiError.not_found(raw_path).body, headers
+            return 404, ErrorResponse.not_found(raw_path).body, headers
         if request.method not in ("GET", "HEAD"):
             return 405, error_body(405), headers | {"Allow": "GET"}
         self.data.processing.tick()
@@ -459,7 +459,7 @@ class FakeTwilio:
         )
         try:
             return 200, route(context), headers
-        except ApiError as error:
+        except ErrorResponse as error:
             return error.status, error.body, headers
 
     async def _apply_fault(
