@@ -6,12 +6,12 @@ import contextlib
 import os
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import aiohttp
 
 from ._bulk import map_bounded
+from ._closing import ClosedOnExit
 from ._credentials import Credentials
 from ._decoding import Decoder
 from ._errors import ConfigurationError, DecodeError
@@ -47,7 +47,7 @@ _ENV_OPTIONS = {
 }
 
 
-class InsightsClient:
+class InsightsClient(ClosedOnExit):
     """An asyncio client for Twilio Conference Insights and live conference participants.
 
     Use it as an async context manager, which closes the connection pool it opened::
@@ -287,14 +287,6 @@ class InsightsClient:
 
     async def __aenter__(self) -> Self:
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

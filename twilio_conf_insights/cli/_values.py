@@ -7,11 +7,13 @@ Each raises :class:`argparse.ArgumentTypeError`, which argparse turns into a usa
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 
 __all__ = [
     "count_or_all",
+    "int_at_least",
     "non_negative_float",
     "non_negative_int",
     "one_of",
@@ -43,15 +45,23 @@ def parse_bool(text: str) -> bool:
     return lowered == "true"
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """The argument type of an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+#: An integer >= 0.
+non_negative_int = int_at_least(0)
 
 
 def count_or_all(text: str) -> int | str:

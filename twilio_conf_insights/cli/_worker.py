@@ -16,6 +16,7 @@ from .._errors import ConfigurationError, InvalidArgumentError
 from ..sync import open_store
 from ..sync._units import parse_duration
 from ._exit import EXIT_FAILURE, EXIT_OK
+from ._values import int_at_least
 
 if TYPE_CHECKING:
     from ..sync import SyncProgress, SyncSummary
@@ -69,16 +70,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _units(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def add_broker_option(parser: argparse.ArgumentParser) -> None:
     """``--broker redis://…`` on ``sync``: run the units on workers instead of here."""
     parser.add_argument(
@@ -104,7 +95,11 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", required=True, type=_redis_url, metavar="URL")
     parser.add_argument("--db", required=True, metavar="URL", help="postgresql://… store")
     parser.add_argument(
-        "--units", type=_units, default=4, metavar="N", help="units run at once (default: 4)"
+        "--units",
+        type=int_at_least(1),
+        default=4,
+        metavar="N",
+        help="units run at once (default: 4)",
     )
     parser.add_argument(
         "--redeliver-after",

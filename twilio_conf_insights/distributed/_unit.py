@@ -72,16 +72,7 @@ async def run_unit(
         failure.append(f"{type(error).__name__}: {error}")
     finally:
         await writer.aclose()
-    counts = writer.counts
     return UnitOutcome(
-        new=counts.new,
-        updated=counts.updated,
-        settled=counts.settled,
-        unsettled=counts.unsettled,
-        participants=counts.participants,
-        conferences=run.conferences,
-        skipped=run.skipped,
-        windows=run.windows_done,
-        windows_closed=run.windows_closed,
+        **run.totals(),
         errors=(*(f"{type(e).__name__}: {e}" for e in run.errors), *failure),
     )

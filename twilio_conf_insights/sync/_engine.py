@@ -21,7 +21,7 @@ from .._bulk import map_bounded
 from .._errors import DecodeError, InvalidArgumentError
 from .._resources.conferences import conference_query
 from .._validation import is_sid, positive_int, sid
-from ._store import ConferenceRecord, Store, StoreError, WriteCounts
+from ._store import ConferenceRecord, Store, StoreError
 from ._units import WorkUnit, cut_windows, scope_key
 from ._writer import BatchWriter
 
@@ -188,6 +188,16 @@ class _Run:
     skipped: int = 0
     errors: list[Exception] = attrs.Factory(list)
 
+    def totals(self) -> dict[str, int]:
+        """The counts a summary of this run reports (its writer's and its own)."""
+        return {
+            **attrs.asdict(self.writer.counts),
+            "conferences": self.conferences,
+            "skipped": self.skipped,
+            "windows": self.windows_done,
+            "windows_closed": self.windows_closed,
+        }
+
     def report(self) -> None:
         if self.on_progress is not None:
             self.on_progress(
@@ -325,16 +335,4 @@ async def run_sync(
         await writer.flush()
     finally:
         await writer.aclose()
-    counts: WriteCounts = writer.counts
-    return SyncSummary(
-        new=counts.new,
-        updated=counts.updated,
-        settled=counts.settled,
-        unsettled=counts.unsettled,
-        participants=counts.participants,
-        conferences=run.conferences,
-        skipped=run.skipped,
-        windows=run.windows_done,
-        windows_closed=run.windows_closed,
-        errors=tuple(run.errors),
-    )
+    return SyncSummary(**run.totals(), errors=tuple(run.errors))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Self
 
 import asyncpg
@@ -26,6 +25,7 @@ from ._store import (
     ConferenceRecord,
     NotAStoreError,
     ReportQuery,
+    StoreBase,
     StoreError,
     StoreFullError,
     StoreReadOnlyError,
@@ -117,7 +117,7 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
 
 
-class PostgresStore:
+class PostgresStore(StoreBase):
     """A sync store in a PostgreSQL database; several workers may write to it at once.
 
     ``async with PostgresStore("postgresql://user@host/db") as store:``. The tables are
@@ -138,14 +138,11 @@ class PostgresStore:
         """The URL without its password."""
         return str(yarl.URL(self._url).with_password(None))
 
-    def __repr__(self) -> str:
-        mode = "read-only" if self._read_only else "read-write"
-        return f"<PostgresStore {self.display_url!r} {mode}>"
+    def _where(self) -> str:
+        return self.display_url
 
-    @property
-    def read_only(self) -> bool:
-        """Whether every transaction is read-only."""
-        return self._read_only
+    def _is_open(self) -> bool:
+        return self._pool is not None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -213,19 +210,6 @@ class PostgresStore:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
-
-    async def __aenter__(self) -> Self:
-        if self._pool is None:
-            await self._start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _live(self) -> asyncpg.Pool:
         if self._pool is None:

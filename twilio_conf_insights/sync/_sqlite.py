@@ -21,7 +21,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from .._decoding import decode_list
@@ -33,6 +32,7 @@ from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from ._store import (
     ConferenceRecord,
     ReportQuery,
+    StoreBase,
     StoreError,
     StoreReadOnlyError,
     WindowState,
@@ -89,7 +89,7 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-class SQLiteStore:
+class SQLiteStore(StoreBase):
     """A sync store in one SQLite file; also what ``report``/``export --db`` read.
 
     Open it with ``async with SQLiteStore(path) as store:`` (or :meth:`open` and
@@ -110,19 +110,16 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
 
-    def __repr__(self) -> str:
-        mode = "read-only" if self._read_only else "read-write"
-        return f"<SQLiteStore {str(self._path)!r} {mode}>"
+    def _where(self) -> str:
+        return str(self._path)
+
+    def _is_open(self) -> bool:
+        return self._executor is not None
 
     @property
     def path(self) -> Path:
         """The store's file."""
         return self._path
-
-    @property
-    def read_only(self) -> bool:
-        """Whether the store was opened for reading only."""
-        return self._read_only
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -155,19 +152,6 @@ class SQLiteStore:
             await loop.run_in_executor(executor, self._disconnect)
         finally:
             executor.shutdown(wait=False)
-
-    async def __aenter__(self) -> Self:
-        if self._executor is None:
-            await self._start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         if self._executor is None:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import attrs
 
+from .._closing import ClosedOnExit
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._waiting import is_terminal
 from ._units import WorkUnit
 
 __all__ = [
+    "StoreBase",
     "ConferenceRecord",
     "NotAStoreError",
     "ReportQuery",
@@ -161,3 +163,33 @@ class Store(Protocol):
     async def aclose(self) -> None:
         """Release the store (and a sync's hold on it)."""
         ...
+
+
+class StoreBase(ClosedOnExit):
+    """What the stores share: ``async with`` opens and closes, a read-only mode, a repr."""
+
+    _read_only: bool
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened for reading only."""
+        return self._read_only
+
+    def _where(self) -> str:
+        """The file or URL to show (never a password)."""
+        raise NotImplementedError
+
+    def _is_open(self) -> bool:
+        raise NotImplementedError
+
+    async def _start(self) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self._read_only else "read-write"
+        return f"<{type(self).__name__} {self._where()!r} {mode}>"
+
+    async def __aenter__(self) -> Self:
+        if not self._is_open():
+            await self._start()
+        return self

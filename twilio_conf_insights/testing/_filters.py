@@ -20,8 +20,6 @@ from ._data import JSONDict, iso8601
 from ._errors import ErrorResponse
 
 __all__ = [
-    "CONFERENCE_FILTERS",
-    "INSIGHTS_PARTICIPANT_FILTERS",
     "LIVE_PARTICIPANT_FILTERS",
     "Filters",
     "conference_filters",
@@ -32,19 +30,6 @@ __all__ = [
 Predicate = Callable[[JSONDict], bool]
 Filters = tuple[Predicate | None, list[tuple[str, str]]]
 
-CONFERENCE_FILTERS = (
-    "ConferenceSid",
-    "FriendlyName",
-    "Status",
-    "CreatedAfter",
-    "CreatedBefore",
-    "MixerRegion",
-    "Tags",
-    "Subaccount",
-    "DetectedIssues",
-    "EndReason",
-)
-INSIGHTS_PARTICIPANT_FILTERS = ("ParticipantSid", "Label", "Events")
 LIVE_PARTICIPANT_FILTERS = ("Muted", "Hold", "Coaching")
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
@@ -106,38 +91,48 @@ def _timestamp(name: str, value: str) -> str:
     return iso8601(math.ceil(moment.timestamp()))
 
 
+def _subaccount(name: str, value: str) -> Predicate:
+    if not _ACCOUNT_SID.fullmatch(value):
+        raise ErrorResponse.bad_request(f"{name} must be an AC SID, got {value!r}")
+    return _equals("account_sid", value)
+
+
+#: Each filter of ``GET /v1/Conferences``, by Twilio's name: its predicate.
+_CONFERENCE_PREDICATES: dict[str, Callable[[str, str], Predicate]] = {
+    "ConferenceSid": lambda _, value: _equals("conference_sid", value),
+    "FriendlyName": lambda _, value: _equals("friendly_name", value),
+    "Status": lambda _, value: _equals("status", value),
+    "CreatedAfter": lambda name, value: _created_since(_timestamp(name, value)),
+    "CreatedBefore": lambda name, value: _created_before(_timestamp(name, value)),
+    "MixerRegion": lambda _, value: _equals("mixer_region", value),
+    "Tags": lambda _, value: _has_any("tags", _csv(value)),
+    "Subaccount": _subaccount,
+    "DetectedIssues": lambda _, value: _has_issue(_csv(value)),
+    "EndReason": lambda _, value: _equals("end_reason", value),
+}
+
+#: Each filter of ``GET /v1/Conferences/{sid}/Participants``: its predicate.
+_INSIGHTS_PARTICIPANT_PREDICATES: dict[str, Callable[[str, str], Predicate]] = {
+    "ParticipantSid": lambda _, value: _equals("participant_sid", value),
+    "Label": lambda _, value: _equals("label", value),
+    "Events": lambda _, value: _has_any("events", _csv(value)),
+}
+
+
+def _filters(
+    query: Mapping[str, str], predicates: Mapping[str, Callable[[str, str], Predicate]]
+) -> Filters:
+    given = _given(query, tuple(predicates))
+    return _all_of([predicates[name](name, value) for name, value in given]), given
+
+
 def conference_filters(query: Mapping[str, str]) -> Filters:
     """Filters of ``GET /v1/Conferences``.
 
     ``CreatedAfter`` is inclusive and ``CreatedBefore`` exclusive; ``Tags`` and
     ``DetectedIssues`` take comma-separated names and match any of them.
     """
-    given = _given(query, CONFERENCE_FILTERS)
-    predicates: list[Predicate] = []
-    for name, value in given:
-        if name == "ConferenceSid":
-            predicates.append(_equals("conference_sid", value))
-        elif name == "FriendlyName":
-            predicates.append(_equals("friendly_name", value))
-        elif name == "Status":
-            predicates.append(_equals("status", value))
-        elif name == "MixerRegion":
-            predicates.append(_equals("mixer_region", value))
-        elif name == "EndReason":
-            predicates.append(_equals("end_reason", value))
-        elif name == "Subaccount":
-            if not _ACCOUNT_SID.fullmatch(value):
-                raise ErrorResponse.bad_request(f"Subaccount must be an AC SID, got {value!r}")
-            predicates.append(_equals("account_sid", value))
-        elif name == "CreatedAfter":
-            predicates.append(_created_since(_timestamp(name, value)))
-        elif name == "CreatedBefore":
-            predicates.append(_created_before(_timestamp(name, value)))
-        elif name == "Tags":
-            predicates.append(_has_any("tags", _csv(value)))
-        elif name == "DetectedIssues":
-            predicates.append(_has_issue(_csv(value)))
-    return _all_of(predicates), given
+    return _filters(query, _CONFERENCE_PREDICATES)
 
 
 def insights_participant_filters(query: Mapping[str, str]) -> Filters:
@@ -146,16 +141,7 @@ def insights_participant_filters(query: Mapping[str, str]) -> Filters:
     ``Events`` takes comma-separated event names and matches participants whose
     ``events`` object has any of them.
     """
-    given = _given(query, INSIGHTS_PARTICIPANT_FILTERS)
-    predicates: list[Predicate] = []
-    for name, value in given:
-        if name == "ParticipantSid":
-            predicates.append(_equals("participant_sid", value))
-        elif name == "Label":
-            predicates.append(_equals("label", value))
-        elif name == "Events":
-            predicates.append(_has_any("events", _csv(value)))
-    return _all_of(predicates), given
+    return _filters(query, _INSIGHTS_PARTICIPANT_PREDICATES)
 
 
 def _boolean(name: str, value: str) -> bool:

@@ -19,12 +19,12 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import attrs
 from aiohttp import web
 
+from .._closing import ClosedOnExit
 from ._concurrency import AccountGate, ConcurrencyCap
 from ._data import FakeData, JSONDict, derive_credentials
 from ._errors import ErrorResponse, error_body
@@ -67,7 +67,7 @@ def _loopback_host(host: str) -> str:
     return host
 
 
-class FakeTwilio:
+class FakeTwilio(ClosedOnExit):
     """A fake of Twilio's Conference Insights and 2010 participant endpoints on loopback.
 
     Serves the six GET routes of the SDK from seeded synthetic :class:`FakeData`, with real
@@ -307,6 +307,10 @@ class FakeTwilio:
         self.data.rebase(self.base_url)
         return self
 
+    async def aclose(self) -> None:
+        """The same as :meth:`close` (for ``async with`` and ``contextlib.aclosing``)."""
+        await self.close()
+
     async def close(self) -> None:
         """Stop serving and close every connection; safe to call twice."""
         runner, self._runner = self._runner, None
@@ -318,14 +322,6 @@ class FakeTwilio:
 
     async def __aenter__(self) -> FakeTwilio:
         return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @classmethod
     def run_forever(cls, **options: Any) -> None:
