@@ -12,6 +12,7 @@ in Python: a decoded model gives back the spelling it received.
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,26 +47,25 @@ def _rfc(text: str) -> datetime | None:
         return None
 
 
-def parse_iso8601(value: Any, _: Any = None) -> datetime:
-    """An Insights timestamp: ISO 8601, or failing that RFC 2822."""
+def _either(
+    value: Any, first: Callable[[str], datetime | None], second: Callable[[str], datetime | None]
+) -> datetime:
     if type(value) is not str:
         raise TypeError(f"expected a timestamp string, got {type(value).__name__}")
-    moment = _iso(value) or _rfc(value)
+    moment = first(value) or second(value)
     if moment is None:
         raise ValueError(f"not a timestamp: {value!r}")
     return moment
+
+
+def parse_iso8601(value: Any, _: Any = None) -> datetime:
+    """An Insights timestamp: ISO 8601, or failing that RFC 2822."""
+    return _either(value, _iso, _rfc)
 
 
 def parse_rfc2822(value: Any, _: Any = None) -> datetime | None:
     """A 2010 API timestamp (nullable): RFC 2822, or failing that ISO 8601."""
-    if value is None:
-        return None
-    if type(value) is not str:
-        raise TypeError(f"expected a timestamp string, got {type(value).__name__}")
-    moment = _rfc(value) or _iso(value)
-    if moment is None:
-        raise ValueError(f"not a timestamp: {value!r}")
-    return moment
+    return None if value is None else _either(value, _rfc, _iso)
 
 
 def parse_optional_iso8601(value: Any, _: Any = None) -> datetime | None:

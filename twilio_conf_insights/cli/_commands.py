@@ -23,6 +23,7 @@ from .._client import InsightsClient
 from .._events import EventHook
 from .._models import TwilioModel
 from .._pagination import Paginator
+from .._resources._query import FilterTable
 from .._resources.participant_summaries import PARTICIPANT_SUMMARY_FILTERS
 from .._resources.participants import PARTICIPANT_FILTERS
 from .._results import ConferenceReport
@@ -116,16 +117,35 @@ async def participant_summaries_get(args: argparse.Namespace, runtime: Runtime) 
     return _show(summary, args, runtime)
 
 
-async def participant_summaries_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``participant-summaries list CF…``: a conference's participant summaries."""
+async def _conference_listing(
+    args: argparse.Namespace,
+    runtime: Runtime,
+    listing: Callable[[InsightsClient], Callable[..., Paginator[Any]]],
+    table: FilterTable,
+    columns: Sequence[Column],
+    **options: Any,
+) -> int:
+    """Print ``listing(client)(conference_sid, filters of table, options, paging)``."""
     async with runtime.client() as client:
-        items = client.participant_summaries.list(
+        items = listing(client)(
             args.conference_sid,
-            **filter_values(args, PARTICIPANT_SUMMARY_FILTERS),
+            **filter_values(args, table),
+            **options,
             page_size=args.page_size,
             limit=args.limit,
         )
-        return await _list(items, args, PARTICIPANT_SUMMARY_COLUMNS, runtime)
+        return await _list(items, args, columns, runtime)
+
+
+async def participant_summaries_list(args: argparse.Namespace, runtime: Runtime) -> int:
+    """``participant-summaries list CF…``: a conference's participant summaries."""
+    return await _conference_listing(
+        args,
+        runtime,
+        lambda client: client.participant_summaries.list,
+        PARTICIPANT_SUMMARY_FILTERS,
+        PARTICIPANT_SUMMARY_COLUMNS,
+    )
 
 
 async def live_participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -139,15 +159,14 @@ async def live_participants_get(args: argparse.Namespace, runtime: Runtime) -> i
 
 async def live_participants_list(args: argparse.Namespace, runtime: Runtime) -> int:
     """``live-participants list CF…``: the participants in a conference now."""
-    async with runtime.client() as client:
-        items = client.participants.list(
-            args.conference_sid,
-            **filter_values(args, PARTICIPANT_FILTERS),
-            account_sid=args.account_sid,
-            page_size=args.page_size,
-            limit=args.limit,
-        )
-        return await _list(items, args, LIVE_PARTICIPANT_COLUMNS, runtime)
+    return await _conference_listing(
+        args,
+        runtime,
+        lambda client: client.participants.list,
+        PARTICIPANT_FILTERS,
+        LIVE_PARTICIPANT_COLUMNS,
+        account_sid=args.account_sid,
+    )
 
 
 async def _complete_reports(

@@ -57,16 +57,21 @@ def _as_json(figure: go.Figure) -> dict[str, Any]:
     return result
 
 
-def _threshold_line(axis: str, value: float) -> dict[str, Any]:
+def _add_threshold(figure: Any, axis: str, value: float, text: str) -> None:
+    """A dashed line at ``value`` on ``axis`` ("x" or "y"), labelled ``text`` at its end."""
     line: dict[str, Any] = {
         "type": "line",
         "line": {"color": _POOR_COLOR, "width": 1.5, "dash": "dash"},
     }
-    if axis == "y":
+    label: dict[str, Any] = {"text": text, "showarrow": False}
+    if axis == "y":  # across the plot, labelled at its right end, above the line
         line.update(xref="paper", x0=0, x1=1, y0=value, y1=value)
-    else:
+        label.update(xref="paper", x=1, y=value, xanchor="right", yanchor="bottom")
+    else:  # up the plot, labelled at its top, right of the line
         line.update(yref="paper", y0=0, y1=1, x0=value, x1=value)
-    return line
+        label.update(yref="paper", x=value, y=1, xanchor="left", yanchor="top")
+    figure.add_shape(**line)
+    figure.add_annotation(**label, font={"color": _POOR_COLOR, "size": 11})
 
 
 def mos_by_region(content: ReportContent) -> dict[str, Any]:
@@ -107,17 +112,8 @@ def mos_by_region(content: ReportContent) -> dict[str, Any]:
                 hovertemplate=(f"%{{x}} ({name}): %{{customdata}} participants<extra></extra>"),
             )
         )
-    figure.add_shape(**_threshold_line("y", content.quality.thresholds.mos_below))
-    figure.add_annotation(
-        xref="paper",
-        x=1,
-        y=content.quality.thresholds.mos_below,
-        text=f"poor below {content.quality.thresholds.mos_below:g}",
-        showarrow=False,
-        xanchor="right",
-        yanchor="bottom",
-        font={"color": _POOR_COLOR, "size": 11},
-    )
+    below = content.quality.thresholds.mos_below
+    _add_threshold(figure, "y", below, f"poor below {below:g}")
     return _as_json(figure)
 
 
@@ -169,17 +165,7 @@ def distribution(content: ReportContent, measure: str) -> dict[str, Any]:
         measure
     )
     if limit is not None:
-        figure.add_shape(**_threshold_line("x", limit))
-        figure.add_annotation(
-            x=limit,
-            yref="paper",
-            y=1,
-            text=f"poor above {limit:g} {unit}",
-            showarrow=False,
-            xanchor="left",
-            yanchor="top",
-            font={"color": _POOR_COLOR, "size": 11},
-        )
+        _add_threshold(figure, "x", limit, f"poor above {limit:g} {unit}")
     return _as_json(figure)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from .._errors import InvalidArgumentError
+from .._resources._query import FilterTable
 from .._resources.participant_summaries import PARTICIPANT_SUMMARY_FILTERS
 from .._resources.participants import PARTICIPANT_FILTERS
 from .._version import __version__
@@ -92,13 +93,6 @@ def _summary_get(parser: argparse.ArgumentParser) -> None:
     add_output_format(parser)
 
 
-def _summary_list(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("conference_sid", metavar="CF…")
-    add_filters(parser, PARTICIPANT_SUMMARY_FILTERS)
-    add_paging(parser)
-    add_output_format(parser)
-
-
 def _account(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--account-sid", metavar="AC…", help="the (sub)account owning the conference"
@@ -112,12 +106,20 @@ def _live_get(parser: argparse.ArgumentParser) -> None:
     add_output_format(parser)
 
 
-def _live_list(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("conference_sid", metavar="CF…")
-    add_filters(parser, PARTICIPANT_FILTERS)
-    _account(parser)
-    add_paging(parser)
-    add_output_format(parser)
+def _listing(
+    table: FilterTable, *, account: bool = False
+) -> Callable[[argparse.ArgumentParser], None]:
+    """The options of a conference's listing filtered by ``table``."""
+
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("conference_sid", metavar="CF…")
+        add_filters(parser, table)
+        if account:
+            _account(parser)
+        add_paging(parser)
+        add_output_format(parser)
+
+    return options
 
 
 def _export(parser: argparse.ArgumentParser) -> None:
@@ -258,7 +260,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         ("participant-summaries", "list"),
         "a conference's participant summaries",
-        _summary_list,
+        _listing(PARTICIPANT_SUMMARY_FILTERS),
         _commands.participant_summaries_list,
     ),
     CommandSpec(
@@ -270,7 +272,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         ("live-participants", "list"),
         "a conference's live participants",
-        _live_list,
+        _listing(PARTICIPANT_FILTERS, account=True),
         _commands.live_participants_list,
     ),
     CommandSpec(

@@ -11,7 +11,6 @@ import cattrs
 from ..sync._engine import _Run
 from ..sync._store import Store
 from ..sync._units import WorkUnit
-from ..sync._writer import BatchWriter
 
 if TYPE_CHECKING:
     from .._client import InsightsClient
@@ -53,17 +52,8 @@ async def run_unit(
     client: InsightsClient, store: Store, unit: WorkUnit, *, now: datetime, refresh: bool
 ) -> UnitOutcome:
     """Sync one window, exactly as a single-process sync would, and say what changed."""
-    writer = BatchWriter(store)
-    run = _Run(
-        client=client,
-        store=store,
-        writer=writer,
-        now=now,
-        refresh=refresh,
-        concurrency=client.stats().max_concurrency,
-        on_progress=None,
-        windows_total=1,
-    )
+    run = _Run(client, store, now, refresh)
+    writer = run.writer
     failure: list[str] = []
     try:
         await run.unit(unit)

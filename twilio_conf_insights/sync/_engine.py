@@ -175,12 +175,17 @@ class _Run:
 
     client: InsightsClient
     store: Store
-    writer: BatchWriter
     now: datetime
     refresh: bool
-    concurrency: int
-    on_progress: Callable[[SyncProgress], None] | None
-    windows_total: int
+    #: Conferences fetched at once (default: the client's ``max_concurrency``).
+    concurrency: int = attrs.field(
+        default=attrs.Factory(lambda run: run.client.stats().max_concurrency, takes_self=True)
+    )
+    on_progress: Callable[[SyncProgress], None] | None = None
+    windows_total: int = 1
+    writer: BatchWriter = attrs.field(
+        default=attrs.Factory(lambda run: BatchWriter(run.store), takes_self=True)
+    )
     windows_done: int = 0
     windows_closed: int = 0
     conferences: int = 0
@@ -309,17 +314,10 @@ async def run_sync(
     plan, moment = await plan_sync(
         store, window=window, subaccounts=subaccounts, refresh=refresh, now=now, filters=filters
     )
-    writer = BatchWriter(store)
-    run = _Run(
-        client=client,
-        store=store,
-        writer=writer,
-        now=moment,
-        refresh=refresh,
-        concurrency=width or client.stats().max_concurrency,
-        on_progress=on_progress,
-        windows_total=len(plan.units),
-    )
+    run = _Run(client, store, moment, refresh, on_progress=on_progress)
+    run.concurrency = width or run.concurrency
+    run.windows_total = len(plan.units)
+    writer = run.writer
     run.report()
     try:
         # As many windows at once as requests may be in flight: a window spends much of its

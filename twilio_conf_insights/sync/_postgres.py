@@ -21,6 +21,7 @@ import yarl
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._transport import json_loads
+from ._schema import upsert
 from ._store import (
     ConferenceRecord,
     NotAStoreError,
@@ -76,26 +77,10 @@ CREATE TABLE IF NOT EXISTS sync_windows (
 );
 """
 
-_UPSERT_CONFERENCE = """
-INSERT INTO conferences
-    (conference_sid, account_sid, create_time, processing_state, settled, synced_at, json)
-VALUES ($1, $2, $3::text::timestamptz, $4, $5, $6, $7::jsonb)
-ON CONFLICT (conference_sid) DO UPDATE SET
-    account_sid = excluded.account_sid,
-    create_time = excluded.create_time,
-    processing_state = excluded.processing_state,
-    settled = excluded.settled,
-    synced_at = excluded.synced_at,
-    json = excluded.json
-"""
-_UPSERT_PARTICIPANT = """
-INSERT INTO participant_summaries (participant_sid, conference_sid, processing_state, json)
-VALUES ($1, $2, $3, $4::jsonb)
-ON CONFLICT (participant_sid) DO UPDATE SET
-    conference_sid = excluded.conference_sid,
-    processing_state = excluded.processing_state,
-    json = excluded.json
-"""
+_UPSERT_CONFERENCE = upsert(
+    "conferences", ["$1", "$2", "$3::text::timestamptz", "$4", "$5", "$6", "$7::jsonb"]
+)
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4::jsonb"])
 
 
 def is_postgres_url(text: str) -> bool:

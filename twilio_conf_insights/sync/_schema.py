@@ -7,7 +7,9 @@ latest fetch, exactly as ``to_dict()`` gives it. More columns may be added; none
 
 from __future__ import annotations
 
-__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION"]
+from collections.abc import Sequence
+
+__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "upsert"]
 
 #: ``PRAGMA application_id`` of a store ("TCIS"): how a store is told from other databases.
 APPLICATION_ID = 0x54434953
@@ -45,3 +47,34 @@ CREATE TABLE sync_windows (
     PRIMARY KEY (scope, window_start, window_end)
 );
 """
+
+
+#: The columns each upsert writes, in order; the first is the key.
+_UPSERTED = {
+    "conferences": (
+        "conference_sid",
+        "account_sid",
+        "create_time",
+        "processing_state",
+        "settled",
+        "synced_at",
+        "json",
+    ),
+    "participant_summaries": ("participant_sid", "conference_sid", "processing_state", "json"),
+}
+
+
+def upsert(table: str, values: Sequence[str]) -> str:
+    """``INSERT ... ON CONFLICT DO UPDATE`` of one row of ``table`` (SQLite and PostgreSQL).
+
+    ``values`` are the placeholders in column order, in the driver's style (``?`` or ``$1``,
+    with casts where the database needs them).
+    """
+    key, *rest = columns = _UPSERTED[table]
+    if len(values) != len(columns):
+        raise ValueError(f"{table} takes {len(columns)} values, not {len(values)}")
+    updates = ",\n    ".join(f"{column} = excluded.{column}" for column in rest)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)})\nVALUES ({', '.join(values)})\n"
+        f"ON CONFLICT ({key}) DO UPDATE SET\n    {updates}\n"
+    )

@@ -28,7 +28,7 @@ from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._transport import json_loads
 from ._guards import check_store_file, hold_exclusively, translate
-from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
+from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, upsert
 from ._store import (
     ConferenceRecord,
     ReportQuery,
@@ -48,26 +48,8 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 #: Conferences read back per batch by :meth:`SQLiteStore.reports`.
 _READ_BATCH = 500
 
-_UPSERT_CONFERENCE = """
-INSERT INTO conferences
-    (conference_sid, account_sid, create_time, processing_state, settled, synced_at, json)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (conference_sid) DO UPDATE SET
-    account_sid = excluded.account_sid,
-    create_time = excluded.create_time,
-    processing_state = excluded.processing_state,
-    settled = excluded.settled,
-    synced_at = excluded.synced_at,
-    json = excluded.json
-"""
-_UPSERT_PARTICIPANT = """
-INSERT INTO participant_summaries (participant_sid, conference_sid, processing_state, json)
-VALUES (?, ?, ?, ?)
-ON CONFLICT (participant_sid) DO UPDATE SET
-    conference_sid = excluded.conference_sid,
-    processing_state = excluded.processing_state,
-    json = excluded.json
-"""
+_UPSERT_CONFERENCE = upsert("conferences", ["?"] * 7)
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * 4)
 
 
 def _state(value: object) -> str | None:
