@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.sync import (
@@ -22,6 +25,7 @@ from twilio_conf_insights.sync import (
     StoreFullError,
     StoreReadOnlyError,
 )
+from twilio_conf_insights.sync._schema import json_text
 from twilio_conf_insights.testing import FakeData
 
 from .sync_support import stored
@@ -193,3 +197,15 @@ async def test_an_empty_file_becomes_a_store(tmp_path: Path) -> None:
             "participant_summaries": 0,
         }
     assert len(_content(path)) > 0
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=20,
+    )
+)
+def test_json_column_text_reads_back_as_the_record(record: object) -> None:
+    """What a ``json`` column holds parses back to the record (big integers included)."""
+    assert json.loads(json_text(record)) == record

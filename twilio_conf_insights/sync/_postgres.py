@@ -21,7 +21,7 @@ import yarl
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._transport import json_loads
-from ._schema import upsert
+from ._schema import json_text, upsert
 from ._store import (
     ConferenceRecord,
     NotAStoreError,
@@ -90,10 +90,6 @@ def is_postgres_url(text: str) -> bool:
 
 def _state(value: object) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _retryable(error: BaseException) -> bool:
@@ -246,7 +242,7 @@ class PostgresStore(StoreBase):
 
     async def add_windows(self, units: Sequence[WorkUnit]) -> None:
         """Remember windows about to be synced (known ones are left as they are)."""
-        rows = [(u.scope, u.start, u.end, _dumps(u.to_dict())) for u in units]
+        rows = [(u.scope, u.start, u.end, json_text(u.to_dict())) for u in units]
         if rows:
             await self._execute_many(
                 "INSERT INTO sync_windows (scope, window_start, window_end, unit) "
@@ -323,7 +319,7 @@ class PostgresStore(StoreBase):
             is_settled = record.settled
             before = old_parts.get(sid, {})
             changed = [
-                (p.get("participant_sid"), sid, _state(p.get("processing_state")), _dumps(p))
+                (p.get("participant_sid"), sid, _state(p.get("processing_state")), json_text(p))
                 for p in record.participants
                 if before.get(str(p.get("participant_sid"))) != p
             ]
@@ -344,7 +340,7 @@ class PostgresStore(StoreBase):
                         _state(summary_dict.get("processing_state")),
                         is_settled,
                         now,
-                        _dumps(summary_dict),
+                        json_text(summary_dict),
                     )
                 )
             participant_rows += changed

@@ -7,9 +7,23 @@ latest fetch, exactly as ``to_dict()`` gives it. More columns may be added; none
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "upsert"]
+
+def _stdlib_dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+try:  # the `fast` extra: several times faster, and a sync writes every record it fetches
+    import orjson
+
+    _dumps: Callable[[Any], bytes] = orjson.dumps
+except ImportError:  # pragma: no cover - depends on the environment
+    _dumps = _stdlib_dumps
+
+__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "json_text", "upsert"]
 
 #: ``PRAGMA application_id`` of a store ("TCIS"): how a store is told from other databases.
 APPLICATION_ID = 0x54434953
@@ -78,3 +92,11 @@ def upsert(table: str, values: Sequence[str]) -> str:
         f"INSERT INTO {table} ({', '.join(columns)})\nVALUES ({', '.join(values)})\n"
         f"ON CONFLICT ({key}) DO UPDATE SET\n    {updates}\n"
     )
+
+
+def json_text(data: Any) -> str:
+    """Compact JSON text of a record, for a ``json`` column."""
+    try:
+        return _dumps(data).decode()
+    except TypeError:  # orjson refuses integers beyond 64 bits: the standard library writes them
+        return _stdlib_dumps(data).decode()

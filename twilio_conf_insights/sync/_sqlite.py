@@ -28,7 +28,7 @@ from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._transport import json_loads
 from ._guards import check_store_file, hold_exclusively, translate
-from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, upsert
+from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, json_text, upsert
 from ._store import (
     ConferenceRecord,
     ReportQuery,
@@ -65,10 +65,6 @@ def _create_time(value: object) -> str | None:
     except ValueError:
         return value  # drifted spelling: kept, so the record is not lost
     return format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class SQLiteStore(StoreBase):
@@ -250,7 +246,8 @@ class SQLiteStore(StoreBase):
     async def add_windows(self, units: Sequence[WorkUnit]) -> None:
         """Remember windows about to be synced."""
         rows = [
-            (u.scope, format_time(u.start), format_time(u.end), _dumps(u.to_dict())) for u in units
+            (u.scope, format_time(u.start), format_time(u.end), json_text(u.to_dict()))
+            for u in units
         ]
         if rows:
             await self._call(
@@ -333,8 +330,8 @@ class SQLiteStore(StoreBase):
         for record in records:
             summary = record.summary
             sid = record.conference_sid
-            summary_json = _dumps(summary)
-            parts = [(str(p.get("participant_sid")), p, _dumps(p)) for p in record.participants]
+            summary_json = json_text(summary)
+            parts = [(str(p.get("participant_sid")), p, json_text(p)) for p in record.participants]
             is_settled = record.settled
             old = old_rows.get(sid)
             old_parts = old_participants.get(sid, {})
