@@ -386,20 +386,26 @@ def _make_model_unstructure(conv: cattrs.Converter) -> Callable[[type[Any]], Cal
 
 
 def _configure(conv: cattrs.Converter, *, tolerant: bool) -> cattrs.Converter:
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(datetime, parse_iso8601)
+    scalars: dict[type, Callable[[Any, Any], Any]] = {
+        str: _structure_str,
+        bool: _structure_bool,
+        int: _structure_int,
+        float: _structure_float,
+        datetime: parse_iso8601,
+    }
+    for kind, structure in scalars.items():
+        conv.register_structure_hook(kind, structure)
     conv.register_unstructure_hook(datetime, format_iso8601)
     # Registered first: the factories below are more specific and win where both match.
     conv.register_structure_hook_factory(_is_plain_optional, _make_optional_hook(conv))
     conv.register_structure_hook_factory(_is_enum_union, _make_enum_hook)
     conv.register_unstructure_hook_func(_is_enum_union, _unstructure_enum)
-    conv.register_structure_hook_func(_is_json_union, _structure_json)
-    conv.register_unstructure_hook_func(_is_json_union, copy_json)
-    conv.register_structure_hook_func(_is_json_object, _structure_json_object)
-    conv.register_unstructure_hook_func(_is_json_object, copy_json)
+    for is_json, structure_json in (
+        (_is_json_union, _structure_json),
+        (_is_json_object, _structure_json_object),
+    ):
+        conv.register_structure_hook_func(is_json, structure_json)
+        conv.register_unstructure_hook_func(is_json, copy_json)
     conv.register_structure_hook_factory(_is_list, _make_list_hook(conv))
     conv.register_structure_hook_factory(_is_model, _make_model_structure(conv, tolerant=tolerant))
     conv.register_unstructure_hook_factory(_is_model, _make_model_unstructure(conv))

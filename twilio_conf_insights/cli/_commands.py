@@ -117,35 +117,44 @@ async def participant_summaries_get(args: argparse.Namespace, runtime: Runtime) 
     return _show(summary, args, runtime)
 
 
-async def _conference_listing(
-    args: argparse.Namespace,
-    runtime: Runtime,
+def _conference_listing(
     listing: Callable[[InsightsClient], Callable[..., Paginator[Any]]],
     table: FilterTable,
     columns: Sequence[Column],
-    **options: Any,
-) -> int:
-    """Print ``listing(client)(conference_sid, filters of table, options, paging)``."""
-    async with runtime.client() as client:
-        items = listing(client)(
-            args.conference_sid,
-            **filter_values(args, table),
-            **options,
-            page_size=args.page_size,
-            limit=args.limit,
-        )
-        return await _list(items, args, columns, runtime)
+    *,
+    account: bool = False,
+) -> Command:
+    """The command printing ``listing(client)(CF…, filters of table, paging)``."""
+
+    async def command(args: argparse.Namespace, runtime: Runtime) -> int:
+        options = {"account_sid": args.account_sid} if account else {}
+        async with runtime.client() as client:
+            items = listing(client)(
+                args.conference_sid,
+                **filter_values(args, table),
+                **options,
+                page_size=args.page_size,
+                limit=args.limit,
+            )
+            return await _list(items, args, columns, runtime)
+
+    return command
 
 
-async def participant_summaries_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``participant-summaries list CF…``: a conference's participant summaries."""
-    return await _conference_listing(
-        args,
-        runtime,
-        lambda client: client.participant_summaries.list,
-        PARTICIPANT_SUMMARY_FILTERS,
-        PARTICIPANT_SUMMARY_COLUMNS,
-    )
+#: ``participant-summaries list CF…``: a conference's participant summaries.
+participant_summaries_list = _conference_listing(
+    lambda client: client.participant_summaries.list,
+    PARTICIPANT_SUMMARY_FILTERS,
+    PARTICIPANT_SUMMARY_COLUMNS,
+)
+
+#: ``live-participants list CF…``: the participants in a conference now.
+live_participants_list = _conference_listing(
+    lambda client: client.participants.list,
+    PARTICIPANT_FILTERS,
+    LIVE_PARTICIPANT_COLUMNS,
+    account=True,
+)
 
 
 async def live_participants_get(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -155,18 +164,6 @@ async def live_participants_get(args: argparse.Namespace, runtime: Runtime) -> i
             args.conference_sid, args.participant, account_sid=args.account_sid
         )
     return _show(participant, args, runtime)
-
-
-async def live_participants_list(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``live-participants list CF…``: the participants in a conference now."""
-    return await _conference_listing(
-        args,
-        runtime,
-        lambda client: client.participants.list,
-        PARTICIPANT_FILTERS,
-        LIVE_PARTICIPANT_COLUMNS,
-        account_sid=args.account_sid,
-    )
 
 
 async def _complete_reports(

@@ -79,41 +79,42 @@ class Column:
         return cls(header or path.rsplit(".", 1)[-1], lambda record: dig(record, path))
 
 
+def _at(*paths: str) -> tuple[Column, ...]:
+    """A column per dotted path; ``"path:header"`` names the column ``header``."""
+    return tuple(Column.at(*spec.split(":")) for spec in paths)
+
+
 #: Columns of ``conferences list``.
-CONFERENCE_COLUMNS: Sequence[Column] = (
-    Column.at("conference_sid"),
-    Column.at("friendly_name"),
-    Column.at("status"),
-    Column.at("create_time"),
-    Column.at("duration_seconds", "duration_s"),
-    Column.at("unique_participants", "participants"),
-    Column.at("mixer_region"),
-    Column.at("end_reason"),
-    Column.at("tags"),
+CONFERENCE_COLUMNS: Sequence[Column] = _at(
+    "conference_sid",
+    "friendly_name",
+    "status",
+    "create_time",
+    "duration_seconds:duration_s",
+    "unique_participants:participants",
+    "mixer_region",
+    "end_reason",
+    "tags",
 )
 
-#: Columns of ``participants list``: quality is the worse of inbound and outbound.
+#: Columns of ``participant-summaries list``: quality is the worse of inbound and outbound.
 PARTICIPANT_SUMMARY_COLUMNS: Sequence[Column] = (
-    Column.at("participant_sid"),
-    Column.at("label"),
-    Column.at("call_type"),
-    Column.at("call_status"),
-    Column.at("participant_region", "region"),
-    Column.at("duration_seconds", "duration_s"),
+    *_at(
+        "participant_sid",
+        "label",
+        "call_type",
+        "call_status",
+        "participant_region:region",
+        "duration_seconds:duration_s",
+    ),
     Column("worst_mos", lambda record: _worst(record, "mos", min)),
     Column("max_loss_pct", lambda record: _worst(record, "packet_loss_percentage", max)),
     Column("max_jitter_avg_ms", lambda record: _worst(record, "jitter.avg", max)),
 )
 
 #: Columns of ``live-participants list``.
-LIVE_PARTICIPANT_COLUMNS: Sequence[Column] = (
-    Column.at("call_sid"),
-    Column.at("label"),
-    Column.at("status"),
-    Column.at("muted"),
-    Column.at("hold"),
-    Column.at("coaching"),
-    Column.at("date_updated"),
+LIVE_PARTICIPANT_COLUMNS: Sequence[Column] = _at(
+    "call_sid", "label", "status", "muted", "hold", "coaching", "date_updated"
 )
 
 
