@@ -1,7 +1,7 @@
 """Listing filters as tables: each filter's keyword, Twilio's spelling and its check.
 
 One table per listing is the only place a filter is written down: the resource builds its
-query from it, and the command line builds its options from it (``cli/_parser.py``).
+query from it, and the command line builds its options from it (``cli/_options.py``).
 """
 
 from __future__ import annotations
