@@ -12,9 +12,10 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
-from tests.helpers import ClientFactory
+from tests.helpers import API_KEY, API_SECRET, SUBACCOUNT, ClientFactory, auth_for
 from twilio_conf_insights import InsightsClient
 from twilio_conf_insights.testing import FakeTwilio, fast_retries
 
@@ -95,3 +96,38 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     loop.set_exception_handler(lambda _loop, context: reported.append(context))
     yield reported
     loop.set_exception_handler(previous)
+
+
+# -- the fake-server tests (raw aiohttp): a fake with a subaccount and an API key ---------
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTwilio]:
+    """A FakeTwilio of 40 conferences, with a subaccount and an API key besides."""
+    fake = FakeTwilio(
+        conferences=40,
+        participants_per_conference=(2, 6),
+        seed=42,
+        subaccount_sid=SUBACCOUNT,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+    )
+    async with fake:
+        yield fake
+
+
+@pytest.fixture
+async def http(server: FakeTwilio) -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session that sends the ``server`` fixture's credentials."""
+    async with aiohttp.ClientSession(headers=auth_for(server)) as session:
+        yield session
+
+
+# -- the command-line tests ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def cli_fake() -> AsyncIterator[FakeTwilio]:
+    """The FakeTwilio (24 conferences) that the CLI's subprocesses are pointed at."""
+    async with FakeTwilio(conferences=24, participants_per_conference=(1, 5), seed=2024) as fake:
+        yield fake

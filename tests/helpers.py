@@ -1,29 +1,57 @@
-"""What several test modules share: waiting on state, collecting events, leftover tasks.
+"""What several test modules share: waiting on state, collecting events, leftover tasks,
+raw HTTP to the fake Twilio, and running the command line in a subprocess.
 
 Waiting never means sleeping a fixed time: :class:`EventLog` wakes on each event a client
 emits, and :func:`wait_until` re-checks a condition (typically one of the fake's counters)
 until it holds, failing the test only after a generous deadline that a busy machine never
 reaches.
+
+The command line runs as ``python -m twilio_conf_insights`` (:func:`cli`), driven with
+asyncio so the test's own event loop keeps serving a FakeTwilio meanwhile. Subprocesses get
+the environment without any ``TWILIO_*`` variable, plus what the test sets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
+import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
+import aiohttp
+import attrs
 from aiohttp import abc, web
+from yarl import URL
 
 from twilio_conf_insights import ClientEvent, InsightsClient
+from twilio_conf_insights.testing import FakeTwilio
 
 __all__ = [
+    "API_KEY",
+    "API_SECRET",
     "PATIENCE",
+    "SUBACCOUNT",
     "ClientFactory",
     "EventLog",
+    "Run",
+    "TerminalStream",
     "UnreachableHosts",
+    "all_participants",
+    "assert_one_line_error",
+    "auth_for",
+    "clean_env",
+    "cli",
+    "command",
+    "fake_env",
+    "get",
     "leftover_tasks",
+    "live_path",
+    "own_conferences",
     "serving",
     "settle",
     "wait_until",
@@ -141,3 +169,112 @@ class UnreachableHosts(abc.AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+# -- the fake Twilio over raw aiohttp (no SDK code involved) ------------------------------
+
+# The fake-server tests' ``server`` fixture (in conftest.py) has a subaccount and an API key.
+SUBACCOUNT = "AC" + "5" * 32
+API_KEY = "SK" + "1" * 32
+API_SECRET = "not-the-auth-token"
+
+
+def auth_for(fake: FakeTwilio) -> dict[str, str]:
+    """Basic auth headers with the fake's account SID and auth token."""
+    return {"Authorization": aiohttp.encode_basic_auth(fake.account_sid, fake.auth_token)}
+
+
+async def get(
+    session: aiohttp.ClientSession, url: str | URL, params: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """GET ``url``; the status and the parsed JSON body (which must be labelled JSON)."""
+    async with session.get(url, params=params) as response:
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        return response.status, await response.json()
+
+
+def live_path(fake: FakeTwilio, conference: dict[str, Any], tail: str = ".json") -> str:
+    """The URL of a conference's live (2010 API) participants, ``tail`` appended."""
+    return (
+        f"{fake.api_base_url}/2010-04-01/Accounts/{conference['account_sid']}"
+        f"/Conferences/{conference['conference_sid']}/Participants{tail}"
+    )
+
+
+def own_conferences(fake: FakeTwilio) -> list[dict[str, Any]]:
+    """The conferences of the fake's own account (not its subaccount's)."""
+    return [c for c in fake.data.conferences if c["account_sid"] == fake.account_sid]
+
+
+# -- the command line in a subprocess ------------------------------------------------------
+
+
+@attrs.frozen
+class Run:
+    """What a finished CLI run left: its exit status and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def jsonl(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``TWILIO_*`` variable, plus ``extra``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TWILIO_")}
+    env.update(extra)
+    return env
+
+
+def fake_env(fake: FakeTwilio, **overrides: str) -> dict[str, str]:
+    """A clean environment pointing the CLI at ``fake`` with its credentials."""
+    env = clean_env(
+        TWILIO_ACCOUNT_SID=fake.account_sid,
+        TWILIO_AUTH_TOKEN=fake.auth_token,
+        TWILIO_INSIGHTS_BASE_URL=fake.insights_base_url,
+        TWILIO_API_BASE_URL=fake.api_base_url,
+    )
+    env.update(overrides)
+    return env
+
+
+def command(*args: str) -> list[str]:
+    """The argv that runs the CLI with this Python."""
+    return [sys.executable, "-m", "twilio_conf_insights", *args]
+
+
+async def cli(*args: str, env: Mapping[str, str] | None = None) -> Run:
+    """Run the CLI to the end (no stdin; a clean environment unless ``env`` is given)."""
+    process = await asyncio.create_subprocess_exec(
+        *command(*args),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=dict(env) if env is not None else clean_env(),
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
+    assert process.returncode is not None
+    return Run(process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8"))
+
+
+def assert_one_line_error(run: Run) -> None:
+    """The run's stderr is exactly one ``twilio-conf-insights: ...`` line, no traceback."""
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("twilio-conf-insights: ")
+
+
+def all_participants(fake: FakeTwilio) -> Iterator[dict[str, Any]]:
+    """Every participant summary the fake serves, conference by conference."""
+    for conference in fake.data.conferences:
+        yield from fake.data.participant_summaries[conference["conference_sid"]]
+
+
+class TerminalStream(io.StringIO):
+    """An in-memory stream that says it is a terminal (progress is drawn only on one)."""
+
+    def isatty(self) -> bool:
+        return True

@@ -25,7 +25,7 @@ from twilio_conf_insights.cli import main
 from twilio_conf_insights.cli._progress import Progress
 from twilio_conf_insights.testing import FakeTwilio
 
-from .test_cli import assert_one_line_error, clean_env, cli, fake_env
+from .helpers import TerminalStream, assert_one_line_error, clean_env, cli, fake_env
 
 ACCOUNT = "AC" + "1" * 32
 TOKEN = "e" * 32
@@ -35,11 +35,6 @@ TOKEN = "e" * 32
 async def small_fake() -> AsyncIterator[FakeTwilio]:
     async with FakeTwilio(conferences=12, participants_per_conference=3, seed=9) as fake:
         yield fake
-
-
-class TerminalStream(io.StringIO):
-    def isatty(self) -> bool:
-        return True
 
 
 async def test_missing_credentials_suggest_demo() -> None:

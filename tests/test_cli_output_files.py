@@ -15,7 +15,7 @@ from twilio_conf_insights import InvalidArgumentError
 from twilio_conf_insights.cli._files import infer_format
 from twilio_conf_insights.testing import FakeTwilio
 
-from .test_cli import Run, assert_one_line_error, cli, command, fake_env
+from .helpers import Run, assert_one_line_error, cli, command, fake_env
 
 CONFERENCES = 9
 

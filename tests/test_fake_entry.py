@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from twilio_conf_insights.testing import FakeTwilio
 
-from .test_cli import clean_env, cli
+from .helpers import clean_env, cli
 
 
 async def _help(*args: str) -> str:

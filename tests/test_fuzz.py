@@ -64,6 +64,7 @@ def _mutations(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200))
 def test_random_bytes(body: bytes) -> None:
+    """Bytes that are not JSON raise a retryable DecodeError; the rest decode as any JSON does."""
     try:
         data = parse_json_body(body)
     except DecodeError as exc:
@@ -77,6 +78,7 @@ def test_random_bytes(body: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(payloads.json_values)
 def test_random_json(data: Any) -> None:
+    """Any JSON object round-trips through every model; other values raise DecodeError."""
     _decode_everything(data)
 
 
@@ -88,6 +90,7 @@ def test_random_json(data: Any) -> None:
     | _mutations(payloads.participant_summary()["metrics"]["inbound"])
 )
 def test_documented_shapes_with_one_field_wrong(data: dict[str, Any]) -> None:
+    """A documented shape with one field wrong round-trips; pages of it raise only typed errors."""
     _decode_everything(data)
     _decode_everything(
         {"conferences": [data], "meta": {"key": "conferences", "next_page_url": None}}
@@ -98,6 +101,7 @@ def test_documented_shapes_with_one_field_wrong(data: dict[str, Any]) -> None:
 @settings(max_examples=200, deadline=None)
 @given(payloads.json_values)
 def test_random_page_envelopes(meta: Any) -> None:
+    """Pages whose meta or next_page_uri is any JSON fail, if at all, with a typed error."""
     _decode_everything({"conferences": [payloads.conference_summary()], "meta": meta})
     _decode_everything({"participants": [payloads.live_participant()], "next_page_uri": meta})
 
@@ -116,6 +120,7 @@ def test_random_page_envelopes(meta: Any) -> None:
     ids=["deep-array", "deep-object", "bad-utf8", "huge-string", "huge-int", "nan", "empty-items"],
 )
 def test_adversarial_bodies(body: bytes) -> None:
+    """Deep, huge, non-UTF-8 or NaN bodies raise DecodeError or decode like any other JSON."""
     try:
         data = parse_json_body(body)
     except DecodeError:
@@ -126,6 +131,7 @@ def test_adversarial_bodies(body: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([400, 401, 403, 404, 418, 429, 500, 503]))
 def test_error_bodies_always_map_to_an_api_error(body: bytes, status: int) -> None:
+    """Any error body with any error status becomes an ApiError with that status and a message."""
     error = error_from_response(status, body, method="GET", url="https://x")
     assert isinstance(error, ApiError)
     assert error.status == status

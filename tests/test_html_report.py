@@ -29,7 +29,7 @@ from twilio_conf_insights.cli._html_report import render_html
 from twilio_conf_insights.cli._report import Thresholds, build_report, worse_direction
 from twilio_conf_insights.testing import FakeTwilio
 
-from .test_cli import cli, fake_env
+from .helpers import cli, fake_env
 
 GENERATED = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

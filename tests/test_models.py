@@ -34,6 +34,7 @@ from twilio_conf_insights._decoding import decode, decode_list
 
 
 def test_conference_summary_fields_are_typed() -> None:
+    """A conference summary's fields decode to their enums, UTC datetimes and nested types."""
     summary = ConferenceSummary.from_dict(payloads.conference_summary())
     assert summary.status is ConferenceStatus.COMPLETED
     assert summary.mixer_region is Region.IE1
@@ -48,6 +49,7 @@ def test_conference_summary_fields_are_typed() -> None:
 
 
 def test_participant_summary_nested_types() -> None:
+    """A participant summary's metrics and properties decode typed, unknown keys kept in extra."""
     summary = ParticipantSummary.from_dict(payloads.participant_summary())
     assert summary.from_ == "+15550100"
     assert summary.call_type is CallType.SIP
@@ -68,6 +70,7 @@ def test_participant_summary_nested_types() -> None:
 
 
 def test_live_participant_rfc2822_dates() -> None:
+    """A live participant's RFC 2822 dates parse to UTC datetimes, its status to the enum."""
     participant = Participant.from_dict(payloads.live_participant())
     assert participant.date_created == datetime(2024, 3, 4, 10, 0, 7, tzinfo=UTC)
     assert participant.status is ParticipantStatus.CONNECTED
@@ -97,6 +100,7 @@ def test_live_participant_rfc2822_dates() -> None:
     ],
 )
 def test_to_dict_reproduces_the_json_exactly(model: Any, body: dict[str, Any]) -> None:
+    """to_dict gives back exactly the JSON decoded, nulls included, ints and floats kept apart."""
     parsed = model.from_dict(copy.deepcopy(body))
     assert parsed.to_dict() == body
     # Exactly: the same JSON text, ints stay ints and floats stay floats.
@@ -104,6 +108,7 @@ def test_to_dict_reproduces_the_json_exactly(model: Any, body: dict[str, Any]) -
 
 
 def test_unknown_enum_values_and_keys_survive() -> None:
+    """Unknown enum values stay strings and unknown keys go to extra; both round-trip."""
     body = payloads.conference_summary(
         status="archived",
         mixer_region="mars1",
@@ -120,6 +125,7 @@ def test_unknown_enum_values_and_keys_survive() -> None:
 
 
 def test_absent_keys_are_not_invented() -> None:
+    """Keys absent from the JSON read as None and stay absent from to_dict."""
     body = payloads.conference_summary()
     del body["tag_info"], body["links"]
     summary = ConferenceSummary.from_dict(body)
@@ -132,6 +138,7 @@ def test_absent_keys_are_not_invented() -> None:
     [[1, 2, 3], "text", 7, {"inbound": {"mos": "excellent"}}, {"anything": {"goes": None}}, True],
 )
 def test_untyped_fields_accept_any_json(untyped: Any) -> None:
+    """Untyped fields take and round-trip any JSON; typed views read what does not fit as None."""
     body = payloads.participant_summary(metrics=untyped, properties=untyped, events=untyped)
     summary = ParticipantSummary.from_dict(body)
     assert summary.to_dict() == body
@@ -197,6 +204,7 @@ def test_wrong_shape_reads_none_and_is_listed_by_default(field: str, value: Any)
 
 
 def test_top_level_wrong_type_is_a_decode_error() -> None:
+    """A non-object where a record belongs raises DecodeError naming the model."""
     bad_values: list[object] = [[], "x", None, 3]
     for bad in bad_values:
         with pytest.raises(DecodeError) as caught:
@@ -205,6 +213,7 @@ def test_top_level_wrong_type_is_a_decode_error() -> None:
 
 
 def test_decode_list_names_the_index() -> None:
+    """A strict decode_list error names the failing item's index and field."""
     items = [payloads.live_participant(), payloads.live_participant(muted="yes")]
     with pytest.raises(DecodeError) as caught:
         decode_list(items, Participant, path="$.participants", strict=True)
@@ -212,6 +221,7 @@ def test_decode_list_names_the_index() -> None:
 
 
 def test_integral_floats_are_integers_and_bool_is_not_a_number() -> None:
+    """An integral float reads as an int; a bool is no number (strict: DecodeError, else None)."""
     summary = ConferenceSummary.from_dict(payloads.conference_summary(duration_seconds=10.0))
     assert summary.duration_seconds == 10
     with pytest.raises(DecodeError):
@@ -222,6 +232,7 @@ def test_integral_floats_are_integers_and_bool_is_not_a_number() -> None:
 
 
 def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
+    """ISO timestamps with offset and fraction convert to UTC; one without an offset is aware."""
     summary = ConferenceSummary.from_dict(
         payloads.conference_summary(
             create_time="2024-03-04T12:00:01.250+02:00", start_time="2024-03-04T10:00:05"
@@ -232,6 +243,7 @@ def test_iso_timestamps_with_offsets_and_fractions_parse_aware() -> None:
 
 
 def test_models_are_frozen() -> None:
+    """Models are frozen (assigning raises AttributeError), and their repr shows the SID."""
     summary = ConferenceSummary.from_dict(payloads.conference_summary())
     with pytest.raises(AttributeError):
         summary.status = "x"  # type: ignore[misc]
@@ -241,18 +253,21 @@ def test_models_are_frozen() -> None:
 @settings(max_examples=150, deadline=None)
 @given(payloads.random_conferences)
 def test_random_conferences_round_trip(body: dict[str, Any]) -> None:
+    """Any generated conference summary round-trips through from_dict and to_dict unchanged."""
     assert ConferenceSummary.from_dict(copy.deepcopy(body)).to_dict() == body
 
 
 @settings(max_examples=150, deadline=None)
 @given(payloads.random_participant_summaries)
 def test_random_participant_summaries_round_trip(body: dict[str, Any]) -> None:
+    """Any generated participant summary round-trips through from_dict and to_dict unchanged."""
     assert ParticipantSummary.from_dict(copy.deepcopy(body)).to_dict() == body
 
 
 @settings(max_examples=150, deadline=None)
 @given(payloads.random_live_participants)
 def test_random_live_participants_round_trip(body: dict[str, Any]) -> None:
+    """Any generated live participant round-trips through from_dict and to_dict unchanged."""
     assert Participant.from_dict(copy.deepcopy(body)).to_dict() == body
 
 

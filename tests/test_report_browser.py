@@ -18,7 +18,7 @@ from PIL import Image
 from twilio_conf_insights.testing import FakeTwilio
 
 from .browser import Page, file_url, open_page
-from .test_cli import cli, fake_env
+from .helpers import cli, fake_env
 
 # Each would set window.__pwned if the page ran it as code.
 HOSTILE_NAME = '<script>window.__pwned = "name"</script>Ops "bridge" & co'

@@ -97,6 +97,7 @@ async def _no_sleep(_: float) -> None:
 
 
 def test_retry_after_is_the_wait_and_is_capped() -> None:
+    """A 429's or 503's Retry-After is the wait, capped at max_retry_after."""
     policy = RetryPolicy(max_retry_after=10, initial_backoff=0.001, max_backoff=0.002)
     wait = policy.retrying(sleep=_no_sleep).wait
     assert wait(_state(policy, 1, _api(RateLimitError, 429, retry_after=3.0))) == 3.0
@@ -146,6 +147,7 @@ def test_429s_do_not_use_up_the_attempts_only_the_time_budget() -> None:
 
 @pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 6, 10, 40])
 def test_full_jitter_backoff_is_within_the_exponential_ceiling(attempt: int) -> None:
+    """Backoff waits spread from near 0 to near the attempt's exponential ceiling, never above."""
     policy = RetryPolicy(initial_backoff=0.5, max_backoff=8)
     wait = policy.retrying(sleep=_no_sleep).wait
     ceiling = min(8.0, 0.5 * 2 ** (attempt - 1))
