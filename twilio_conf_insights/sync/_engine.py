@@ -1,17 +1,22 @@
-"""The sync engine: plan the windows, list each, fetch what is not settled, write, close.
+"""The sync engine: plan the windows, list them, fetch what is not settled, write, close.
 
-For each :class:`~._units.WorkUnit` (one account's window): list its conferences, skip
-those the store holds settled, list the participant summaries of the rest, and hand the
-records to the store as they arrive (:class:`~._writer.BatchWriter`). Once a window is
-listed completely and its records committed, it is marked listed, and closed if it is
-older than :data:`~._units.CLOSE_AFTER` and everything in it settled. Windows run
-concurrently; the client's own limiter bounds the requests in flight.
+Each :class:`~._units.WorkUnit` is one account's window. Adjacent windows of one scope are
+listed together (:class:`~._units.Listing`, up to :data:`~._units.LIST_SPAN` at a time):
+one listing of their whole range, each conference counted to the window its
+``create_time`` falls in. Per page, the store says which conferences it holds settled;
+the participant summaries of the rest are listed, of whichever listing, through one
+bounded fan-out (the client's limiter stays full until the last fetch), and the records
+go to the store as they arrive (:class:`~._writer.BatchWriter`). Once a listing is
+complete and its records committed, each of its windows is marked listed, and closed if
+it is older than :data:`~._units.CLOSE_AFTER` and everything in it settled; a window
+holding a conference that could not be fetched stays open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +27,7 @@ from .._errors import DecodeError, InvalidArgumentError
 from .._resources.conferences import conference_query
 from .._validation import is_sid, positive_int, sid
 from ._store import ConferenceRecord, Store, StoreError
-from ._units import WorkUnit, cut_windows, scope_key
+from ._units import Listing, WorkUnit, cut_windows, join_windows, scope_key
 from ._writer import BatchWriter
 
 if TYPE_CHECKING:
@@ -42,6 +47,8 @@ __all__ = [
 DEFAULT_WINDOW = timedelta(hours=1)
 #: How far back a first sync reaches without a range.
 FIRST_RUN = timedelta(hours=24)
+#: Listings run at once (each a page ahead at most); their fetches share one pool.
+LISTINGS_AT_ONCE = 4
 
 
 @attrs.frozen
@@ -192,6 +199,8 @@ class _Run:
     fetched: int = 0
     skipped: int = 0
     errors: list[Exception] = attrs.Factory(list)
+    #: A store failure met while marking windows: it ends the run.
+    store_failure: StoreError | None = attrs.field(default=None, init=False)
 
     def totals(self) -> dict[str, int]:
         """The counts a summary of this run reports (its writer's and its own)."""
@@ -221,38 +230,149 @@ class _Run:
         return await self.client.participant_summaries._list_raw(conference).collect()
 
     async def unit(self, unit: WorkUnit) -> None:
-        unsettled = False
-        failures = 0
-        pages = self.client.conferences._list_raw(unit.query(), page_size=1000).pages()
-        async with contextlib.aclosing(pages) as stream:
-            async for page in stream:
-                self.conferences += len(page.items)
-                sids = [s.get("conference_sid") for s in page.items]
-                known = [sid for sid in sids if isinstance(sid, str)]
-                done = set() if self.refresh else await self.store.settled(known)
-                todo = [s for s in page.items if s.get("conference_sid") not in done]
-                self.skipped += len(page.items) - len(todo)
-                fetches = map_bounded(todo, self.participants_of, concurrency=self.concurrency)
-                async with contextlib.aclosing(fetches) as outcomes:
-                    async for summary, participants, error in outcomes:
-                        if error is not None:
-                            failures += 1
-                            self.errors.append(error)
-                            continue
+        """Sync one window (what a worker of a distributed sync runs for its unit)."""
+        await self.units([unit])
+
+    async def units(self, units: Sequence[WorkUnit]) -> None:
+        """Sync ``units``: adjacent windows listed together, all fetches through one pool.
+
+        One task lists (a page ahead of the fetches, across listings); the conferences to
+        fetch, of whichever window, go through one fan-out of ``concurrency`` fetches, so
+        the client's limiter stays full from the first page to the last. A listing's
+        windows are marked once its last conference is back and committed. Failures of a
+        listing or a conference are in :attr:`errors`; a :class:`StoreError` ends it all.
+        """
+        listings = [_ListingState(listing) for listing in join_windows(units)]
+        queue: asyncio.Queue[_Queued] = asyncio.Queue(maxsize=1)
+        producer = asyncio.ensure_future(self._list_all(listings, queue))
+        try:
+            fetches = map_bounded(self._queued(queue), self._fetch, concurrency=self.concurrency)
+            async with contextlib.aclosing(fetches) as outcomes:
+                async for (state, summary), participants, error in outcomes:
+                    if self.store_failure is not None:
+                        raise self.store_failure
+                    state.pending -= 1
+                    if error is not None:
+                        state.mark(state.failed, summary)
+                        self.errors.append(error)
+                    else:
                         record = ConferenceRecord(summary, participants or [])
-                        unsettled |= not record.settled
+                        if not record.settled:
+                            state.mark(state.unsettled, summary)
                         self.writer.add(record)
                         self.fetched += 1
                         self.report()
-        # The window's records must be committed before the window may be marked.
+                    self._finish_when_done(state)
+            await producer
+            await asyncio.gather(*(state.finish for state in listings if state.finish))
+        finally:
+            tasks = [producer, *(state.finish for state in listings if state.finish)]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _list_all(self, listings: list[_ListingState], queue: asyncio.Queue[_Queued]) -> None:
+        """Run the listings, a few at once, handing each page's unsettled conferences on."""
+
+        async def one(state: _ListingState) -> None:
+            await self._list(state, queue)
+
+        try:
+            runs = map_bounded(listings, one, concurrency=LISTINGS_AT_ONCE)
+            async with contextlib.aclosing(runs) as outcomes:
+                async for _, _, error in outcomes:
+                    if error is not None:
+                        raise error  # only a store failure gets here
+        except Exception as error:  # the fetching side raises it: it ends the run
+            await queue.put(error)
+        else:
+            await queue.put(None)
+
+    async def _list(self, state: _ListingState, queue: asyncio.Queue[_Queued]) -> None:
+        query = state.listing.query()
+        pages = self.client.conferences._list_raw(query, page_size=1000).pages()
+        try:
+            async with contextlib.aclosing(pages) as stream:
+                async for page in stream:
+                    self.conferences += len(page.items)
+                    sids = [s.get("conference_sid") for s in page.items]
+                    known = [sid for sid in sids if isinstance(sid, str)]
+                    done = set() if self.refresh else await self.store.settled(known)
+                    todo = [s for s in page.items if s.get("conference_sid") not in done]
+                    self.skipped += len(page.items) - len(todo)
+                    if todo:
+                        state.pending += len(todo)
+                        await queue.put([(state, summary) for summary in todo])
+        except StoreError:
+            raise
+        except Exception as error:
+            # Not listed completely: none of its windows is marked; the next run lists them.
+            state.broken = True
+            self.errors.append(error)
+        state.listed = True
+        self._finish_when_done(state)
+
+    @staticmethod
+    async def _queued(queue: asyncio.Queue[_Queued]) -> AsyncIterator[_Item]:
+        while (batch := await queue.get()) is not None:
+            if isinstance(batch, Exception):
+                raise batch
+            for item in batch:
+                yield item
+
+    async def _fetch(self, item: _Item) -> list[dict[str, Any]]:
+        return await self.participants_of(item[1])
+
+    def _finish_when_done(self, state: _ListingState) -> None:
+        if state.listed and not state.pending and not state.broken and state.finish is None:
+            state.finish = asyncio.ensure_future(self._finish(state))
+            state.finish.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, StoreError) and self.store_failure is None:
+            self.store_failure = error
+
+    async def _finish(self, state: _ListingState) -> None:
+        # The windows' records must be committed before a window may be marked.
         await self.writer.flush()
-        if failures:
-            return  # not listed completely: the next run lists it again
-        closed = unit.closable(self.now) and not unsettled
-        await self.store.finish_window(unit, closed=closed, listed_at=self.now)
-        self.windows_done += 1
-        self.windows_closed += int(closed)
-        self.report()
+        for unit in state.listing.units:
+            if unit in state.failed:
+                continue  # not fetched completely: the next run lists it again
+            closed = unit.closable(self.now) and unit not in state.unsettled
+            await self.store.finish_window(unit, closed=closed, listed_at=self.now)
+            self.windows_done += 1
+            self.windows_closed += int(closed)
+            self.report()
+
+
+#: What the listing side hands the fetching side: a page's conferences to fetch, the
+#: error that ended the listing (a store failure), or ``None`` after the last listing.
+_Item = tuple["_ListingState", Mapping[str, Any]]
+_Queued = list[_Item] | Exception | None
+
+
+@attrs.define(eq=False)
+class _ListingState:
+    """Where one listing of a run stands."""
+
+    listing: Listing
+    #: Conferences handed to the fetches and not back yet.
+    pending: int = 0
+    #: Its last page was listed (or the listing failed).
+    listed: bool = False
+    #: The listing failed: none of its windows is marked.
+    broken: bool = False
+    #: Windows holding a conference still unsettled / one that could not be fetched.
+    unsettled: set[WorkUnit] = attrs.Factory(set)
+    failed: set[WorkUnit] = attrs.Factory(set)
+    #: Committing and marking its windows, once everything is back.
+    finish: asyncio.Task[None] | None = None
+
+    def mark(self, windows: set[WorkUnit], summary: Mapping[str, Any]) -> None:
+        """Add the window of ``summary`` to ``windows`` (every window, if it is not known)."""
+        unit = self.listing.unit_of(summary.get("create_time"))
+        windows.update(self.listing.units if unit is None else (unit,))
 
 
 def _subaccounts(values: Iterable[str]) -> list[str | None]:
@@ -320,16 +440,12 @@ async def run_sync(
     writer = run.writer
     run.report()
     try:
-        # As many windows at once as requests may be in flight: a window spends much of its
-        # time waiting (listing, store round trips), and the client's limiter, not the
-        # window count, bounds the requests.
-        windows = map_bounded(plan.units, run.unit, concurrency=run.concurrency)
-        async with contextlib.aclosing(windows) as outcomes:
-            async for _, _, error in outcomes:
-                if isinstance(error, StoreError):
-                    raise error  # the store cannot take more: stop everything
-                if error is not None:
-                    run.errors.append(error)
+        try:
+            await run.units(plan.units)
+        except StoreError:
+            raise  # the store cannot take more: stop everything
+        except Exception as error:
+            run.errors.append(error)
         await writer.flush()
     finally:
         await writer.aclose()

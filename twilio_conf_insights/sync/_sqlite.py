@@ -327,6 +327,11 @@ class SQLiteStore(StoreBase):
                 chunk,
             ):
                 old_participants.setdefault(sid, {})[psid] = text
+        # Rows go in with one executemany per table, not statements per conference (less
+        # Python on the store thread, which shares the GIL with the event loop); a deletion
+        # first writes the participants queued before it, so statements keep record order.
+        conference_rows: list[tuple[Any, ...]] = []
+        participant_rows: list[tuple[str, str, str | None, str]] = []
         for record in records:
             summary = record.summary
             sid = record.conference_sid
@@ -348,8 +353,7 @@ class SQLiteStore(StoreBase):
                 settled += int(is_settled and not old[1])
             unsettled += int(not is_settled)
             if old is None or old[0] != summary_json or old[1] != int(is_settled):
-                db.execute(
-                    _UPSERT_CONFERENCE,
+                conference_rows.append(
                     (
                         sid,
                         summary.get("account_sid"),
@@ -358,16 +362,19 @@ class SQLiteStore(StoreBase):
                         int(is_settled),
                         now,
                         summary_json,
-                    ),
+                    )
                 )
-            if changed_parts:
-                db.executemany(_UPSERT_PARTICIPANT, changed_parts)
-                participants_written += len(changed_parts)
+            participant_rows += changed_parts
+            participants_written += len(changed_parts)
             if gone:
+                db.executemany(_UPSERT_PARTICIPANT, participant_rows)
+                participant_rows = []
                 db.executemany(
                     "DELETE FROM participant_summaries WHERE participant_sid = ?",
                     [(psid,) for psid in gone],
                 )
+        db.executemany(_UPSERT_CONFERENCE, conference_rows)
+        db.executemany(_UPSERT_PARTICIPANT, participant_rows)
         return WriteCounts(new, updated, settled, unsettled, participants_written)
 
     # -- reading back -----------------------------------------------------------------------

@@ -20,9 +20,12 @@ from .._errors import InvalidArgumentError
 
 __all__ = [
     "CLOSE_AFTER",
+    "LIST_SPAN",
+    "Listing",
     "WorkUnit",
     "cut_windows",
     "format_time",
+    "join_windows",
     "parse_duration",
     "parse_time",
     "scope_key",
@@ -32,6 +35,8 @@ __all__ = [
 #: conference's summaries settle within 30 minutes of its end, and conferences older than
 #: 24 hours no longer appear in a window.
 CLOSE_AFTER = timedelta(hours=24, minutes=30)
+#: Adjacent windows of one scope are listed together, this much of them at a time.
+LIST_SPAN = timedelta(hours=24)
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -61,6 +66,17 @@ def format_time(moment: datetime) -> str:
 def parse_time(text: str) -> datetime:
     """The inverse of :func:`format_time`."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _moment(value: object) -> datetime | None:
+    """An API timestamp (ISO 8601; no offset means UTC) as an aware datetime, or ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _whole_second(moment: datetime) -> datetime:
@@ -171,3 +187,74 @@ def cut_windows(
     ]
     units.reverse()
     return units
+
+
+@attrs.frozen
+class Listing:
+    """Adjacent windows of one scope, newest first, listed with one query.
+
+    One listing of ``[units[-1].start, units[0].end)`` returns exactly the conferences of
+    all its windows, so a day of one-hour windows costs one request (or one per 1000
+    conferences) instead of 24. Each conference belongs to the window its ``create_time``
+    falls in (:meth:`unit_of`); a listing of one window is that window's own query.
+    """
+
+    units: tuple[WorkUnit, ...]
+
+    def __attrs_post_init__(self) -> None:
+        if not self.units:
+            raise ValueError("a listing holds at least one window")
+        for newer, older in itertools.pairwise(self.units):
+            if older.end != newer.start or older.scope != newer.scope:
+                raise ValueError(f"not adjacent windows of one scope: {older}, {newer}")
+
+    @property
+    def start(self) -> datetime:
+        """The start of the oldest window."""
+        return self.units[-1].start
+
+    @property
+    def end(self) -> datetime:
+        """The end of the newest window."""
+        return self.units[0].end
+
+    def query(self) -> dict[str, str]:
+        """The Twilio query parameters that list exactly the conferences of its windows."""
+        query = self.units[0].query()
+        query["CreatedAfter"] = format_time(self.start)
+        return query
+
+    def unit_of(self, create_time: object) -> WorkUnit | None:
+        """The window a conference created at ``create_time`` belongs to (``None``: unknown).
+
+        ``None`` for a timestamp that does not read, or lies outside the listing's range.
+        """
+        moment = _moment(create_time)
+        if moment is None:
+            return None
+        for unit in self.units:
+            if unit.start <= moment < unit.end:
+                return unit
+        return None
+
+
+def join_windows(units: Iterable[WorkUnit], span: timedelta = LIST_SPAN) -> list[Listing]:
+    """Group ``units`` (newest first, as planned) into listings of adjacent windows.
+
+    A listing takes the next unit while it is of the same scope, ends where the listing
+    starts, and keeps the listing within ``span`` (a listing always takes one window, however
+    wide). The order of the units is kept.
+    """
+    groups: list[list[WorkUnit]] = []
+    for unit in units:
+        group = groups[-1] if groups else None
+        if (
+            group is not None
+            and unit.end == group[-1].start
+            and unit.scope == group[-1].scope
+            and group[0].end - unit.start <= span
+        ):
+            group.append(unit)
+        else:
+            groups.append([unit])
+    return [Listing(tuple(group)) for group in groups]
