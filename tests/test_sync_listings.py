@@ -84,9 +84,7 @@ def test_a_window_wider_than_the_span_is_a_listing_of_its_own() -> None:
         ("2025-06-03T05:59:59.999+00:00", 5),
     ],
 )
-def test_a_conference_belongs_to_the_window_of_its_create_time(
-    create_time: str, hour: int
-) -> None:
+def test_a_conference_belongs_to_the_window_of_its_create_time(create_time: str, hour: int) -> None:
     """`unit_of` places a create_time in the window whose [start, end) holds it."""
     (newest, *_) = join_windows(_day(timedelta(hours=1)))
     unit = newest.unit_of(create_time)
