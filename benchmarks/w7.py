@@ -242,9 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="recorded rounds (default 3)")
     parser.add_argument(
         "--caps",
-        type=lambda text: [int(part) for part in text.split(",")],
+        type=lambda text: [int(part) for part in text.split(",") if part.strip()],
         default=[8, 16, 32],
-        help="comma-separated caps (default 8,16,32)",
+        help="comma-separated caps (default 8,16,32; empty: only the shared-account run)",
     )
     parser.add_argument("--retry-after", help="Retry-After header of the 429s (default: none)")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-account run")

@@ -97,7 +97,11 @@ async def test_rate_limit_spaces_the_requests_the_server_receives(
 
 @pytest.mark.parametrize(
     ("throttle", "limit_after_429"),
-    [(None, 8), (ThrottlePolicy(enabled=False), 16), (ThrottlePolicy(decrease_factor=0.25), 4)],
+    [
+        (ThrottlePolicy(initial_limit=16), 8),
+        (ThrottlePolicy(enabled=False), 16),
+        (ThrottlePolicy(initial_limit=16, decrease_factor=0.25), 4),
+    ],
     ids=["default", "disabled", "quarter"],
 )
 async def test_throttle_policy_decides_how_far_a_429_lowers_the_limit(
@@ -106,7 +110,8 @@ async def test_throttle_policy_decides_how_far_a_429_lowers_the_limit(
     throttle: ThrottlePolicy | None,
     limit_after_429: int,
 ) -> None:
-    """throttle= on the client: by default a 429 halves the limit; a disabled policy keeps it."""
+    """throttle= on the client: a lone request's 429 halves the limit (by default); a
+    disabled policy keeps it."""
     client = make_client(max_concurrency=16, throttle=throttle)
     fake.faults.queue(FaultKind.RATE_LIMIT)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])

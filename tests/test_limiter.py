@@ -39,9 +39,12 @@ def test_a_429_lowers_the_limit_once_per_burst_and_events_report_it() -> None:
     clock = FakeClock()
     changes: list[tuple[str, int]] = []
     limiter = AdaptiveLimiter(
-        64, clock=clock, on_change=lambda stats, reason: changes.append((reason, stats.limit))
+        64,
+        throttle=ThrottlePolicy(initial_limit=16),
+        clock=clock,
+        on_change=lambda stats, reason: changes.append((reason, stats.limit)),
     )
-    assert limiter.limit == 16  # the default initial limit
+    assert limiter.limit == 16
     generation = limiter.generation
     limiter.record_throttle(None, level=13, generation=generation)
     limiter.record_throttle(None, level=15, generation=generation)  # sent before the cut

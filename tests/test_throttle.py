@@ -65,30 +65,124 @@ def test_throttles_of_an_earlier_generation_count_once() -> None:
     assert control.limit == 31
 
 
-def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
-    """At the ceiling the limit waits probe_interval, then probes 1, 2, 4... slots above it.
+def _busy(control: LimitController, times: int = 100) -> None:
+    for _ in range(times):
+        control.on_success(level=control.limit)
 
-    The step doubles up to a quarter of the ceiling (here 10 // 4 = 2).
-    """
+
+def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
+    """At the ceiling the limit waits probe_interval, then probes 1, 2, 4, 4... slots above."""
     clock = FakeClock()
     control = _controller(clock=clock, initial_limit=16, probe_interval=1.0)
     control.on_throttle(level=11, generation=control.generation)
     assert control.limit == 10
-    for _ in range(100):
-        control.on_success(level=control.limit)
+    _busy(control)
     assert control.limit == 10  # no time has passed: held
     seen = []
-    for _ in range(3):
+    for _ in range(4):
         clock.now += 1.0
-        for _ in range(100):
-            control.on_success(level=control.limit)
+        _busy(control)
         seen.append(control.limit)
-    assert seen == [11, 13, 15]
-    control.on_throttle(level=15, generation=control.generation)
+    assert seen == [11, 13, 17, 21]
+    control.on_throttle(level=22, generation=control.generation)  # the probe found the cap
+    assert control.limit == 21
+    clock.now += 2.0  # a failed probe doubles the hold
+    _busy(control)
+    assert control.limit == 22  # and the step starts again at one
+
+
+def test_failed_probes_double_the_hold_up_to_eight_intervals() -> None:
+    """Against a fixed cap each failed probe waits twice as long, at most 8 probe_intervals."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=16, probe_interval=1.0)
+    control.on_throttle(level=11, generation=control.generation)
+    waits = []
+    for _ in range(6):
+        waited = 0.0
+        while control.limit == 10:
+            clock.now += 0.25
+            waited += 0.25
+            _busy(control)
+        waits.append(waited)
+        control.on_throttle(level=11, generation=control.generation)  # the probe fails
+        assert control.limit == 10
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_a_probe_that_holds_brings_the_hold_back_down() -> None:
+    """After failed probes, each probe that passes without a 429 halves the hold again."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=16, probe_interval=1.0)
+    control.on_throttle(level=11, generation=control.generation)
+    for _ in range(3):  # holds of 1, 2 and 4 s, each probe failing: the next hold is 8 s
+        while control.limit == 10:
+            clock.now += 0.25
+            _busy(control)
+        control.on_throttle(level=11, generation=control.generation)
+    clock.now += 8.0
+    _busy(control)
+    assert control.limit == 11  # probed, and this time no 429 comes
+    clock.now += 7.9
+    _busy(control)
+    assert control.limit == 11  # the hold is still 8 s for the probe that is running...
+    clock.now += 0.1
+    _busy(control)
+    assert control.limit == 13  # ...which held: the next hold is 4 s
+    clock.now += 3.9
+    _busy(control)
+    assert control.limit == 13
+    clock.now += 0.1
+    _busy(control)
+    assert control.limit == 17
+
+
+def test_a_429_below_the_ceiling_means_sharing_and_cuts_by_the_contention_factor() -> None:
+    """Below a level known to be safe a 429 is another client's doing: a fractional cut.
+
+    From then on every 429 cuts so, also a probe's, and a client with few slots probes
+    sooner, down to half the interval.
+    """
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=40, probe_interval=1.0)
+    control.on_throttle(level=25, generation=control.generation)
+    assert control.limit == 24  # its own excess: just below the level
+    control.on_throttle(level=24, generation=control.generation)
+    assert control.limit == 23  # at the ceiling: still its own excess
+    control.on_throttle(level=20, generation=control.generation)
+    assert control.limit == 15  # below it: floor(20 * 0.75)
     clock.now += 1.0
-    for _ in range(100):
-        control.on_success(level=control.limit)
-    assert control.limit == 15  # the probe step starts again at one
+    _busy(control)
+    assert control.limit == 16  # probed
+    control.on_throttle(level=16, generation=control.generation)
+    assert control.limit == 12  # a contended client's failed probe: floor(16 * 0.75)
+    control.on_throttle(level=8, generation=control.generation)
+    assert control.limit == 6
+    clock.now += 0.5  # 6 of 16 slots: 0.375 s would do, but never less than half
+    _busy(control)
+    assert control.limit == 7
+
+
+def test_a_cut_held_up_by_the_floor_is_not_known_to_be_safe() -> None:
+    """A lone client against a cap far below its limit is not mistaken for a shared one."""
+    control = _controller(initial_limit=8)
+    control.on_throttle(level=2, generation=control.generation)
+    assert control.limit == 4  # at most halved, though the 429 came at level 2
+    control.on_throttle(level=2, generation=control.generation)
+    assert control.limit == 2  # its own excess again, not a fractional cut to 1 of 2
+    control.on_throttle(level=2, generation=control.generation)
+    assert control.limit == 1
+
+
+@pytest.mark.parametrize(
+    ("level", "enabled", "pauses"),
+    [(None, True, True), (1, True, True), (2, True, False), (5, False, True)],
+    ids=["503", "alone-in-flight", "lower-concurrency-explains-it", "pinned"],
+)
+def test_retry_after_pauses_the_client_only_where_a_lower_limit_cannot_help(
+    level: int | None, enabled: bool, pauses: bool
+) -> None:
+    """A 503's Retry-After pauses the client, a 429's only when alone in flight or pinned."""
+    assert _controller(enabled=enabled).pauses_client(level) is pauses
 
 
 def test_a_503_cuts_by_the_decrease_factor_and_keeps_the_ceiling() -> None:
@@ -109,7 +203,12 @@ def test_disabled_policy_pins_max_concurrency() -> None:
 
 @pytest.mark.parametrize(
     "policy",
-    [{"initial_limit": 0}, {"decrease_factor": 1.0}, {"probe_interval": -1}],
+    [
+        {"initial_limit": 0},
+        {"decrease_factor": 1.0},
+        {"contention_factor": 0.0},
+        {"probe_interval": -1},
+    ],
 )
 def test_policy_rejects_nonsense_with_invalid_argument_error(policy: dict[str, Any]) -> None:
     """A bad ThrottlePolicy field raises InvalidArgumentError naming the field."""
@@ -168,8 +267,9 @@ def test_finds_a_servers_cap_and_then_rarely_exceeds_it(cap: int) -> None:
     assert control.limit in (cap, cap + 1)
     # Finding it costs less than the initial window twice over (one 429 at most halves)...
     assert sum(throttled[:50]) < 2 * ThrottlePolicy().initial_limit
-    # ...and then at most one probe a second, each costing one 429.
+    # ...and then ever rarer probes (the hold doubles up to 8 probe_intervals), one 429 each.
     assert sum(throttled[50:]) <= 10
+    assert sum(throttled[250:]) <= 5
 
 
 def test_throttles_that_pause_the_client_make_probing_ten_times_rarer() -> None:

@@ -174,7 +174,7 @@ class AdaptiveLimiter:
         if retry_after is not None and retry_after > 0 and self._policy.pause_on_retry_after:
             pause = retry_after
             until = self._clock() + retry_after
-            if until > self._pause_until:
+            if until > self._pause_until and self._control.pauses_client(level):
                 self._pause_until = until
                 changed = True
         if self._control.on_throttle(level, generation, pause):

@@ -13,12 +13,26 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   request sent in an earlier generation was sent before the client reacted: it counts as
   the same event, and may only refine the cut with its level.
 
+* **A 429 below the ceiling means sharing.** A client's own excess is found at or above
+  its ceiling; a 429 below it says that another client of the account took the capacity.
+  From then on the client is *contended*: every 429 cuts multiplicatively (to
+  ``contention_factor`` of its level), as in TCP's AIMD, and a client with fewer than 16
+  slots probes sooner (down to half the interval), so that clients sharing a cap converge
+  to equal shares instead of keeping the shares they happened to start with.
+
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
-ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 1, 2, 4 ...
-slots per interval (at most a quarter of the limit) while no throttle comes, so a cap that
-grew (another service on the account went quiet) is found again in a few intervals.
-A 503 carries no level: it cuts the limit by ``decrease_factor``.
+ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 1, 2, then
+4 slots per interval while no throttle comes, so capacity that another client of the
+account gave back is taken up again within a few intervals. A probe that fails (a 429
+above the last safe level) doubles the hold, up to 8 times ``probe_interval``, so that a
+fixed cap costs few 429s; every successful probe halves it back. A 503 carries no level:
+it cuts the limit by ``decrease_factor``.
+
+A 429's ``Retry-After`` delays that request's retry (the retry policy honours it); it
+pauses the whole client only when lowering the concurrency cannot explain the 429: when
+the request was the only one in flight (a rate limit, or other clients hold the whole cap)
+or the limit is pinned. A 503's ``Retry-After`` always pauses the whole client.
 """
 
 from __future__ import annotations
@@ -37,6 +51,14 @@ __all__ = ["LimitController", "ThrottlePolicy"]
 
 #: Hold at the ceiling this many times a server-requested pause before probing again.
 _PAUSE_TO_HOLD = 10.0
+#: Every failed probe doubles the hold at the ceiling, up to this many times its base.
+_MAX_HOLD = 8.0
+#: The largest probe step, in slots: the same for every client, so that clients sharing an
+#: account grow alike (a step that grew with the limit would favour the larger share).
+_MAX_PROBE_STEP = 4
+#: A contended client with fewer slots than this holds proportionally shorter (down to
+#: half): the smaller shares grow faster, which is what evens them out.
+_FULL_HOLD_LIMIT = 16
 
 
 def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -67,12 +89,19 @@ class ThrottlePolicy:
     #: Adapt the concurrency limit to throttling.
     enabled: bool = True
     #: The limit a client starts with (capped at ``max_concurrency``); it grows from there.
-    initial_limit: int = attrs.field(default=16, validator=_positive_int)
+    #: Low on purpose: slow start reaches a high cap in a few round trips, while clients
+    #: of a shared account that all start high meet the cap with a burst of 429s.
+    initial_limit: int = attrs.field(default=8, validator=_positive_int)
     #: The most one throttle may cut at once (0.5: at most halve), and the cut of a 503.
     decrease_factor: float = attrs.field(default=0.5, validator=_fraction)
+    #: Once a 429 came below the ceiling (another client took the capacity), every 429 cuts
+    #: to this fraction of its level, so that clients sharing an account converge to equal
+    #: shares.
+    contention_factor: float = attrs.field(default=0.75, validator=_fraction)
     #: Seconds at the learned ceiling, without a throttle, before probing above it.
-    probe_interval: float = attrs.field(default=1.0, validator=_non_negative)
-    #: Pause every new request of the client for the server's ``Retry-After``.
+    probe_interval: float = attrs.field(default=0.15, validator=_non_negative)
+    #: Pause every new request of the client for the server's ``Retry-After`` (a 503's,
+    #: or a 429's that a lower concurrency cannot explain: see the module documentation).
     pause_on_retry_after: bool = True
 
 
@@ -102,11 +131,17 @@ class LimitController:
         self._successes = 0
         self._held_since = 0.0
         self._probe_step = 1
-        self._hold = policy.probe_interval
-        # Doubling probes find a grown cap fast, but in an account shared by several
-        # clients a big step grabs the others' share: cap it at a quarter of the limit.
-        self._max_probe_step = max(1, self.limit // 4)
+        #: The level last known to be safe: that of the last cut, or of a whole hold without
+        #: a throttle (a probe raises the ceiling above it). ``None`` before any throttle.
+        self._safe: int | None = None
+        #: The hold at the ceiling before a probe, and what it returns to after a success.
+        self._base_hold = policy.probe_interval
+        self._hold = self._base_hold
         self._burst_floor = 1
+        #: Whether a 429 came at a level known to be safe: the account is shared.
+        self._contended = False
+        #: Whether the last probe ended in a 429 (then the hold is not halved again).
+        self._probe_failed = False
 
     def on_success(self, level: int) -> bool:
         """A response that was not throttled, sent at ``level``; whether the limit rose."""
@@ -115,12 +150,19 @@ class LimitController:
         ceiling = self.ceiling
         if ceiling is not None and self.limit >= ceiling:
             now = self._clock()
-            if now - self._held_since < self._hold:
+            hold = self._hold
+            if self._contended:
+                hold *= min(1.0, max(0.5, self.limit / _FULL_HOLD_LIMIT))
+            if now - self._held_since < hold:
                 return False
             # Held long enough without a throttle: the cap may have grown; probe above it.
             self._held_since = now
+            self._safe = ceiling
             self.ceiling = ceiling + self._probe_step
-            self._probe_step = min(2 * self._probe_step, self._max_probe_step)
+            self._probe_step = min(2 * self._probe_step, _MAX_PROBE_STEP)
+            if not self._probe_failed:  # the last probe held: the next comes sooner
+                self._hold = max(self._base_hold, self._hold / 2)
+            self._probe_failed = False
             if self.ceiling >= self.max:
                 self.ceiling = None
         self._successes += 1
@@ -142,7 +184,8 @@ class LimitController:
         if pause:
             # When throttles pause the whole client, a failed probe costs that pause:
             # probe ten times less often than that, and count the hold from its end.
-            self._hold = max(self.policy.probe_interval, _PAUSE_TO_HOLD * pause)
+            self._base_hold = max(self.policy.probe_interval, _PAUSE_TO_HOLD * pause)
+            self._hold = max(self._hold, self._base_hold)
             self._held_since = max(self._held_since, self._clock() + pause)
         if generation < self.generation:
             return self._same_burst(level)
@@ -151,17 +194,43 @@ class LimitController:
         if level is None:
             lowered = floor if floor < self.limit else max(1, self.limit - 1)
         else:
-            lowered = min(self.limit, max(level - 1, floor))
+            safe = self._safe
+            if self._contended or (safe is not None and level < safe):
+                self._contended = True
+                # Below a level known to be safe: another client of the account takes
+                # capacity. Cut by a fraction, so that clients sharing an account converge
+                # to equal shares; probe at the base rate, like every other client.
+                cut = math.floor(level * self.policy.contention_factor)
+                self._hold = self._base_hold
+            else:
+                # This client's own excess: the cap lies just below. A failed probe (the
+                # ceiling was raised above the safe level) makes the next one rarer, so
+                # that a fixed cap costs little.
+                cut = level - 1
+                if safe is not None and self.ceiling is not None and self.ceiling > safe:
+                    self._hold = min(2 * self._hold, _MAX_HOLD * self._base_hold)
+                    self._probe_failed = True
+            lowered = min(self.limit, max(cut, floor))
             self.ceiling = lowered
+            # A cut held up by the floor is not known to be safe: a 429 below it may still be
+            # this client's own excess.
+            self._safe = lowered if cut >= floor else None
             self._held_since = max(self._held_since, self._clock())
             self._probe_step = 1
-            self._max_probe_step = max(1, lowered // 4)
         self.generation += 1
         self.throttles += 1
         self._successes = 0
         changed = lowered != self.limit
         self.limit = lowered
         return changed
+
+    def pauses_client(self, level: int | None) -> bool:
+        """Whether a throttle's ``Retry-After`` should pause the whole client.
+
+        Only where a lower concurrency cannot be the answer: a 503 (no level), a 429 of a
+        request that was alone in flight, or a limit that is pinned.
+        """
+        return level is None or level <= 1 or not self.policy.enabled
 
     def _same_burst(self, level: int | None) -> bool:
         """A 429 of a request sent before the last cut: it may only refine the cut.
@@ -177,4 +246,5 @@ class LimitController:
         if lowered >= self.limit:
             return False
         self.limit = self.ceiling = lowered
+        self._safe = lowered if level - 1 >= self._burst_floor else None
         return True
