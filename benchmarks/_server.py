@@ -3,8 +3,8 @@
 A server in the benchmark's own process would share its event loop and its CPU clock with
 the client under test, so every measurement would include the server's work. The child
 runs :class:`twilio_conf_insights.testing.FakeTwilio` and takes one-line commands on stdin
-(``latency 0.02``, ``cap 16 -``, ``reset``, ``requests``); closing stdin stops it, so it
-cannot outlive the runner.
+(``latency 0.02``, ``cap 16 -``, ``reset``, ``requests``, ``throttled``); closing stdin
+stops it, so it cannot outlive the runner.
 """
 
 from __future__ import annotations
@@ -131,9 +131,16 @@ class ServerProcess:
 
     def request_count(self) -> int:
         """Requests the server received since the last :meth:`reset_stats`."""
+        return self._count("requests")
+
+    def throttled_count(self) -> int:
+        """Requests answered 429 by the concurrency cap since the last :meth:`reset_stats`."""
+        return self._count("throttled")
+
+    def _count(self, command: str) -> int:
         process = self._require()
         assert process.stdin is not None
-        process.stdin.write("requests\n")
+        process.stdin.write(f"{command}\n")
         process.stdin.flush()
         return int(self._read_line(_COMMAND_TIMEOUT))
 
@@ -262,6 +269,8 @@ async def _serve(options: argparse.Namespace) -> None:
                 print("ok", flush=True)
             elif command == "requests":
                 print(len(fake.requests), flush=True)
+            elif command == "throttled":
+                print(fake.cap_rejections, flush=True)
             elif command == "unsettled" and len(arguments) == 1:
                 every = int(arguments[0])
                 for index, sid in enumerate(conference_sids):

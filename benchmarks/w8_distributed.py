@@ -1,11 +1,19 @@
 """W8: a backfill of many subaccounts into PostgreSQL, one process vs several workers.
 
     python benchmarks/w8_distributed.py [--subaccounts 200 --per-subaccount 50 --workers 3]
+    python benchmarks/w8_distributed.py --subaccounts 60 --cap 16   # one account's limit
 
 The fake (20 ms per response) runs in a process of its own; Redis and PostgreSQL are
 Debian's servers started on loopback in temp dirs (as the tests do). Both runs sync the
 same range into an empty database; the two stores are compared record by record. Results
-go to ``benchmarks/results/w8.json`` and ``w8.md``.
+go to ``benchmarks/results/w8.json``.
+
+With ``--cap N`` the fake answers 429 above N requests in flight on the account (Twilio's
+concurrency limit) for both runs: the one process is tuned by hand to the limit
+(``max_concurrency=N``, adaptive limiter off), the workers keep the defaults and must find
+the limit themselves. The targets (at most 5% of requests answered 429, the workers' wall
+at most 1.2x the tuned process's) get a PASS or MISS each; results go to
+``benchmarks/results/w8-capped.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from _server import ServerProcess  # noqa: E402
 
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
 from tests.store_fixtures import fresh_database, stored_records  # noqa: E402
-from twilio_conf_insights import InsightsClient  # noqa: E402
+from twilio_conf_insights import InsightsClient, ThrottlePolicy  # noqa: E402
 from twilio_conf_insights.distributed import sync_with_workers  # noqa: E402
 from twilio_conf_insights.sync import open_store  # noqa: E402
 
@@ -39,6 +47,10 @@ NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 #: The fake gives its subaccounts about this share of the conferences between them.
 SUBACCOUNT_SHARE = 0.2
 WINDOW = timedelta(days=1)
+#: Issue targets under a concurrency cap: the share of requests answered 429, and the
+#: workers' wall against one process tuned to the cap.
+THROTTLED_SHARE = 0.05
+WALL_RATIO = 1.2
 
 
 async def _worker(env: dict[str, str], broker: str, db: str) -> Any:
@@ -67,6 +79,8 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         prebuild=False,
     )
     info = fake.start()
+    if options.cap:
+        fake.set_cap(options.cap, options.retry_after)
     base, account, token = info.origin, info.account_sid, info.auth_token
     subaccounts = [f"AC{i:032x}" for i in range(1, options.subaccounts + 1)]
     results: dict[str, Any] = {}
@@ -78,11 +92,15 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         }
         created_after = NOW - timedelta(days=4)
 
-        # One process, the client's defaults (adaptive limit, up to 32 in flight).
+        # One process: the client's defaults (adaptive limit, up to 32 in flight), or under
+        # a cap the client tuned by hand to it, as someone who knew the limit would run it.
+        tuned: dict[str, Any] = {}
+        if options.cap:
+            tuned = {"max_concurrency": options.cap, "throttle": ThrottlePolicy(enabled=False)}
         single_db = await fresh_database(postgres)
         fake.reset_stats()
         async with InsightsClient(
-            account, token, insights_base_url=base, api_base_url=base
+            account, token, insights_base_url=base, api_base_url=base, **tuned
         ) as client:
             store = await open_store(single_db)
             started = time.perf_counter()
@@ -92,6 +110,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         results["one_process"] = {
             "wall_s": round(single_wall, 2),
             "requests": fake.request_count(),
+            "throttled": fake.throttled_count(),
             "summary": single.line(),
         }
         print("one process:", results["one_process"], flush=True)
@@ -125,6 +144,7 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         results[f"{options.workers}_workers"] = {
             "wall_s": round(many_wall, 2),
             "requests": fake.request_count(),
+            "throttled": fake.throttled_count(),
             "summary": many.line(),
         }
         print(f"{options.workers} workers:", results[f"{options.workers}_workers"], flush=True)
@@ -132,11 +152,30 @@ async def _run(options: argparse.Namespace) -> dict[str, Any]:
         results["stores_equal"] = same
         results["conferences"] = single.conferences
         results["ratio_workers_to_one"] = round(many_wall / single_wall, 3)
+        if options.cap:
+            workers_result = results[f"{options.workers}_workers"]
+            results["targets"] = _verdicts(workers_result, many_wall / single_wall)
     finally:
         fake.stop()
         postgres.close()
         redis.close()
     return results
+
+
+def _verdicts(workers: dict[str, Any], ratio: float) -> list[dict[str, Any]]:
+    share = workers["throttled"] / workers["requests"]
+    return [
+        {
+            "target": f"<= {THROTTLED_SHARE:.0%} of the workers' requests answered 429",
+            "observed": f"{share:.1%} ({workers['throttled']} of {workers['requests']})",
+            "verdict": "PASS" if share <= THROTTLED_SHARE else "MISS",
+        },
+        {
+            "target": f"workers' wall <= {WALL_RATIO}x one tuned process",
+            "observed": f"{ratio:.2f}x",
+            "verdict": "PASS" if ratio <= WALL_RATIO else "MISS",
+        },
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -145,8 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-subaccount", type=int, default=50)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "w8.json")
+    parser.add_argument(
+        "--cap", type=int, help="answer 429 above this many requests in flight (default: none)"
+    )
+    parser.add_argument("--retry-after", help="Retry-After of the cap's 429s (default: none)")
+    parser.add_argument("--output", type=Path, help="default: results/w8.json, or w8-capped.json")
     options = parser.parse_args(argv)
+    if options.output is None:
+        name = "w8-capped.json" if options.cap else "w8.json"
+        options.output = ROOT / "benchmarks" / "results" / name
     results = asyncio.run(_run(options))
     settings = {k: v for k, v in vars(options).items() if k != "output"}
     results["settings"] = settings | {"window": "1d", "cpus": os.cpu_count()}

@@ -62,7 +62,28 @@ def test_throttles_of_an_earlier_generation_count_once() -> None:
     assert not control.on_throttle(level=None, generation=sent_in)
     assert control.limit == 32 and control.throttles == 1
     assert control.on_throttle(level=32, generation=control.generation)
-    assert control.limit == 31
+    assert control.limit == 28  # a new burst: the cut to 32 was not enough (next test)
+
+
+def test_a_429_at_the_level_the_last_cut_called_safe_cuts_by_an_eighth() -> None:
+    """The client counts more in flight than the server does; the cap is found in few steps.
+
+    A 429 at or above the level the last cut called safe (and not a probe's) says that cut
+    was not enough: stepping down one slot per round trip would pay a burst per step.
+    """
+    control = _controller(initial_limit=40)
+    control.on_throttle(level=23, generation=control.generation)
+    assert control.limit == 22  # the first 429: just below its level
+    control.on_throttle(level=22, generation=control.generation)
+    assert control.limit == 19  # floor(22 * 7 / 8)
+    control.on_throttle(level=19, generation=control.generation)
+    assert control.limit == 16
+    control.on_throttle(level=3, generation=control.generation)
+    assert control.limit == 8  # below the safe level: sharing, but never more than halved
+    control = _controller(initial_limit=8)
+    control.on_throttle(level=5, generation=control.generation)
+    control.on_throttle(level=4, generation=control.generation)
+    assert control.limit == 3  # a small limit still steps down at least one slot
 
 
 def _busy(control: LimitController, times: int = 100) -> None:
@@ -139,25 +160,29 @@ def test_a_probe_that_holds_brings_the_hold_back_down() -> None:
 def test_a_429_below_the_ceiling_means_sharing_and_cuts_by_the_contention_factor() -> None:
     """Below a level known to be safe a 429 is another client's doing: a fractional cut.
 
-    From then on every 429 cuts so, also a probe's, and a client with few slots probes
-    sooner, down to half the interval.
+    From then on every 429 cuts so and doubles the hold before the next probe (the account
+    is at its cap), and a client with few slots holds shorter, down to half.
     """
     clock = FakeClock()
     control = _controller(clock=clock, initial_limit=40, probe_interval=1.0)
     control.on_throttle(level=25, generation=control.generation)
     assert control.limit == 24  # its own excess: just below the level
-    control.on_throttle(level=24, generation=control.generation)
-    assert control.limit == 23  # at the ceiling: still its own excess
     control.on_throttle(level=20, generation=control.generation)
-    assert control.limit == 15  # below it: floor(20 * 0.75)
-    clock.now += 1.0
+    assert control.limit == 15  # below it: floor(20 * 0.75); the hold doubles to 2 s
+    clock.now += 1.5
+    _busy(control)
+    assert control.limit == 15  # 15 of 16 slots: 1.875 s of hold, not over yet
+    clock.now += 0.5
     _busy(control)
     assert control.limit == 16  # probed
     control.on_throttle(level=16, generation=control.generation)
     assert control.limit == 12  # a contended client's failed probe: floor(16 * 0.75)
     control.on_throttle(level=8, generation=control.generation)
+    assert control.limit == 6  # the hold is now at its cap, 8 s
+    clock.now += 3.9
+    _busy(control)
     assert control.limit == 6
-    clock.now += 0.5  # 6 of 16 slots: 0.375 s would do, but never less than half
+    clock.now += 0.1  # 6 of 16 slots: 3 s would do, but never less than half
     _busy(control)
     assert control.limit == 7
 

@@ -8,7 +8,10 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
 * **Every request carries its level**: how many requests of this client were in flight
   when it was sent, itself included. A 429 at level *n* says that *n* was too many, so the
   limit drops straight to ``n - 1`` (never below ``decrease_factor`` of the limit in one
-  step). That level becomes the **ceiling**: a level known to be safe.
+  step). That level becomes the **ceiling**: a level known to be safe. The client counts
+  a request in flight until it has read the response, the server only until it sent it, so
+  the cap the client sees drifts: a 429 at the level the last cut called safe says that
+  cut was not enough, and cuts by an eighth rather than one slot per round trip.
 * **One decrease per burst**: every decrease opens a new *generation*; a throttle of a
   request sent in an earlier generation was sent before the client reacted: it counts as
   the same event, and may only refine the cut with its level.
@@ -16,9 +19,10 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
 * **A 429 below the ceiling means sharing.** A client's own excess is found at or above
   its ceiling; a 429 below it says that another client of the account took the capacity.
   From then on the client is *contended*: every 429 cuts multiplicatively (to
-  ``contention_factor`` of its level), as in TCP's AIMD, and a client with fewer than 16
-  slots probes sooner (down to half the interval), so that clients sharing a cap converge
-  to equal shares instead of keeping the shares they happened to start with.
+  ``contention_factor`` of its level), as in TCP's AIMD, and doubles the hold before the
+  next probe (the account is at its cap, and every client's probe costs all of them a
+  429); a client with fewer than 16 slots holds shorter (down to half), so that clients
+  sharing a cap converge to equal shares instead of keeping those they started with.
 
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
@@ -51,7 +55,8 @@ __all__ = ["LimitController", "ThrottlePolicy"]
 
 #: Hold at the ceiling this many times a server-requested pause before probing again.
 _PAUSE_TO_HOLD = 10.0
-#: Every failed probe doubles the hold at the ceiling, up to this many times its base.
+#: Every failed probe, and every 429 of a contended client, doubles the hold at the ceiling,
+#: up to this many times its base.
 _MAX_HOLD = 8.0
 #: The largest probe step, in slots: the same for every client, so that clients sharing an
 #: account grow alike (a step that grew with the limit would favour the larger share).
@@ -59,6 +64,9 @@ _MAX_PROBE_STEP = 4
 #: A contended client with fewer slots than this holds proportionally shorter (down to
 #: half): the smaller shares grow faster, which is what evens them out.
 _FULL_HOLD_LIMIT = 16
+#: The cut of a 429 at the level the last cut called safe (that cut was not enough): small
+#: enough to find the cap in two or three round trips, not so deep that it overshoots.
+_SHORTFALL_FACTOR = 0.875
 
 
 def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -195,21 +203,28 @@ class LimitController:
             lowered = floor if floor < self.limit else max(1, self.limit - 1)
         else:
             safe = self._safe
+            probing = safe is not None and self.ceiling is not None and self.ceiling > safe
             if self._contended or (safe is not None and level < safe):
                 self._contended = True
                 # Below a level known to be safe: another client of the account takes
                 # capacity. Cut by a fraction, so that clients sharing an account converge
-                # to equal shares; probe at the base rate, like every other client.
+                # to equal shares.
                 cut = math.floor(level * self.policy.contention_factor)
-                self._hold = self._base_hold
+            elif safe is not None and level >= safe and not probing:
+                # At a level the last cut called safe: that cut was not enough (the server
+                # counts fewer requests in flight than the client, which still holds the
+                # responses it is reading). One slot per round trip would pay a burst of
+                # 429s per step: cut by an eighth instead.
+                cut = min(level - 1, math.floor(level * _SHORTFALL_FACTOR))
             else:
-                # This client's own excess: the cap lies just below. A failed probe (the
-                # ceiling was raised above the safe level) makes the next one rarer, so
-                # that a fixed cap costs little.
+                # This client's own excess: the cap lies just below.
                 cut = level - 1
-                if safe is not None and self.ceiling is not None and self.ceiling > safe:
-                    self._hold = min(2 * self._hold, _MAX_HOLD * self._base_hold)
-                    self._probe_failed = True
+            if probing or self._contended:
+                # A failed probe (the ceiling was raised above the safe level), or any 429
+                # of a shared account (it is at its cap: every client's probe costs all of
+                # them), makes the next probe rarer, so that a fixed cap costs little.
+                self._hold = min(2 * self._hold, _MAX_HOLD * self._base_hold)
+                self._probe_failed = True
             lowered = min(self.limit, max(cut, floor))
             self.ceiling = lowered
             # A cut held up by the floor is not known to be safe: a 429 below it may still be
