@@ -291,3 +291,25 @@ def test_broker_with_a_file_store_is_a_usage_error(
     assert status == 2
     assert "postgresql://" in capsys.readouterr().err
     assert not store.exists()
+
+
+async def test_sync_with_postgres_down_sends_nothing_and_says_so_in_one_line(
+    slow_fake: FakeTwilio, redis_server: RedisServer
+) -> None:
+    """`sync --broker` with no PostgreSQL: exit 1, one line, no unit queued, nothing done."""
+    db = f"postgresql://sync:pg-secret@127.0.0.1:{free_port()}/insights"
+    status, out, err = await _cli(
+        slow_fake, "sync", "--broker", redis_server.url, "--db", db,
+        "--created-after", (slow_fake.data.now - timedelta(days=2)).isoformat(),
+    )  # fmt: skip
+    assert status == 1
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "cannot connect to PostgreSQL store postgresql://sync@127.0.0.1" in err
+    assert "pg-secret" not in err
+    redis = Redis.from_url(redis_server.url)
+    try:
+        assert await redis.exists(QUEUE) == 0
+    finally:
+        await redis.aclose()
+    assert slow_fake.requests == []

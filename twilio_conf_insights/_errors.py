@@ -2,7 +2,28 @@
 
 Every exception the SDK raises on purpose derives from :class:`TwilioInsightsError`, except
 invalid arguments, which raise :class:`InvalidArgumentError` (a :class:`ValueError`) before
-any request is sent.
+any request is sent::
+
+    TwilioInsightsError
+    ├── ApiError                  Twilio answered with an error status
+    │   ├── BadRequestError       400
+    │   ├── AuthenticationError   401
+    │   ├── PermissionDeniedError 403
+    │   ├── NotFoundError         404
+    │   ├── RateLimitError        429
+    │   └── ServerError           5xx
+    ├── TransportError            below HTTP: connect, timeout, disconnected, payload
+    ├── DecodeError               a body that is not the JSON the API documents
+    │   └── PaginationLoopError   next-page links in circles, or endless empty pages
+    ├── RetryExhaustedError       the retry budget ran out; ``last_error`` is the cause
+    ├── ForeignOriginError        a next-page link or redirect to another host
+    ├── ClientClosedError         (also a RuntimeError) the client was used after closing
+    └── WaitTimeoutError          (also a TimeoutError, in ``_waiting``) a waiter's deadline
+    InvalidArgumentError          (a ValueError) raised before any request
+    └── ConfigurationError        incomplete or invalid client configuration
+
+The store's errors (:class:`~twilio_conf_insights.sync.StoreError` and its subclasses) are
+:class:`OSError` subclasses: they are about a file or a database, not about Twilio.
 
 Every message and URL an exception carries is passed through
 :func:`~._redaction.redact` when the exception is built: peer-controlled text (an error
