@@ -216,3 +216,37 @@ def test_fake_settle_all_leaves_nothing_in_progress() -> None:
     assert data.processing.unsettled() == []
     for sid in pending:
         assert {p["processing_state"] for p in data.participant_summaries[sid]} <= {"complete"}
+
+
+def test_fake_settling_refuses_what_it_cannot_do() -> None:
+    """The fake's settling commands say what is wrong instead of doing something else."""
+    from twilio_conf_insights.testing import FakeData
+
+    data = FakeData(conferences=50, seed=3)
+    processing = data.processing
+    sid = processing.unsettled()[0]
+    with pytest.raises(ValueError, match="state must be one of"):
+        processing.settle_after(sid, polls=1, state="in_progress")
+    with pytest.raises(KeyError):
+        processing.settle_after("CF" + "0" * 32, polls=1)
+    with pytest.raises(ValueError, match="exactly one of polls= and seconds="):
+        processing.settle_after(sid)
+    with pytest.raises(ValueError, match="polls must be >= 0"):
+        processing.settle_after(sid, polls=-1)
+    with pytest.raises(ValueError, match="seconds must be >= 0"):
+        processing.settle_after(sid, seconds=-1.0)
+    assert sid in processing.unsettled()
+    processing.settle_after(sid, polls=0, state="timeout")
+    assert sid not in processing.unsettled()
+    assert data.conference(sid)["processing_state"] == "timeout"  # type: ignore[index]
+
+
+def test_fake_settle_all_later_settles_when_the_time_has_come() -> None:
+    """settle_all(seconds=...) leaves everything in progress until the clock passes it."""
+    from twilio_conf_insights.testing import FakeData
+
+    data = FakeData(conferences=50, seed=3)
+    pending = data.processing.unsettled()
+    assert data.processing.settle_all(seconds=3600) == len(pending)
+    data.processing.tick()
+    assert data.processing.unsettled() == pending
