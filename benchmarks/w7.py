@@ -138,7 +138,7 @@ def _shared(info: ServerInfo, server: ServerProcess, options: argparse.Namespace
     rounds = []
     for _ in range(options.rounds):
         tuned_wall, tuned = _children(env, SHARED_CAP, SHARED_CLIENTS, 1)
-        wall, clients = _children(env, UNTUNED, 1, SHARED_CLIENTS)
+        wall, clients = _children(env, options.shared_max_concurrency, 1, SHARED_CLIENTS)
         walls = [run.wall_s for run in clients]
         requests = sum(run.requests for run in clients)
         rounds.append(
@@ -248,6 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--retry-after", help="Retry-After header of the 429s (default: none)")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-account run")
+    parser.add_argument(
+        "--shared-max-concurrency",
+        type=int,
+        default=UNTUNED,
+        metavar="N",
+        help=f"max_concurrency of the shared run's three clients (default {UNTUNED}; "
+        f"{SHARED_CAP // SHARED_CLIENTS}: each pinned to its fair share, the reference)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
     options = parser.parse_args(argv)
@@ -269,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load average at start {os.getloadavg()[0]:.1f}, {time.perf_counter() - started:.0f}s"
     )
     suffix = "" if options.retry_after is None else "-retry-after"
+    if options.shared_max_concurrency != UNTUNED:
+        suffix += f"-shared-{options.shared_max_concurrency}"
     options.output.mkdir(parents=True, exist_ok=True)
     (options.output / f"w7{suffix}.json").write_text(
         json.dumps({"caps": caps, "shared": shared, "verdicts": verdicts}, indent=2),

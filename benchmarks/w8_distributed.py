@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retry-after", help="Retry-After of the cap's 429s (default: none)")
     parser.add_argument("--output", type=Path, help="default: results/w8.json, or w8-capped.json")
     options = parser.parse_args(argv)
+    if options.cap is not None and options.cap < 1:
+        parser.error(f"--cap must be at least 1, got {options.cap}")
+    if options.retry_after is not None and options.cap is None:
+        parser.error("--retry-after needs --cap (only the cap's 429s carry it)")
     if options.output is None:
         name = "w8-capped.json" if options.cap else "w8.json"
         options.output = ROOT / "benchmarks" / "results" / name

@@ -55,7 +55,7 @@ def test_a_non_string_secret_is_refused() -> None:
 
 
 async def test_api_key_credentials_are_accepted_and_never_printed() -> None:
-    """API-key auth builds a client; its repr names the key, not the secret."""
+    """API-key auth builds a client that works; its repr never shows the secret."""
     client = InsightsClient.from_env(
         {"TWILIO_ACCOUNT_SID": SID, "TWILIO_API_KEY": KEY, "TWILIO_API_SECRET": "s3cret-value"}
     )

@@ -71,6 +71,27 @@ def test_disabled_policy_keeps_the_limit_but_honours_retry_after() -> None:
     assert limiter.stats().paused_for == pytest.approx(2.0)
 
 
+def test_a_retry_after_that_pauses_nobody_still_makes_probing_rarer() -> None:
+    """A 429's Retry-After at a level a lower limit explains delays its request only.
+
+    Nothing is paused, but a failed probe would cost that wait again, so the next probe
+    waits ten of them.
+    """
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(
+        64, throttle=ThrottlePolicy(initial_limit=16, probe_interval=0.5), clock=clock
+    )
+    limiter.record_throttle(1.0, level=13, generation=limiter.generation)
+    assert (limiter.limit, limiter.stats().paused_for) == (12, 0.0)
+    limits = []
+    for step in (1.0 + 9.9, 0.1):  # the wait, then just short of ten waits; then past it
+        clock.now += step
+        for _ in range(4):
+            limiter.record_success(level=limiter.limit)
+        limits.append(limiter.limit)
+    assert limits == [12, 13]
+
+
 async def test_retry_after_pauses_every_new_request() -> None:
     """After a Retry-After, a new slot is granted only once the pause is over."""
     limiter = AdaptiveLimiter(4)

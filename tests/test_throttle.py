@@ -105,11 +105,14 @@ def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
         _busy(control)
         seen.append(control.limit)
     assert seen == [11, 13, 17, 21]
-    control.on_throttle(level=22, generation=control.generation)  # the probe found the cap
-    assert control.limit == 21
-    clock.now += 2.0  # a failed probe doubles the hold
+    control.on_throttle(level=21, generation=control.generation)  # the probe found the cap
+    assert control.limit == 20
+    clock.now += 1.5  # a failed probe doubles the hold: not yet
     _busy(control)
-    assert control.limit == 22  # and the step starts again at one
+    assert control.limit == 20
+    clock.now += 0.5
+    _busy(control)
+    assert control.limit == 21  # and the step starts again at one
 
 
 def test_failed_probes_double_the_hold_up_to_eight_intervals() -> None:
@@ -189,13 +192,39 @@ def test_a_429_below_the_ceiling_means_sharing_and_cuts_by_the_contention_factor
 
 def test_a_cut_held_up_by_the_floor_is_not_known_to_be_safe() -> None:
     """A lone client against a cap far below its limit is not mistaken for a shared one."""
-    control = _controller(initial_limit=8)
+    control = _controller(initial_limit=40)
     control.on_throttle(level=2, generation=control.generation)
-    assert control.limit == 4  # at most halved, though the 429 came at level 2
+    assert control.limit == 20  # at most halved, though the 429 came at level 2
     control.on_throttle(level=2, generation=control.generation)
-    assert control.limit == 2  # its own excess again, not a fractional cut to 1 of 2
-    control.on_throttle(level=2, generation=control.generation)
-    assert control.limit == 1
+    assert control.limit == 10  # halved again: 2 was never below a level known to be safe
+    control.on_throttle(level=10, generation=control.generation)
+    assert control.limit == 9  # its own excess, not a contended client's cut to 7
+
+
+def test_a_probe_that_holds_ends_the_contention() -> None:
+    """Once the other clients have gone quiet, a 429 is this client's own excess again."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=40, probe_interval=1.0)
+    control.on_throttle(level=30, generation=control.generation)
+    control.on_throttle(level=20, generation=control.generation)  # below 29: contended
+    assert control.limit == 15
+    for _ in range(2):  # the first probe starts; the second starts only if the first held
+        clock.now += 8.0
+        _busy(control)
+    assert control.limit == 18  # probed by 1, then by 2
+    control.on_throttle(level=18, generation=control.generation)
+    assert control.limit == 17  # a probe's own excess: one slot, not floor(18 * 0.75)
+
+
+def test_a_stray_429_below_the_safe_level_does_not_cost_a_fixed_cap_for_good() -> None:
+    """After one 429 of another client, a lone client still settles at the cap."""
+    clock = FakeClock()
+    control = _controller(64, clock)
+    _simulate(32, 100, clock, control)
+    control.on_throttle(level=5, generation=control.generation)  # someone else, once
+    throttled = _simulate(32, 1000, clock, control)
+    assert control.limit in (32, 33)
+    assert sum(throttled[500:]) <= 10
 
 
 @pytest.mark.parametrize(
@@ -283,11 +312,17 @@ def _simulate(cap: int, rounds: int, clock: FakeClock, control: LimitController)
     return throttled
 
 
-@pytest.mark.parametrize("cap", [1, 3, 8, 16, 24, 32, 50, 64])
-def test_finds_a_servers_cap_and_then_rarely_exceeds_it(cap: int) -> None:
-    """Against a fixed cap, max_concurrency=64 settles at the cap with a 429 per probe only."""
+@pytest.mark.parametrize(
+    ("cap", "max_concurrency"),
+    [
+        *[(cap, 64) for cap in (1, 3, 8, 16, 24, 32, 50, 64)],
+        *[(15, 16), (31, 32), (63, 64)],  # a cap just below max_concurrency: probes reach it
+    ],
+)
+def test_finds_a_servers_cap_and_then_rarely_exceeds_it(cap: int, max_concurrency: int) -> None:
+    """Against a fixed cap the client settles at the cap with a 429 per (ever rarer) probe."""
     clock = FakeClock()
-    control = _controller(64, clock)
+    control = _controller(max_concurrency, clock)
     throttled = _simulate(cap, 500, clock, control)  # 10 s of 20 ms round trips
     assert control.limit in (cap, cap + 1)
     # Finding it costs less than the initial window twice over (one 429 at most halves)...

@@ -243,10 +243,17 @@ def test_fake_settling_refuses_what_it_cannot_do() -> None:
 
 def test_fake_settle_all_later_settles_when_the_time_has_come() -> None:
     """settle_all(seconds=...) leaves everything in progress until the clock passes it."""
-    from twilio_conf_insights.testing import FakeData
+    from twilio_conf_insights.testing import FakeData, ProcessingStates
 
+    now = [1000.0]
     data = FakeData(conferences=50, seed=3)
-    pending = data.processing.unsettled()
-    assert data.processing.settle_all(seconds=3600) == len(pending)
-    data.processing.tick()
-    assert data.processing.unsettled() == pending
+    processing = ProcessingStates(data, clock=lambda: now[0])
+    pending = processing.unsettled()
+    assert pending
+    assert processing.settle_all(seconds=3600) == len(pending)
+    now[0] += 3599.0
+    processing.tick()
+    assert processing.unsettled() == pending
+    now[0] += 1.0
+    processing.tick()
+    assert processing.unsettled() == []

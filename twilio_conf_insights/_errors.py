@@ -1,8 +1,8 @@
 """The exception tree, and the pure mapping from an HTTP response to an exception.
 
-Every exception the SDK raises on purpose derives from :class:`TwilioInsightsError`, except
-invalid arguments, which raise :class:`InvalidArgumentError` (a :class:`ValueError`) before
-any request is sent::
+Every exception the client raises on purpose derives from :class:`TwilioInsightsError`,
+except invalid arguments, which raise :class:`InvalidArgumentError` (a :class:`ValueError`)
+before any request is sent::
 
     TwilioInsightsError
     ├── ApiError                  Twilio answered with an error status

@@ -172,6 +172,9 @@ class AdaptiveLimiter:
         changed = False
         pause = None
         if retry_after is not None and retry_after > 0 and self._policy.pause_on_retry_after:
+            # The wait the server asked for: of the whole client where a lower concurrency
+            # cannot help, else of this request's retry. Either way a failed probe costs it,
+            # which the control law takes into account.
             pause = retry_after
             until = self._clock() + retry_after
             if until > self._pause_until and self._control.pauses_client(level):

@@ -16,27 +16,32 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   request sent in an earlier generation was sent before the client reacted: it counts as
   the same event, and may only refine the cut with its level.
 
-* **A 429 below the ceiling means sharing.** A client's own excess is found at or above
-  its ceiling; a 429 below it says that another client of the account took the capacity.
-  From then on the client is *contended*: every 429 cuts multiplicatively (to
-  ``contention_factor`` of its level), as in TCP's AIMD, and doubles the hold before the
-  next probe (the account is at its cap, and every client's probe costs all of them a
-  429); a client with fewer than 16 slots holds shorter (down to half), so that clients
-  sharing a cap converge to equal shares instead of keeping those they started with.
+* **A 429 below the last safe level means sharing.** A client's own excess is found at
+  or above the level it last learned to be safe; a 429 below it says that another client
+  of the account took the capacity. From then on the client is *contended*: every 429
+  cuts multiplicatively (to ``contention_factor`` of its level), as in TCP's AIMD, and
+  doubles the hold before the next probe (the account is at its cap, and every client's
+  probe costs all of them a 429); a client with fewer than 16 slots holds shorter (down
+  to half), so that clients sharing a cap converge to equal shares instead of keeping
+  those they started with. A probe that holds (a whole hold without a 429) ends it.
 
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
 ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 1, 2, then
 4 slots per interval while no throttle comes, so capacity that another client of the
 account gave back is taken up again within a few intervals. A probe that fails (a 429
-above the last safe level) doubles the hold, up to 8 times ``probe_interval``, so that a
-fixed cap costs few 429s; every successful probe halves it back. A 503 carries no level:
-it cuts the limit by ``decrease_factor``.
+above the last safe level) doubles the hold, up to 8 times the base interval, so that a
+fixed cap costs few 429s; every successful probe halves it back. (A ``Retry-After``
+raises the base interval to ten such waits: see below.) A 503 carries no level: it cuts
+the limit by ``decrease_factor``.
 
 A 429's ``Retry-After`` delays that request's retry (the retry policy honours it); it
 pauses the whole client only when lowering the concurrency cannot explain the 429: when
 the request was the only one in flight (a rate limit, or other clients hold the whole cap)
-or the limit is pinned. A 503's ``Retry-After`` always pauses the whole client.
+or the limit is pinned. A 503's ``Retry-After`` always pauses the whole client. Either
+way a failed probe then costs that wait (the whole client's, or its request's, whose
+report may hold up everything behind it): the hold before a probe becomes ten waits, and
+counts from the wait's end.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from ._validation import positive_int
 
 __all__ = ["LimitController", "ThrottlePolicy"]
 
-#: Hold at the ceiling this many times a server-requested pause before probing again.
+#: Hold at the ceiling this many times a server-requested wait before probing again.
 _PAUSE_TO_HOLD = 10.0
 #: Every failed probe, and every 429 of a contended client, doubles the hold at the ceiling,
 #: up to this many times its base.
@@ -146,9 +151,11 @@ class LimitController:
         self._base_hold = policy.probe_interval
         self._hold = self._base_hold
         self._burst_floor = 1
-        #: Whether a 429 came at a level known to be safe: the account is shared.
+        #: Whether a 429 came below a level known to be safe: the account is shared. Cleared
+        #: by a probe that holds (the other clients have gone quiet).
         self._contended = False
-        #: Whether the last probe ended in a 429 (then the hold is not halved again).
+        #: Whether a 429 came since the last probe began: the probe failed, or, contended,
+        #: the account is at its cap (then the hold is not halved again).
         self._probe_failed = False
 
     def on_success(self, level: int) -> bool:
@@ -170,6 +177,7 @@ class LimitController:
             self._probe_step = min(2 * self._probe_step, _MAX_PROBE_STEP)
             if not self._probe_failed:  # the last probe held: the next comes sooner
                 self._hold = max(self._base_hold, self._hold / 2)
+                self._contended = False
             self._probe_failed = False
             if self.ceiling >= self.max:
                 self.ceiling = None
@@ -185,13 +193,14 @@ class LimitController:
     def on_throttle(self, level: int | None, generation: int, pause: float | None = None) -> bool:
         """A 429 sent at ``level`` (``None``: a 503, no level) in ``generation``; whether cut.
 
-        ``pause`` is the client-wide pause the response asked for (``Retry-After``), if any.
+        ``pause`` is the wait the response asked for (``Retry-After``), if any: of the whole
+        client or of this request's retry (see :meth:`pauses_client`).
         """
         if not self.policy.enabled:
             return False
         if pause:
-            # When throttles pause the whole client, a failed probe costs that pause:
-            # probe ten times less often than that, and count the hold from its end.
+            # When throttles carry a wait (the client's or the request's), a failed probe
+            # costs that wait: probe ten times less often than that, counted from its end.
             self._base_hold = max(self.policy.probe_interval, _PAUSE_TO_HOLD * pause)
             self._hold = max(self._hold, self._base_hold)
             self._held_since = max(self._held_since, self._clock() + pause)
@@ -203,19 +212,21 @@ class LimitController:
             lowered = floor if floor < self.limit else max(1, self.limit - 1)
         else:
             safe = self._safe
-            probing = safe is not None and self.ceiling is not None and self.ceiling > safe
+            # Probing: the ceiling was raised above the safe level (or cleared, when the
+            # probe reached max_concurrency).
+            probing = safe is not None and (self.ceiling is None or self.ceiling > safe)
             if self._contended or (safe is not None and level < safe):
                 self._contended = True
                 # Below a level known to be safe: another client of the account takes
                 # capacity. Cut by a fraction, so that clients sharing an account converge
                 # to equal shares.
                 cut = math.floor(level * self.policy.contention_factor)
-            elif safe is not None and level >= safe and not probing:
-                # At a level the last cut called safe: that cut was not enough (the server
-                # counts fewer requests in flight than the client, which still holds the
-                # responses it is reading). One slot per round trip would pay a burst of
-                # 429s per step: cut by an eighth instead.
-                cut = min(level - 1, math.floor(level * _SHORTFALL_FACTOR))
+            elif safe is not None and not probing:
+                # At (or above) the level the last cut called safe: that cut was not enough
+                # (the server counts fewer requests in flight than the client, which still
+                # holds the responses it is reading). One slot per round trip would pay a
+                # burst of 429s per step: cut by an eighth instead.
+                cut = math.floor(level * _SHORTFALL_FACTOR)
             else:
                 # This client's own excess: the cap lies just below.
                 cut = level - 1
