@@ -110,8 +110,7 @@ async def test_throttle_policy_decides_how_far_a_429_lowers_the_limit(
     throttle: ThrottlePolicy | None,
     limit_after_429: int,
 ) -> None:
-    """throttle= on the client: a lone request's 429 halves the limit (by default); a
-    disabled policy keeps it."""
+    """throttle= on the client: a lone 429 halves the limit; a disabled policy keeps it."""
     client = make_client(max_concurrency=16, throttle=throttle)
     fake.faults.queue(FaultKind.RATE_LIMIT)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])

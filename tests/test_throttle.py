@@ -83,7 +83,7 @@ def test_a_429_at_the_level_the_last_cut_called_safe_cuts_by_an_eighth() -> None
     control = _controller(initial_limit=8)
     control.on_throttle(level=5, generation=control.generation)
     control.on_throttle(level=4, generation=control.generation)
-    assert control.limit == 3  # a small limit still steps down at least one slot
+    assert control.limit == 3  # floor(4 * 7 / 8): a small limit steps down a slot
 
 
 def _busy(control: LimitController, times: int = 100) -> None:

@@ -18,7 +18,7 @@ from twilio_conf_insights import (
     WaitTimeoutError,
 )
 from twilio_conf_insights._waiting import PollSchedule, wait_until_terminal
-from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
+from twilio_conf_insights.testing import FakeData, FakeTwilio, Fault, FaultKind, ProcessingStates
 
 from .helpers import ClientFactory
 
@@ -207,8 +207,6 @@ async def test_fake_settles_over_time(fake: FakeTwilio, client: InsightsClient) 
 
 def test_fake_settle_all_leaves_nothing_in_progress() -> None:
     """settle_all() settles every in-progress conference and its participant summaries."""
-    from twilio_conf_insights.testing import FakeData
-
     data = FakeData(conferences=200, seed=3)
     pending = data.processing.unsettled()
     assert pending
@@ -220,8 +218,6 @@ def test_fake_settle_all_leaves_nothing_in_progress() -> None:
 
 def test_fake_settling_refuses_what_it_cannot_do() -> None:
     """The fake's settling commands say what is wrong instead of doing something else."""
-    from twilio_conf_insights.testing import FakeData
-
     data = FakeData(conferences=50, seed=3)
     processing = data.processing
     sid = processing.unsettled()[0]
@@ -243,8 +239,6 @@ def test_fake_settling_refuses_what_it_cannot_do() -> None:
 
 def test_fake_settle_all_later_settles_when_the_time_has_come() -> None:
     """settle_all(seconds=...) leaves everything in progress until the clock passes it."""
-    from twilio_conf_insights.testing import FakeData, ProcessingStates
-
     now = [1000.0]
     data = FakeData(conferences=50, seed=3)
     processing = ProcessingStates(data, clock=lambda: now[0])

@@ -107,9 +107,9 @@ class ThrottlePolicy:
     initial_limit: int = attrs.field(default=8, validator=_positive_int)
     #: The most one throttle may cut at once (0.5: at most halve), and the cut of a 503.
     decrease_factor: float = attrs.field(default=0.5, validator=_fraction)
-    #: Once a 429 came below the ceiling (another client took the capacity), every 429 cuts
-    #: to this fraction of its level, so that clients sharing an account converge to equal
-    #: shares.
+    #: Once a 429 came below the last safe level (another client took the capacity), every
+    #: 429 cuts to this fraction of its level, so that clients sharing an account converge
+    #: to equal shares.
     contention_factor: float = attrs.field(default=0.75, validator=_fraction)
     #: Seconds at the learned ceiling, without a throttle, before probing above it.
     probe_interval: float = attrs.field(default=0.15, validator=_non_negative)
