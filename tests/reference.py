@@ -1,8 +1,8 @@
 """Twilio's OpenAPI descriptions of our endpoints, read from ``shared/reference`` beside the repo.
 
 The files are read where they are (the repository is checked out with ``shared/`` next to
-it), never copied into the project. Used by the schema-driven property tests and by the
-Prism conformance run.
+it, or cloned from such a checkout), never copied into the project. Used by the
+schema-driven property tests and by the Prism conformance run.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import subprocess
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -40,17 +41,52 @@ SCHEMAS = {
 ENV_REFERENCE_DIR = "TWILIO_CONF_INSIGHTS_REFERENCE"
 
 
-def reference_dir() -> Path:
-    """``../shared/reference`` relative to the repository root; a clear error if absent."""
-    configured = os.environ.get(ENV_REFERENCE_DIR)
-    root = Path(__file__).resolve().parents[1]
-    directory = Path(configured) if configured else root.parent / "shared" / "reference"
-    if not (directory / INSIGHTS_SPEC).is_file() or not (directory / TWILIO_2010_SPEC).is_file():
-        raise FileNotFoundError(
-            f"Twilio's reference OpenAPI files were not found in {directory}: check out the "
-            f"'shared' folder beside the repository (or set {ENV_REFERENCE_DIR})"
+def _origin_checkout(root: Path) -> Path | None:
+    """The repository this one was cloned from, when that is a local path."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
-    return directory
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    url = done.stdout.strip().removeprefix("file://")
+    if done.returncode != 0 or not url or "://" in url or ":" in url.split("/", 1)[0]:
+        return None  # no origin, or a remote one (https://, ssh, host:path)
+    origin = (root / url).resolve()
+    return origin if origin.is_dir() else None
+
+
+#: The repository this module belongs to.
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_dir(root: Path = ROOT) -> Path:
+    """``shared/reference`` beside the repository; a clear error if absent.
+
+    Looked for beside this checkout, then beside the checkout it was cloned from (a fresh
+    clone in a temporary directory still finds the files its origin sits next to), unless
+    ``TWILIO_CONF_INSIGHTS_REFERENCE`` names the directory.
+    """
+    configured = os.environ.get(ENV_REFERENCE_DIR)
+    if configured:
+        candidates = [Path(configured)]
+    else:
+        candidates = [root.parent / "shared" / "reference"]
+        origin = _origin_checkout(root)
+        if origin is not None:
+            candidates.append(origin.parent / "shared" / "reference")
+    for directory in candidates:
+        if (directory / INSIGHTS_SPEC).is_file() and (directory / TWILIO_2010_SPEC).is_file():
+            return directory
+    tried = ", ".join(str(directory) for directory in candidates)
+    raise FileNotFoundError(
+        f"Twilio's reference OpenAPI files were not found in {tried}: check out the "
+        f"'shared' folder beside the repository (or set {ENV_REFERENCE_DIR})"
+    )
 
 
 @cache
