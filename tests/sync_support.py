@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,8 @@ def full_range(fake: FakeTwilio) -> ConferenceFilters:
 
 def stored(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(conferences, participant_summaries)`` of a store, by SID, JSON parsed."""
-    with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
+    # closing(): a connection's own context manager ends a transaction, not the connection.
+    with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
         conferences = {
             sid: json.loads(text)
             for sid, text in db.execute("SELECT conference_sid, json FROM conferences")

@@ -1,0 +1,54 @@
+"""Store operations run in a child process that has a real limit; prints one JSON line.
+
+``python -m tests.store_child COMMAND PATH``, from the checkout:
+
+* ``fill PATH N``: a store of ``N`` records at ``PATH``;
+* ``open PATH``: open it for writing, then for reading, and count its conferences;
+* ``grow PATH``: write 300 more records (with big participants), then count.
+
+Errors of the store are printed as ``{"error": type name, "message": text}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from tests.test_store import _records
+from twilio_conf_insights.sync import SQLiteStore, StoreError
+
+
+async def _count(path: str) -> int:
+    async with SQLiteStore(path, read_only=True) as reader:
+        return (await reader.counts())["conferences"]
+
+
+async def _run(command: str, path: str, *rest: str) -> dict[str, Any]:
+    outcome: dict[str, Any] = {}
+    try:
+        if command == "fill":
+            async with SQLiteStore(path) as store:
+                await store.write(_records(int(rest[0])))
+        elif command == "open":
+            async with SQLiteStore(path):
+                pass
+        elif command == "grow":
+            async with SQLiteStore(path) as store:
+                await store.write(_records(300, seed=5, padding=2000))
+        else:
+            raise SystemExit(f"unknown command {command!r}")
+    except StoreError as error:
+        outcome = {"error": type(error).__name__, "message": str(error)}
+    outcome["conferences"] = await _count(path)
+    return outcome
+
+
+def main() -> None:
+    """Run ``sys.argv[1:]`` and print the outcome as JSON."""
+    print(json.dumps(asyncio.run(_run(*sys.argv[1:]))))
+
+
+if __name__ == "__main__":
+    main()
