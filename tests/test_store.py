@@ -224,8 +224,10 @@ async def test_the_file_is_wal_with_its_sync_columns(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     records = _records(6)
     unsettled = records[0].conference_sid
+    first = records[0].summary
+    assert first is not None
     records[0] = ConferenceRecord(
-        {**records[0].summary, "processing_state": "in_progress"}, records[0].participants
+        {**first, "processing_state": "in_progress"}, records[0].participants
     )
     async with SQLiteStore(path) as store:
         await store.write(records)
@@ -243,7 +245,7 @@ async def test_the_file_is_wal_with_its_sync_columns(tmp_path: Path) -> None:
     assert rows[unsettled][:2] == ("in_progress", 0)
     for record in records:
         state, settled, synced_at = rows[record.conference_sid]
-        assert state == record.summary["processing_state"]
+        assert state == (record.summary or {})["processing_state"]
         assert settled == int(record.settled)
         assert synced_at.endswith("Z")
         assert parse_time(synced_at) <= datetime.now(UTC)

@@ -35,6 +35,7 @@ import attrs
 from .._json import json_loads
 from .._waiting import is_terminal
 from ._schema import json_text
+from ._units import api_moment
 
 __all__ = [
     "ConferenceRecord",
@@ -126,14 +127,9 @@ def stored_create_time(value: object) -> datetime | None:
     such a value in ``json``; the column, which orders and filters, stays empty). No offset
     means UTC. Both stores store exactly this.
     """
-    if not isinstance(value, str):
+    moment = api_moment(value)
+    if moment is None:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
         return moment.astimezone(UTC).replace(microsecond=0)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC time

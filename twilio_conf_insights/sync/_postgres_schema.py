@@ -7,8 +7,9 @@ an advisory lock that every worker starting at once takes in turn: PostgreSQL's 
 transactional, so a migration killed half way leaves the old layout, and the workers
 after the first find nothing left to do. A new store runs every step.
 
-To add columns: append a :class:`~._schema.Step` to :data:`STEPS` (its ``fill`` a coroutine
-function) and to the SQLite store's list, and raise :data:`~._schema.SCHEMA_VERSION`.
+To add columns: say what the new layout changes in ``_schema.LAYOUTS`` and add its
+``(statements, fill)`` to :data:`STEPS` here (``fill`` a coroutine function) and in the
+SQLite store's list.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncpg
 
 from .._json import json_loads
 from ._merge import conference_columns, is_settled
-from ._schema import Step
+from ._schema import Step, steps
 from ._store import NotAStoreError, StoreError
 
 __all__ = ["SCHEMA_LOCK", "STEPS", "migrate"]
@@ -110,16 +111,8 @@ async def _fill_v2(conn: asyncpg.Connection) -> None:
     )
 
 
-#: Every layout change, oldest first; a new store runs them all.
-STEPS: tuple[Step, ...] = (
-    Step(1, "conferences, participant summaries and sync windows", _V1),
-    Step(
-        2,
-        "merging writes: when each version was observed, the announced participant count",
-        _V2,
-        _fill_v2,
-    ),
-)
+#: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2))
 
 _VERSION_TABLE = "twilio_conf_insights_store"
 

@@ -42,16 +42,23 @@ __all__ = [
     "APPLICATION_ID",
     "CONFERENCE_COLUMNS",
     "PARTICIPANT_COLUMNS",
+    "LAYOUTS",
     "SCHEMA_VERSION",
     "Step",
+    "steps",
     "json_text",
     "upsert",
 ]
 
 #: ``PRAGMA application_id`` of an SQLite store ("TCIS"): how a store is told from others.
 APPLICATION_ID = 0x54434953
+#: What each layout version changed, oldest first: both stores' steps are numbered by it.
+LAYOUTS = (
+    "conferences, participant summaries and sync windows",
+    "merging writes: when each version was observed, the announced participant count",
+)
 #: The layout this version writes (SQLite ``user_version``; PostgreSQL's version table).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = len(LAYOUTS)
 
 #: The columns of a ``conferences`` row a write sets, in order (the fields of ``ConferenceRow``).
 CONFERENCE_COLUMNS = (
@@ -83,7 +90,7 @@ class Step:
     ``statements`` then ``fill`` (data the statements cannot compute, e.g. through the
     planner's rules) run inside the migration's one transaction; a store runs every step
     above its version, in order, and records the last one. Adding columns is one more
-    step at the end of each store's list (both lists end at :data:`SCHEMA_VERSION`).
+    entry in :data:`LAYOUTS` and one more ``(statements, fill)`` in each store's list.
     """
 
     version: int
@@ -92,6 +99,18 @@ class Step:
     statements: tuple[str, ...]
     #: Called with the store's connection after the statements (PostgreSQL: awaited).
     fill: Callable[[Any], Any] | None = None
+
+
+def steps(*changes: tuple[tuple[str, ...], Callable[[Any], Any] | None]) -> tuple[Step, ...]:
+    """A store's :class:`Step` list: ``(statements, fill)`` for each of :data:`LAYOUTS`."""
+    if len(changes) != len(LAYOUTS):
+        raise ValueError(f"a store takes {len(LAYOUTS)} steps, not {len(changes)}")
+    return tuple(
+        Step(version, summary, statements, fill)
+        for version, (summary, (statements, fill)) in enumerate(
+            zip(LAYOUTS, changes, strict=True), 1
+        )
+    )
 
 
 def upsert(table: str, values: Sequence[str]) -> str:

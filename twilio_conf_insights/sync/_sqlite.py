@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -380,7 +380,7 @@ class SQLiteStore(StoreBase):
 
     # -- reading back -----------------------------------------------------------------------
 
-    async def reports(self, query: ReportQuery) -> AsyncIterator[ConferenceReport]:
+    async def reports(self, query: ReportQuery) -> AsyncGenerator[ConferenceReport, None]:
         """Stored conferences with their participants, newest first, decoded off the loop."""
         after: tuple[str, str] | None = None
         while True:

@@ -8,8 +8,8 @@ process opening the store at the same moment waits, then finds nothing left to d
 store is an empty file taken through every step, so it has exactly a migrated store's
 layout.
 
-To add columns: append a :class:`~._schema.Step` to :data:`STEPS` (and the same to the
-PostgreSQL store's list) and raise :data:`~._schema.SCHEMA_VERSION`.
+To add columns: say what the new layout changes in ``_schema.LAYOUTS`` and add its
+``(statements, fill)`` to :data:`STEPS` here and in the PostgreSQL store's list.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from .._json import json_loads
 from ._merge import conference_columns, instant_text, is_settled
-from ._schema import APPLICATION_ID, Step
+from ._schema import APPLICATION_ID, Step, steps
 from ._store import NotAStoreError, StoreError
 from ._units import format_time, parse_time
 
@@ -118,16 +118,8 @@ def _fill_v2(db: sqlite3.Connection) -> None:
     )
 
 
-#: Every layout change, oldest first; a new store runs them all.
-STEPS: tuple[Step, ...] = (
-    Step(1, "conferences, participant summaries and sync windows", _V1),
-    Step(
-        2,
-        "merging writes: when each version was observed, the announced participant count",
-        _V2,
-        _fill_v2,
-    ),
-)
+#: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2))
 
 
 def store_version(db: sqlite3.Connection) -> tuple[int, int]:
