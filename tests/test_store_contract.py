@@ -267,6 +267,36 @@ async def test_an_unreadable_create_time_is_kept_and_stored_empty(
     assert unreadable_last == [None] * 6
 
 
+async def test_drifted_values_are_kept_in_json_and_abort_nothing(
+    fake: FakeTwilio, make_store: StoreFactory, store_spec: str
+) -> None:
+    """Odd types or sizes in columned fields: every record stored, the columns empty."""
+    records = [_record(fake, c["conference_sid"]) for c in fake.data.conferences[:4]]
+    odd = [
+        {"unique_participants": 10**20},
+        {"account_sid": 12345},
+        {"processing_state": {"state": "complete"}},
+        {"unique_participants": "3", "processing_state": 7},
+    ]
+    drifted = [
+        ConferenceRecord({**(r.summary or {}), **change}, r.participants)
+        for r, change in zip(records, odd, strict=True)
+    ]
+    store = await make_store()
+    assert (await store.write(drifted)).new == 4
+    stored = await stored_records(make_store)
+    assert {sid: summary for sid, (summary, _) in stored.items()} == {
+        r.conference_sid: r.summary for r in drifted
+    }
+    columns = await query(
+        store_spec,
+        "SELECT count(unique_participants), count(account_sid), count(processing_state) "
+        "FROM conferences",
+    )
+    # Two readable counts (not 10**20, not "3"), one odd account, two odd states.
+    assert columns == [(2, 3, 2)]
+
+
 async def test_windows_are_remembered_and_stay_closed(
     fake: FakeTwilio, make_store: StoreFactory
 ) -> None:

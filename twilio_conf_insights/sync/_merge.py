@@ -54,6 +54,7 @@ __all__ = [
     "plan_write",
     "state_rank",
     "stored_create_time",
+    "text_column",
     "touched",
 ]
 
@@ -61,6 +62,8 @@ __all__ = [
 RANKS: Mapping[str, int] = {"in_progress": 1, "partial": 2, "complete": 3, "timeout": 3}
 #: The rank of a missing or unknown ``processing_state``: below every known one.
 UNKNOWN_RANK = 0
+#: The largest value of an ``integer`` column (PostgreSQL's; SQLite's is larger).
+_INTEGER_MAX = 2**31 - 1
 #: The ``observed_at`` of a version stored without one (by an earlier layout): the oldest.
 NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -75,7 +78,7 @@ def state_rank(state: object) -> int:
 def processing_state(summary: Mapping[str, Any]) -> str | None:
     """A summary's ``processing_state`` as stored in the column (``None`` if missing)."""
     value = summary.get("processing_state")
-    return None if value is None else str(getattr(value, "value", value))
+    return text_column(getattr(value, "value", value))
 
 
 def conference_columns(
@@ -96,13 +99,22 @@ def conference_columns(
 def expected_participants(summary: Mapping[str, Any]) -> int | None:
     """How many participant summaries a conference summary announces (``unique_participants``).
 
-    ``None`` when the summary does not say (missing, null or not a whole number): then the
-    count is no condition for settling.
+    ``None`` when the summary does not say (missing, null, not a whole number, or beyond
+    what an ``integer`` column holds): then the count is no condition for settling.
     """
     value = summary.get("unique_participants")
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or value > _INTEGER_MAX:
         return None
     return max(value, 0)
+
+
+def text_column(value: object) -> str | None:
+    """A text column's value: the API's string, or ``None`` for anything else (drifted data).
+
+    So that an odd value reads the same in both stores, and never aborts a PostgreSQL
+    transaction; ``json`` keeps it as sent.
+    """
+    return value if isinstance(value, str) else None
 
 
 def is_settled(
@@ -281,7 +293,7 @@ class ConferenceRow:
     """A ``conferences`` row to insert, or to replace whole."""
 
     conference_sid: str
-    account_sid: Any
+    account_sid: str | None
     create_time: datetime | None
     processing_state: str | None
     unique_participants: int | None
@@ -426,7 +438,7 @@ class _Merge:
             self.conferences.append(
                 ConferenceRow(
                     conference_sid=sid,
-                    account_sid=offer.data.get("account_sid"),
+                    account_sid=text_column(offer.data.get("account_sid")),
                     create_time=create_time,
                     processing_state=state,
                     unique_participants=expected,
