@@ -272,7 +272,7 @@ async def test_drifted_values_are_kept_in_json_and_abort_nothing(
 ) -> None:
     """Odd types or sizes in columned fields: every record stored, the columns empty."""
     records = [_record(fake, c["conference_sid"]) for c in fake.data.conferences[:4]]
-    odd = [
+    odd: list[dict[str, Any]] = [
         {"unique_participants": 10**20},
         {"account_sid": 12345},
         {"processing_state": {"state": "complete"}},
