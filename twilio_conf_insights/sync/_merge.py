@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from .._errors import InvalidArgumentError
 from .._json import json_loads
 from .._waiting import is_terminal
 from ._schema import json_text
@@ -40,13 +41,13 @@ from ._units import api_moment
 __all__ = [
     "ConferenceRecord",
     "ConferenceRow",
-    "conference_columns",
     "ParticipantRow",
     "SettledChange",
     "StoredConference",
     "StoredParticipant",
     "WriteCounts",
     "WritePlan",
+    "conference_columns",
     "expected_participants",
     "instant_text",
     "is_settled",
@@ -185,13 +186,17 @@ class ConferenceRecord:
 
     def __attrs_post_init__(self) -> None:
         if self.summary is None and not self.participants:
-            raise ValueError("a record holds a conference summary, participant summaries or both")
+            raise InvalidArgumentError(
+                "a record holds a conference summary, participant summaries or both"
+            )
         if self.observed_at is not None and self.observed_at.utcoffset() is None:
-            raise ValueError(f"observed_at must be timezone-aware, got {self.observed_at!r}")
+            raise InvalidArgumentError(
+                f"observed_at must be timezone-aware, got {self.observed_at!r}"
+            )
         if self.summary is None:
             conferences = {_sid(p.get("conference_sid")) for p in self.participants}
             if len(conferences) > 1:
-                raise ValueError(
+                raise InvalidArgumentError(
                     "participant summaries without their conference summary must all be of "
                     f"one conference, not of {sorted(conferences)}"
                 )
