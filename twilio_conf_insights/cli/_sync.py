@@ -25,11 +25,11 @@ from ._files import open_output
 from ._options import PROG, conference_filters, filter_values
 from ._output import REPORT_TABLE_TOP, report_json, report_lines, write_record
 from ._report import ReportBuilder
+from ._runtime import Runtime
 from ._worker import sync_with_broker
 
 if TYPE_CHECKING:
     from ..sync import SyncSummary
-    from ._commands import Runtime
 
 __all__ = ["export_from_store", "store_query", "stored_reports", "sync", "write_report"]
 

@@ -16,11 +16,11 @@ from .._errors import ConfigurationError, InvalidArgumentError
 from ..sync import open_store
 from ..sync._units import parse_duration
 from ._exit import EXIT_FAILURE, EXIT_OK
+from ._runtime import Runtime
 from ._values import int_at_least
 
 if TYPE_CHECKING:
     from ..sync import SyncProgress, SyncSummary
-    from ._commands import Runtime
 
 __all__ = [
     "WORKER_DESCRIPTION",
