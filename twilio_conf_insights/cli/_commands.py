@@ -23,6 +23,7 @@ from .._resources._query import FilterTable
 from .._resources.participant_summaries import PARTICIPANT_SUMMARY_FILTERS
 from .._resources.participants import PARTICIPANT_FILTERS
 from .._results import ConferenceReport
+from .._urls import display_url, url_scheme
 from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL
 from ._exit import EXIT_OK, EXIT_USAGE
 from ._export import export_writer
@@ -44,6 +45,7 @@ from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
 from ._runtime import Command, Runtime
 from ._sync import export_from_store, stored_reports, write_report
+from ._sync_parser import STORE_SOURCE
 
 __all__ = [
     "conferences_get",
@@ -174,8 +176,9 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
     Written as :mod:`._files` says (atomically for a regular file, directly into a pipe or
     device, ``-`` for stdout); ends with one line on stderr saying what was written.
     """
-    if args.db:
-        return await export_from_store(args, runtime)
+    db = STORE_SOURCE.value(args.db, runtime.environ)
+    if db is not None:
+        return await export_from_store(args, runtime, db)
     fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet, total=args.limit)
@@ -222,9 +225,11 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
             top=DEFAULT_TOP if args.top is None else None if args.top == "all" else args.top,
         )
     )
-    if args.db:
-        source = f"Store {os.path.basename(args.db)}"
-        async with contextlib.aclosing(stored_reports(args)) as stored:
+    db = STORE_SOURCE.value(args.db, runtime.environ)
+    if db is not None:
+        # A URL's database (never its password), or a file's name.
+        source = f"Store {display_url(db) if url_scheme(db) else os.path.basename(db)}"
+        async with contextlib.aclosing(stored_reports(args, db)) as stored:
             async for conference in stored:
                 builder.add(conference)
     else:

@@ -16,11 +16,11 @@ from typing import Any, Self
 
 import asyncpg
 import tenacity
-import yarl
 
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._transport import json_loads
+from .._urls import display_url, is_postgres_url
 from ._schema import json_text, upsert
 from ._store import (
     ConferenceRecord,
@@ -83,11 +83,6 @@ _UPSERT_CONFERENCE = upsert(
 _UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4::jsonb"])
 
 
-def is_postgres_url(text: str) -> bool:
-    """Whether ``--db`` names a PostgreSQL database rather than a file."""
-    return text.startswith(("postgresql://", "postgres://"))
-
-
 def _state(value: object) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
@@ -116,8 +111,8 @@ class PostgresStore(StoreBase):
 
     @property
     def display_url(self) -> str:
-        """The URL without its password."""
-        return str(yarl.URL(self._url).with_password(None))
+        """The URL without its password (in any spelling)."""
+        return display_url(self._url)
 
     def _where(self) -> str:
         return self.display_url
