@@ -186,10 +186,14 @@ async def test_worker_runs_at_most_units_at_once(
         syncing = asyncio.create_task(
             sync_through_workers(recent_fake, redis_server.url, database, window=timedelta(hours=1))
         )
-        while not syncing.done():
-            held.append((await queue_status(redis_server.url)).taken)
-            await asyncio.wait({syncing}, timeout=0.005)
-        summary = await within(syncing, "the sync")
+
+        async def watch() -> None:
+            while not syncing.done():
+                held.append((await queue_status(redis_server.url)).taken)
+                await asyncio.wait({syncing}, timeout=0.005)
+
+        await within(watch(), "the sync")
+        summary = syncing.result()
     assert summary.ok, summary.line()
     assert max(held) == 3
 

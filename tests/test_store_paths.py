@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,26 @@ def test_a_new_path_a_file_and_a_link_to_one_are_stores(tmp_path: Path) -> None:
     check_store_path(str(link))
 
 
+@pytest.fixture
+def sync_in_empty_directory(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Callable[[str], tuple[int, str]]:
+    """``sync --db DB`` in this process, in an empty directory: its status and stderr.
+
+    A store taking a URL for a file name would appear in the directory; the caller checks
+    it stays empty.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-not-used")
+
+    def run(db: str) -> tuple[int, str]:
+        status = main(["sync", "--db", db])
+        return status, capsys.readouterr().err
+
+    return run
+
+
 @pytest.mark.parametrize(
     ("db", "shown"),
     [
@@ -121,18 +142,10 @@ def test_a_new_path_a_file_and_a_link_to_one_are_stores(tmp_path: Path) -> None:
     ],
 )
 def test_postgres_urls_in_other_spellings_are_postgres_not_file_names(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    db: str,
-    shown: str,
+    sync_in_empty_directory: Callable[[str], tuple[int, str]], tmp_path: Path, db: str, shown: str
 ) -> None:
     """`--db POSTGRESQL://…` and friends connect to PostgreSQL; no file, no password shown."""
-    monkeypatch.chdir(tmp_path)  # a SQLite store taking the URL for a path would appear here
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-not-used")
-    status = main(["sync", "--db", db])
-    err = capsys.readouterr().err
+    status, err = sync_in_empty_directory(db)
     assert status == 1
     assert err.count("\n") == 1
     assert "cannot connect to PostgreSQL store" in err and shown in err
@@ -150,14 +163,10 @@ def test_postgres_urls_in_other_spellings_are_postgres_not_file_names(
     ],
 )
 def test_other_urls_are_refused_not_taken_for_files(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, db: str
+    sync_in_empty_directory: Callable[[str], tuple[int, str]], tmp_path: Path, db: str
 ) -> None:
     """Another database's URL, or a raw # in a password: a usage error; no file, no secret."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "token-not-used")
-    status = main(["sync", "--db", db])
-    err = capsys.readouterr().err
+    status, err = sync_in_empty_directory(db)
     assert status == 2
     assert err.count("\n") == 1
     assert "secret" not in err
