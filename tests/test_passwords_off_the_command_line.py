@@ -77,12 +77,16 @@ async def password_role(postgres_server: PostgresServer) -> PasswordRole:
     return role
 
 
-@pytest.fixture
-async def redis_with_password(redis_server: RedisServer) -> str:
-    """The test's Redis, now requiring a password; its URL with the password encoded."""
+@pytest.fixture(params=["user part", "query"])
+async def redis_with_password(redis_server: RedisServer, request: pytest.FixtureRequest) -> str:
+    """The test's Redis, now requiring a password; its URL with the password percent-encoded
+    in the user part (``redis://:…@host``) or in the query (``?password=…``)."""
     async with Redis.from_url(redis_server.url) as redis:
         await redis.config_set("requirepass", REDIS_PASSWORD)
-    return f"redis://:{quote(REDIS_PASSWORD, safe='')}@127.0.0.1:{redis_server.port}/0"
+    secret = quote(REDIS_PASSWORD, safe="")
+    if request.param == "query":
+        return f"redis://127.0.0.1:{redis_server.port}/0?password={secret}"
+    return f"redis://:{secret}@127.0.0.1:{redis_server.port}/0"
 
 
 def _secrets() -> list[bytes]:
