@@ -173,3 +173,21 @@ def test_a_raw_hash_in_the_redis_password_is_one_line_without_it(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "%23" in err
     assert "Zq9" not in err
+
+
+async def test_the_html_report_names_a_postgres_store_without_its_password(
+    cli_fake: FakeTwilio, database: str, tmp_path: Path
+) -> None:
+    """`report --db 'postgresql://…?password=…' --html`: the page names the store, no password."""
+    start = (cli_fake.now - SPAN).isoformat()
+    env = fake_env(cli_fake, TWILIO_CONF_INSIGHTS_DB=f"{database}?password=Zq9-in-the-query")
+    run = await cli(
+        "sync", "--created-after", start, "--created-before", cli_fake.now.isoformat(), env=env
+    )
+    assert run.returncode == 0, run.stderr
+    page = tmp_path / "report.html"
+    run = await cli("report", "--db", "--html", str(page), env=env)
+    assert run.returncode == 0, run.stderr
+    html = await asyncio.to_thread(page.read_text)
+    assert f"Store {database}?password=&lt;redacted&gt;" in html
+    assert "Zq9" not in html + run.stderr
