@@ -47,8 +47,9 @@ def _subprocesses_hear_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-# Stores of every kind (SQLite, and PostgreSQL on a server started for the session).
-pytest_plugins = ["tests.store_fixtures"]
+# Stores of every kind (SQLite, and PostgreSQL on a server started for the session), and
+# Redis and worker processes for the many-machine tests.
+pytest_plugins = ["tests.store_fixtures", "tests.distributed_support"]
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from .._resources.participants import PARTICIPANT_FILTERS
 from .._version import __version__
 from . import _commands
 from ._client import DEMO_CONFERENCES, DEMO_SEED, ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL
-from ._commands import Command
 from ._files import EXPORT_FORMATS, infer_format
 from ._options import (
     CLIENT_FLAGS,
@@ -35,6 +34,7 @@ from ._options import (
     add_output_format,
     add_paging,
 )
+from ._runtime import Command
 from ._sync import sync
 from ._sync_parser import SYNC_DESCRIPTION, add_store_source, sync_options
 from ._values import (

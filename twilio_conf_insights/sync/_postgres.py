@@ -18,7 +18,6 @@ from typing import Any, Self
 
 import asyncpg
 import tenacity
-import yarl
 
 from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
@@ -33,6 +32,7 @@ from ._merge import (
     touched,
 )
 from ._postgres_schema import migrate
+from .._urls import display_url, is_postgres_url
 from ._schema import json_text, upsert
 from ._store import (
     ReportQuery,
@@ -60,11 +60,6 @@ _LOCK_CONFERENCES = (
     "SELECT count(pg_advisory_xact_lock($2, hashtext(sid))) "
     "FROM (SELECT unnest($1::text[]) AS sid ORDER BY 1) AS ordered"
 )
-
-
-def is_postgres_url(text: str) -> bool:
-    """Whether ``--db`` names a PostgreSQL database rather than a file."""
-    return text.startswith(("postgresql://", "postgres://"))
 
 
 def _whole_second(moment: datetime) -> datetime:
@@ -97,8 +92,8 @@ class PostgresStore(StoreBase):
 
     @property
     def display_url(self) -> str:
-        """The URL without its password."""
-        return str(yarl.URL(self._url).with_password(None))
+        """The URL without its password (in any spelling)."""
+        return display_url(self._url)
 
     def _where(self) -> str:
         return self.display_url
