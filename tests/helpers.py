@@ -102,17 +102,21 @@ class EventLog:
 
     async def wait_for(self, kind: type[ClientEvent], count: int) -> None:
         """Return once at least ``count`` events of type ``kind`` arrived."""
-        await self._wait(lambda: self.count(kind) >= count)
+        await self.wait_until(lambda: self.count(kind) >= count, f"{count} {kind.__name__}")
 
     async def wait_for_any(self, count: int) -> None:
         """Return once at least ``count`` events of any type arrived."""
-        await self._wait(lambda: len(self.events) >= count)
+        await self.wait_until(lambda: len(self.events) >= count, f"{count} events")
 
-    async def _wait(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(PATIENCE):
-            while not condition():
-                self._arrived.clear()
-                await self._arrived.wait()
+    async def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Return once ``condition()`` holds, re-checked as each event arrives."""
+        try:
+            async with asyncio.timeout(PATIENCE):
+                while not condition():
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"gave up waiting until {what}") from None
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:
