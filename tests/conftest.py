@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import API_KEY, API_SECRET, SUBACCOUNT, ClientFactory, auth_for
+from tests.helpers import API_KEY, API_SECRET, SUBACCOUNT, ClientFactory, auth_for, client_for
 from twilio_conf_insights import InsightsClient
 from twilio_conf_insights.testing import FakeTwilio, fast_retries
 
@@ -64,13 +64,7 @@ async def make_client(fake: FakeTwilio) -> AsyncIterator[ClientFactory]:
     clients: list[InsightsClient] = []
 
     def build(**options: Any) -> InsightsClient:
-        client = InsightsClient(
-            fake.account_sid,
-            fake.auth_token,
-            insights_base_url=fake.insights_base_url,
-            api_base_url=fake.api_base_url,
-            **options,
-        )
+        client = client_for(fake, **options)
         clients.append(client)
         return client
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests import helpers
 from twilio_conf_insights import ConferenceFilters, InsightsClient, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
 
@@ -42,13 +43,7 @@ def sync_fake(
 def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
     """A client of the fake with fast retries."""
     options.setdefault("retry", FAST_RETRY)
-    return InsightsClient(
-        fake.account_sid,
-        fake.auth_token,
-        insights_base_url=fake.insights_base_url,
-        api_base_url=fake.api_base_url,
-        **options,
-    )
+    return helpers.client_for(fake, **options)
 
 
 def full_range(fake: FakeTwilio) -> ConferenceFilters:

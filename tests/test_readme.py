@@ -117,11 +117,6 @@ def test_the_readme_has_runnable_examples_of_each_kind() -> None:
             assert text[number + 1].startswith("```"), f"README.md:{number + 1}"
 
 
-@pytest.fixture(scope="module")
-def run_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("readme")
-
-
 @pytest.fixture
 async def fake_env() -> AsyncIterator[dict[str, str]]:
     """The environment after `. ./fake.env`, for a fake serving fake-server's data."""

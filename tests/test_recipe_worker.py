@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from aiohttp import web
 from tests.recipes.worker import QUEUE, create_app, json_files
 from tests.web_support import assert_nothing_left, client_for, inbound, until
 from twilio_conf_insights import ConferenceSummary, InsightsClient
-from twilio_conf_insights.testing import FakeTwilio
+from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 END = "conference-end"
 
@@ -122,15 +123,18 @@ async def test_many_callbacks_share_a_bounded_pool_of_workers(
     for sid in sids:
         fake.data.set_processing_state(sid, "in_progress")
         fake.data.processing.settle_after(sid, polls=1)
-    fake.latency = 0.01
+    # The first three polls are held until all three are in flight: the pool is used whole.
+    fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=math.inf), count=3)
     app = create_app(store, client_for(fake), workers=3, poll_interval=0.01)
     async with served(app) as session:
         statuses = await asyncio.gather(*(callback(session, sid) for sid in sids))
         assert statuses == [204] * len(sids)
+        await until(lambda: fake.stalled == 3)
+        fake.release_stalls()
         await until(lambda: len(store.saved) == len(sids))
     assert sorted(store.saved) == sorted(sids)
     assert all(store.read(sid)["processing_state"] == "complete" for sid in sids)
-    assert fake.max_in_flight <= 3
+    assert fake.max_in_flight == 3
 
 
 async def test_a_summary_that_never_completes_is_logged_and_the_worker_goes_on(

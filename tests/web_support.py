@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from tests import helpers
 from tests.helpers import leftover_tasks, wait_until
 from twilio_conf_insights import InsightsClient, RequestSent, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
@@ -26,17 +28,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 def client_for(fake: FakeTwilio, **options: Any) -> Callable[[], InsightsClient]:
     """A factory of clients pointed at ``fake`` (what the recipes call at startup)."""
-
-    def make() -> InsightsClient:
-        return InsightsClient(
-            fake.account_sid,
-            fake.auth_token,
-            insights_base_url=fake.insights_base_url,
-            api_base_url=fake.api_base_url,
-            **options,
-        )
-
-    return make
+    return functools.partial(helpers.client_for, fake, **options)
 
 
 class QueuePeak:

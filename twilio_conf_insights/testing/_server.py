@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import math
 import re
 import secrets
 import time
@@ -142,11 +143,14 @@ class FakeTwilio(ClosedOnExit):
         self._gate = AccountGate()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._stalled = 0
         # (path fragment, requests still to see, future): see wait_for_requests().
         self._request_waiters: list[tuple[str, list[int], asyncio.Future[None]]] = []
         self._runner: web.ServerRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
+        # Set by release_stalls(): ends every stall in progress (then replaced by a new one).
+        self._stalls_released = asyncio.Event()
 
     # -- configuration and state ------------------------------------------------------------
 
@@ -266,6 +270,23 @@ class FakeTwilio(ClosedOnExit):
         self._request_waiters.append((path_contains, [count], future))
         await future
 
+    def release_stalls(self) -> int:
+        """Answer every request held by a :attr:`FaultKind.STALL` fault now; returns how many.
+
+        A stall of ``stall_seconds=math.inf`` lasts until this call (or :meth:`close`), so a
+        test can hold requests in flight for exactly as long as it needs them held, however
+        slow the machine. Stalls that start later wait again.
+        """
+        released = self._stalled
+        self._stalls_released.set()
+        self._stalls_released = asyncio.Event()
+        return released
+
+    @property
+    def stalled(self) -> int:
+        """Requests held by a :attr:`FaultKind.STALL` fault right now."""
+        return self._stalled
+
     def _count_arrival(self, path: str) -> None:
         for fragment, left, future in list(self._request_waiters):
             if fragment in path:
@@ -292,6 +313,7 @@ class FakeTwilio(ClosedOnExit):
         if self._runner is not None:
             raise RuntimeError("FakeTwilio is already started")
         self._closing = asyncio.Event()
+        self._stalls_released = asyncio.Event()
         server = web.Server(self._handle, handler_cancellation=True, access_log=None)
         # Handlers finish quickly once _closing is set, so a short grace period suffices.
         runner = web.ServerRunner(server, shutdown_timeout=2.0)
@@ -317,6 +339,7 @@ class FakeTwilio(ClosedOnExit):
         if runner is None:
             return
         self._closing.set()
+        self._stalls_released.set()
         await runner.cleanup()
         self._port = None
 
@@ -356,6 +379,18 @@ class FakeTwilio(ClosedOnExit):
                 await self._closing.wait()
         except TimeoutError:
             pass
+
+    async def _stall(self, seconds: float) -> None:
+        """Hold a request ``seconds`` (may be infinite), until :meth:`release_stalls` or close."""
+        released = self._stalls_released
+        self._stalled += 1
+        try:
+            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
+                await released.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._stalled -= 1
 
     def _authenticate(self, header: str | None) -> _Auth:
         if not header:
@@ -420,7 +455,7 @@ class FakeTwilio(ClosedOnExit):
         await self._pause(self._latency)
         if fault is not None:
             if fault.kind is FaultKind.STALL:
-                await self._pause(fault.stall_seconds)
+                await self._stall(fault.stall_seconds)
             else:
                 return await self._apply_fault(request, fault, ticket)
         status, payload, headers = self._answer(request, auth, query)
