@@ -120,7 +120,7 @@ async def served(app: Any) -> AsyncIterator[aiohttp.ClientSession]:
     anything else (FastAPI) under uvicorn with its lifespan. On the way out, no task, session
     or ResourceWarning of the service may be left.
     """
-    serve = _served_by_aiohttp if isinstance(app, web.Application) else _served_by_uvicorn
+    serve = aiohttp_site if isinstance(app, web.Application) else _served_by_uvicorn
     async with serve(app) as base_url, inbound(base_url) as session:
         _BASE_URLS[session] = base_url
         yield session
@@ -136,11 +136,20 @@ def base_url_of(session: aiohttp.ClientSession) -> str:
 
 
 @asynccontextmanager
-async def _served_by_aiohttp(app: web.Application) -> AsyncIterator[str]:
+async def aiohttp_site(
+    app: web.Application, listener: socket.socket | None = None
+) -> AsyncIterator[str]:
+    """Serve an aiohttp.web ``app`` on a free loopback port (or ``listener``, a socket bound
+    on loopback); yield its base URL."""
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        site = (
+            web.TCPSite(runner, "127.0.0.1", 0)
+            if listener is None
+            else web.SockSite(runner, listener)
+        )
+        await site.start()
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
