@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import clean_env, command, wait_until
-from tests.web_support import aiohttp_site
+from tests.web_support import aiohttp_site, drained
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.eventstreams import (
     STATS,
@@ -88,12 +88,6 @@ def settle_some(fake: FakeTwilio, count: int) -> list[str]:
     for sid in sids:
         fake.data.processing.settle(sid)
     return sids
-
-
-async def drained(fake: FakeTwilio) -> None:
-    assert fake.events is not None
-    async with asyncio.timeout(60):
-        await fake.events.drain()
 
 
 async def test_settled_conferences_arrive_as_decoded_records() -> None:

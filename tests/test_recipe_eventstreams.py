@@ -3,14 +3,13 @@ to it (with duplicates, stale partials and unrelated events), forgeries are refu
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
 
 from tests.recipes.eventstreams_fastapi import LatestSummaries, create_app
-from tests.web_support import base_url_of, served
+from tests.web_support import base_url_of, drained, served
 from twilio_conf_insights.eventstreams import Delivery, SinkUnavailableError
 from twilio_conf_insights.testing import EventDelivery, FakeTwilio
 from twilio_conf_insights.webhooks import (
@@ -54,12 +53,6 @@ async def recipe_with_fake(
         )
         async with fake:
             yield session, fake
-
-
-async def drained(fake: FakeTwilio) -> None:
-    assert fake.events is not None
-    async with asyncio.timeout(60):
-        await fake.events.drain()
 
 
 async def test_the_recipe_keeps_the_newest_summaries_through_duplicates_and_disorder() -> None:

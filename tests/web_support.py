@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from aiohttp import web
 
-from tests.helpers import leftover_tasks, wait_until
+from tests.helpers import PATIENCE, leftover_tasks, wait_until
 from tests.recipes import aiohttp_app, fastapi_app
 from tests.recipes.worker import SummaryWorkers
 from twilio_conf_insights import InsightsClient, RequestSent, RetryPolicy
@@ -225,3 +225,10 @@ async def hang_up_during_twilio_call(
     with pytest.raises(asyncio.CancelledError):
         await caller
     await until(lambda: fake.in_flight == 0)
+
+
+async def drained(fake: FakeTwilio) -> None:
+    """Return once the fake's sink acknowledged every event emitted so far."""
+    assert fake.events is not None, "the fake has no event sink"
+    async with asyncio.timeout(PATIENCE):
+        await fake.events.drain()
