@@ -12,8 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests import payloads
 from tests.helpers import clean_env, command, wait_until
 from tests.web_support import aiohttp_site, drained
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
@@ -309,6 +313,37 @@ def test_the_envelope_decodes_twilio_s_documented_example_tolerantly() -> None:
     assert record.summary.duration_seconds is None
     assert "duration_seconds" in record.summary.problems
     assert record.summary.to_dict() == example["data"]
+
+
+_ENVELOPE_STRINGS = ("specversion", "type", "source", "id", "dataschema", "datacontenttype")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    fields=st.fixed_dictionaries(
+        {},
+        optional={
+            **dict.fromkeys(_ENVELOPE_STRINGS, st.text(max_size=8) | payloads.json_values),
+            "subject": st.none() | st.text(max_size=8),
+            "time": st.sampled_from(["2026-06-10T06:02:54.377Z", "2026-06-10T06:02:54Z", ""]),
+            "data": payloads.json_values,
+            "traceparent": payloads.json_values,
+        },
+    )
+)
+def test_any_envelope_round_trips_and_names_exactly_its_misfits(fields: dict[str, Any]) -> None:
+    """Any values in any envelope field: it decodes, to_dict() is exact, misfits are named."""
+    sent = json.dumps(fields)
+    event = CloudEvent.from_dict(json.loads(sent))
+    assert json.dumps(event.to_dict()) == sent
+    misfits = {key for key in _ENVELOPE_STRINGS if type(fields.get(key)) not in (str, type(None))}
+    if fields.get("time") == "":
+        misfits.add("time")
+    assert set(event.problems) == misfits
+    assert CloudEvent.from_dict(event.to_dict()) == event
+    if not misfits:  # built in Python, to_dict() comes from the attributes
+        built = attrs.evolve(event)
+        assert CloudEvent.from_dict(built.to_dict()) == built
 
 
 def test_an_unparseable_time_is_a_problem_not_a_failure() -> None:
