@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import shlex
 import signal
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -278,7 +279,13 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
         host="127.0.0.1",
         port=args.port,
         now=datetime.now(UTC),  # recent data, as for --demo
+        event_sink=args.sink,
     )
+    if args.sink is not None:
+        # Something to deliver: what is still in progress settles within the first minute.
+        spread = random.Random(args.seed)
+        for sid in fake.data.processing.unsettled():
+            fake.data.processing.settle_after(sid, seconds=spread.uniform(1.0, 60.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -15,6 +15,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 import attrs
+from yarl import URL
 
 from .._errors import InvalidArgumentError
 from .._resources._query import FilterTable
@@ -183,6 +184,14 @@ def _report(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sink_url(value: str) -> str:
+    """An absolute http(s) URL for ``fake-server --sink``."""
+    if not value.startswith(("http://", "https://")) or not URL(value, encoded=True).host:
+        # Not echoed: a sink URL may carry a password.
+        raise argparse.ArgumentTypeError("not an absolute http(s) URL")
+    return value
+
+
 def _fake_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port, default=0, help="TCP port (default: any free one)")
     parser.add_argument(
@@ -209,6 +218,13 @@ def _fake_server(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
+    )
+    parser.add_argument(
+        "--sink",
+        type=_sink_url,
+        metavar="URL",
+        help="also deliver signed Event Streams events to URL as conferences settle "
+        "(the unsettled ones settle over the first minute)",
     )
 
 

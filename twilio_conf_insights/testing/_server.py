@@ -29,6 +29,7 @@ from .._closing import ClosedOnExit
 from ._concurrency import AccountGate, ConcurrencyCap
 from ._data import FakeData, JSONDict, derive_credentials
 from ._errors import ErrorResponse, error_body
+from ._event_streams import EventDelivery, EventStream
 from ._faults import RETRY_AFTER_KINDS, STATUS_FAULTS, Fault, FaultInjector, FaultKind
 from ._records import RecordedRequest, Recorder, without_secrets
 from ._routes import RequestContext, match_route
@@ -83,6 +84,10 @@ class FakeTwilio(ClosedOnExit):
     seed, so timestamps are reproducible; the demo and ``fake-server`` pass the current
     time, so that "the last day" has data); ``subaccount_sid`` may list
     several subaccounts.
+
+    With ``event_sink`` (a URL), the fake also acts as Twilio's Event Streams: it POSTs
+    signed deliveries of Voice Insights events to it as conferences appear and their
+    summaries settle (see :attr:`events` and :class:`EventDelivery`).
     """
 
     def __init__(
@@ -101,6 +106,8 @@ class FakeTwilio(ClosedOnExit):
         host: str = "127.0.0.1",
         port: int = 0,
         now: datetime | None = None,
+        event_sink: str | None = None,
+        event_delivery: EventDelivery | None = None,
     ) -> None:
         default_sid, default_token = derive_credentials(seed)
         subaccounts = (
@@ -139,6 +146,17 @@ class FakeTwilio(ClosedOnExit):
         """The records served; see :class:`FakeData`."""
         self.faults = FaultInjector()
         """Fault injection controls; see :class:`FaultInjector`."""
+        self.events: EventStream | None = (
+            None
+            if event_sink is None
+            else EventStream(
+                self.data,
+                event_sink,
+                auth_token=self._auth_token,
+                options=event_delivery or EventDelivery(),
+            )
+        )
+        """The Event Streams deliveries to ``event_sink`` (``None`` without a sink)."""
         self._recorder = Recorder()
         self._gate = AccountGate()
         self._in_flight = 0
@@ -327,6 +345,8 @@ class FakeTwilio(ClosedOnExit):
         self._runner = runner
         self._port = int(runner.addresses[0][1])
         self.data.rebase(self.base_url)
+        if self.events is not None:
+            await self.events.start()
         return self
 
     async def aclose(self) -> None:
@@ -338,6 +358,8 @@ class FakeTwilio(ClosedOnExit):
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        if self.events is not None:
+            await self.events.close()
         self._closing.set()
         self._stalls_released.set()
         await runner.cleanup()
