@@ -163,7 +163,7 @@ WHEEL_MUST_HOLD = {
     "the command line's entry point": r"[^/]+\.dist-info/entry_points\.txt",
 }
 #: What the wheel must not carry: only the package and its metadata belong there.
-WHEEL_MUST_NOT_HOLD = r"(tests|benchmarks|docs)/|twilio_conf_insights/.*/tests?/|.*\.pyc$"
+WHEEL_MUST_NOT_HOLD = r"(tests|benchmarks|docs)/|twilio_conf_insights/(.*/)?tests?/|.*\.pyc$"
 
 
 def _check_wheel(session: nox.Session, wheel: Path) -> None:
