@@ -22,6 +22,7 @@ import tenacity
 from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
+from .._urls import display_url, is_postgres_url
 from ._merge import (
     NEVER,
     ConferenceRecord,
@@ -32,7 +33,6 @@ from ._merge import (
     touched,
 )
 from ._postgres_schema import migrate
-from .._urls import display_url, is_postgres_url
 from ._schema import json_text, upsert
 from ._store import (
     ReportQuery,
