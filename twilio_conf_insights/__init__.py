@@ -5,6 +5,7 @@ the errors in :mod:`twilio_conf_insights._errors`, and a fake Twilio for your ow
 :mod:`twilio_conf_insights.testing`.
 """
 
+from ._body import BufferStats
 from ._client import InsightsClient
 from ._errors import (
     ApiError,
@@ -32,7 +33,16 @@ from ._events import (
     RetryScheduled,
     ThrottleChanged,
 )
-from ._limiter import LimiterStats, ThrottlePolicy
+from ._limiter import (
+    AdaptiveLimiter,
+    Limiter,
+    LimiterSlot,
+    LimiterStats,
+    Outcome,
+    SlotOutcome,
+    Throttled,
+    ThrottlePolicy,
+)
 from ._models import (
     AvgMax,
     CallDirection,
@@ -54,6 +64,7 @@ from ._models import (
     Region,
     StreamMetrics,
 )
+from ._options import RequestOptions
 from ._pagination import Page, Paginator
 from ._resources.conferences import ConferenceFilters
 from ._results import ConferenceReport, FetchResult
@@ -62,10 +73,12 @@ from ._version import __version__
 from ._waiting import WaitTimeoutError
 
 __all__ = [
+    "AdaptiveLimiter",
     "ApiError",
     "AuthenticationError",
     "AvgMax",
     "BadRequestError",
+    "BufferStats",
     "CallDirection",
     "CallStatus",
     "CallType",
@@ -87,8 +100,11 @@ __all__ = [
     "InsightsClient",
     "InvalidArgumentError",
     "JitterBufferSize",
+    "Limiter",
+    "LimiterSlot",
     "LimiterStats",
     "NotFoundError",
+    "Outcome",
     "Page",
     "Paginator",
     "Participant",
@@ -100,6 +116,7 @@ __all__ = [
     "ProcessingState",
     "RateLimitError",
     "Region",
+    "RequestOptions",
     "RequestSent",
     "ResponseReceived",
     "RetryExhaustedError",
@@ -107,9 +124,11 @@ __all__ = [
     "RecordProblems",
     "RetryScheduled",
     "ServerError",
+    "SlotOutcome",
     "StreamMetrics",
     "ThrottleChanged",
     "ThrottlePolicy",
+    "Throttled",
     "TransportError",
     "TwilioInsightsError",
     "WaitTimeoutError",
