@@ -8,6 +8,7 @@ workers, and :mod:`twilio_conf_insights.testing` is a fake Twilio for your own t
 Modules whose names start with ``_`` are private and may change in any release.
 """
 
+from ._body import BufferStats
 from ._client import InsightsClient
 from ._errors import (
     ApiError,
@@ -35,7 +36,16 @@ from ._events import (
     RetryScheduled,
     ThrottleChanged,
 )
-from ._limiter import LimiterStats, ThrottlePolicy
+from ._limiter import (
+    AdaptiveLimiter,
+    Limiter,
+    LimiterSlot,
+    LimiterStats,
+    Outcome,
+    SlotOutcome,
+    Throttled,
+    ThrottlePolicy,
+)
 from ._models import (
     AvgMax,
     CallDirection,
@@ -57,6 +67,7 @@ from ._models import (
     Region,
     StreamMetrics,
 )
+from ._options import RequestOptions
 from ._pagination import Page, Paginator
 from ._resources.conferences import ConferenceFilters
 from ._results import ConferenceReport, FetchResult
@@ -65,10 +76,12 @@ from ._version import __version__
 from ._waiting import WaitTimeoutError
 
 __all__ = [
+    "AdaptiveLimiter",
     "ApiError",
     "AuthenticationError",
     "AvgMax",
     "BadRequestError",
+    "BufferStats",
     "CallDirection",
     "CallStatus",
     "CallType",
@@ -90,8 +103,11 @@ __all__ = [
     "InsightsClient",
     "InvalidArgumentError",
     "JitterBufferSize",
+    "Limiter",
+    "LimiterSlot",
     "LimiterStats",
     "NotFoundError",
+    "Outcome",
     "Page",
     "Paginator",
     "Participant",
@@ -103,6 +119,7 @@ __all__ = [
     "ProcessingState",
     "RateLimitError",
     "Region",
+    "RequestOptions",
     "RequestSent",
     "ResponseReceived",
     "RetryExhaustedError",
@@ -110,9 +127,11 @@ __all__ = [
     "RecordProblems",
     "RetryScheduled",
     "ServerError",
+    "SlotOutcome",
     "StreamMetrics",
     "ThrottleChanged",
     "ThrottlePolicy",
+    "Throttled",
     "TransportError",
     "TwilioInsightsError",
     "WaitTimeoutError",
