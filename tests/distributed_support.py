@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.helpers import PATIENCE, command, fake_env
+from tests.helpers import PATIENCE, fake_env, start_cli
 from tests.servers import PostgresServer, RedisServer
 from tests.store_fixtures import fresh_database
 from tests.sync_support import now_utc
@@ -148,12 +148,14 @@ class Worker:
         redeliver_after: str = "2s",
     ) -> Worker:
         """Start a worker with ``env`` and wait until it says it is ready."""
-        process = await asyncio.create_subprocess_exec(
-            *command("worker", "--units", str(units), "--redeliver-after", redeliver_after),
+        process = await start_cli(
+            "worker",
+            "--units",
+            str(units),
+            "--redeliver-after",
+            redeliver_after,
             env=env,
-            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         worker = cls(process)
         try:

@@ -7,9 +7,10 @@ until it holds, failing the test only after a generous deadline that a busy mach
 reaches.
 
 The command line runs as ``python -m twilio_conf_insights`` (:func:`cli`, or
-:func:`start_cli` and :func:`finish` for a run the test acts on meanwhile), driven with
-asyncio so the test's own event loop keeps serving a FakeTwilio meanwhile. Subprocesses get
-the environment without any ``TWILIO_*`` variable, plus what the test sets.
+:func:`start_cli` and :func:`finish` for a run the test acts on meanwhile; :func:`run` and
+:func:`start` for any other program), driven with asyncio so the test's own event loop keeps
+serving a FakeTwilio meanwhile. Subprocesses get the environment without any ``TWILIO_*``
+variable, plus what the test sets, and never outlive the test that started them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import IO, Any, TypeVar
 
 import aiohttp
 import attrs
@@ -62,8 +63,10 @@ __all__ = [
     "leftover_tasks",
     "live_path",
     "own_conferences",
+    "run",
     "serving",
     "settle",
+    "start",
     "start_cli",
     "wait_until",
 ]
@@ -208,18 +211,24 @@ def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
     )
 
 
-def conference_records(data: FakeData) -> list[ConferenceRecord]:
-    """Every conference of the fake's data with its participant summaries, as a sync stores it."""
-    return [
-        ConferenceRecord.from_models(
-            ConferenceSummary.from_dict(conference),
-            [
-                ParticipantSummary.from_dict(participant)
-                for participant in data.participant_summaries[conference["conference_sid"]]
-            ],
+def conference_records(data: FakeData, *sids: str) -> list[ConferenceRecord]:
+    """Conferences of the fake's data with their participant summaries, as a sync stores them.
+
+    Every conference, or only those of ``sids`` (in that order): the one builder of records
+    from fake data.
+    """
+    conferences = [data.conference(sid) for sid in sids] if sids else data.conferences
+    records = []
+    for conference in conferences:
+        assert conference is not None, "no such conference in the fake's data"
+        participants = data.participant_summaries[conference["conference_sid"]]
+        records.append(
+            ConferenceRecord.from_models(
+                ConferenceSummary.from_dict(conference),
+                [ParticipantSummary.from_dict(participant) for participant in participants],
+            )
         )
-        for conference in data.conferences
-    ]
+    return records
 
 
 def auth_for(fake: FakeTwilio) -> dict[str, str]:
@@ -288,19 +297,52 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "twilio_conf_insights", *args]
 
 
-async def start_cli(
-    *args: str, env: Mapping[str, str] | None = None, stderr: int = asyncio.subprocess.PIPE
+async def start(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    stdout: int | IO[Any] = asyncio.subprocess.PIPE,
+    stderr: int | IO[Any] = asyncio.subprocess.PIPE,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start the CLI (no stdin; a clean environment unless ``env`` is given); see :func:`finish`.
+    """Start ``argv`` (no stdin; a clean environment unless ``env`` is given); see :func:`finish`.
 
-    ``stderr`` may be a file descriptor (a pseudo-terminal, to see what a terminal shows).
+    ``stdout`` and ``stderr`` may be a file or a file descriptor (a pseudo-terminal, to see
+    what a terminal shows); ``preexec_fn`` runs in the child before it starts (a resource
+    limit).
     """
     return await asyncio.create_subprocess_exec(
-        *command(*args),
+        *argv,
+        cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=stderr,
         env=dict(env) if env is not None else clean_env(),
+        preexec_fn=preexec_fn,
+    )
+
+
+async def start_cli(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    stdout: int | IO[Any] = asyncio.subprocess.PIPE,
+    stderr: int | IO[Any] = asyncio.subprocess.PIPE,
+    prefix: Sequence[str] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> asyncio.subprocess.Process:
+    """Start the CLI with ``args``, as :func:`start` starts a program.
+
+    ``prefix`` is a command the CLI runs under (one that sets up a read-only mount, say).
+    """
+    return await start(
+        [*prefix, *command(*args)],
+        env=env,
+        cwd=cwd,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -310,32 +352,47 @@ async def finish(
     # A parameter, not the caller's asyncio.timeout(): on timeout the process must be killed.
     timeout: float = PATIENCE,  # noqa: ASYNC109
 ) -> Run:
-    """Wait for a started CLI to exit and collect its output.
+    """Wait for a started process to exit and collect its output.
 
-    Past ``timeout`` seconds the process is killed and the test fails: a CLI that hangs
-    ends the test, not the run.
+    Past ``timeout`` seconds the process is killed and the test fails: a command that hangs
+    ends the test, not the run. A wait that ends any other way (the test cancelled, or
+    stopped by the suite's own time limit) kills the process too: no child outlives it.
     """
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
     except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"the CLI did not exit within {timeout:g}s") from None
+        raise AssertionError(f"process {process.pid} did not exit within {timeout:g}s") from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode is not None
-    return Run(process.returncode, stdout.decode("utf-8"), (stderr or b"").decode("utf-8"))
+    return Run(process.returncode, (stdout or b"").decode("utf-8"), (stderr or b"").decode("utf-8"))
+
+
+async def run(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = PATIENCE,  # noqa: ASYNC109 - see finish()
+) -> Run:
+    """Run any program to the end, as :func:`cli` runs the CLI (a shell script, a Python one)."""
+    return await finish(await start(argv, env=env, cwd=cwd), timeout=timeout)
 
 
 async def cli(
     *args: str,
     env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     timeout: float = PATIENCE,  # noqa: ASYNC109 - see finish()
 ) -> Run:
     """Run the CLI to the end: the one way tests run it in a subprocess.
 
     No stdin; a clean environment unless ``env`` is given; killed and failed after
-    ``timeout`` seconds (long runs pass a longer one).
+    ``timeout`` seconds (long runs pass a longer one), and killed if the test ends first.
     """
-    return await finish(await start_cli(*args, env=env), timeout=timeout)
+    return await finish(await start_cli(*args, env=env, cwd=cwd), timeout=timeout)
 
 
 def assert_one_line_error(run: Run) -> None:

@@ -22,9 +22,24 @@ from typing import Any
 
 import attrs
 
-from tests.test_store import _records
-from twilio_conf_insights.sync import SQLiteStore, StoreError
+from tests.helpers import conference_records
+from twilio_conf_insights.sync import ConferenceRecord, SQLiteStore, StoreError
 from twilio_conf_insights.sync._sqlite_schema import STEPS, migrate
+from twilio_conf_insights.testing import FakeData
+
+
+def store_records(count: int = 20, *, seed: int = 3, padding: int = 0) -> list[ConferenceRecord]:
+    """``count`` conferences of a fake's data, four participants each.
+
+    With ``padding``, each participant summary's label is that many characters long (big
+    records, to fill a file fast).
+    """
+    data = FakeData(conferences=count, participants_per_conference=4, seed=seed)
+    if padding:
+        for participants in data.participant_summaries.values():
+            for participant in participants:
+                participant["label"] = "x" * padding
+    return conference_records(data)
 
 
 def _stall_migration(path: str) -> None:
@@ -51,13 +66,13 @@ async def _run(command: str, path: str, *rest: str) -> dict[str, Any]:
     try:
         if command == "fill":
             async with SQLiteStore(path) as store:
-                await store.write(_records(int(rest[0])))
+                await store.write(store_records(int(rest[0])))
         elif command == "open":
             async with SQLiteStore(path):
                 pass
         elif command == "grow":
             async with SQLiteStore(path) as store:
-                await store.write(_records(300, seed=5, padding=2000))
+                await store.write(store_records(300, seed=5, padding=2000))
         else:
             raise SystemExit(f"unknown command {command!r}")
     except StoreError as error:

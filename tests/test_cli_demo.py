@@ -9,7 +9,7 @@ import shlex
 import signal
 from pathlib import Path
 
-from tests.helpers import clean_env, cli, command
+from tests.helpers import clean_env, cli, finish, start_cli
 
 
 async def test_demo_runs_every_command_without_credentials(tmp_path: Path) -> None:
@@ -54,13 +54,7 @@ async def test_demo_runs_every_command_without_credentials(tmp_path: Path) -> No
 
 async def test_fake_server_subprocess(tmp_path: Path) -> None:
     """`fake-server` prints how to connect, serves, and exits cleanly on Ctrl-C."""
-    server = await asyncio.create_subprocess_exec(
-        *command("fake-server", "--conferences", "12", "--seed", "5", "--latency", "1"),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-    )
+    server = await start_cli("fake-server", "--conferences", "12", "--seed", "5", "--latency", "1")
     try:
         assert server.stdout is not None
         exported: dict[str, str] = {}
@@ -87,6 +81,6 @@ async def test_fake_server_subprocess(tmp_path: Path) -> None:
     finally:
         if server.returncode is None:
             server.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(server.communicate(), 20)
-    assert server.returncode == 0, stderr.decode()
-    assert "Traceback" not in stderr.decode()
+        stopped = await finish(server)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Traceback" not in stopped.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from tests.helpers import all_participants, cli, command, fake_env, wait_until
+from tests.helpers import all_participants, cli, fake_env, finish, start_cli, wait_until
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.cli._export import (
     CONFERENCE_FIELDS,
@@ -118,11 +118,13 @@ async def test_interrupted_export_leaves_nothing(
     async with FakeTwilio(conferences=60, participants_per_conference=2, seed=3) as fake:
         fake.latency = 0.1  # some 6 s of requests: it cannot end before it is interrupted
         out = tmp_path / "export.jsonl"
-        process = await asyncio.create_subprocess_exec(
-            *command("--max-concurrency", "1", "export", "--with-participants", "-o", str(out)),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = await start_cli(
+            "--max-concurrency",
+            "1",
+            "export",
+            "--with-participants",
+            "-o",
+            str(out),
             env=fake_env(fake),
         )
 
@@ -137,10 +139,10 @@ async def test_interrupted_export_leaves_nothing(
         assert process.returncode is None, "the export finished before it was interrupted"
         assert partial and partial[0].name.startswith(".export.jsonl.")
         process.send_signal(signum)
-        _, stderr = await asyncio.wait_for(process.communicate(), 20)
+        run = await finish(process)
 
-    assert process.returncode == status, stderr.decode()
-    assert "Traceback" not in stderr.decode()
+    assert run.returncode == status, run.stderr
+    assert "Traceback" not in run.stderr
     assert entries(tmp_path) == []
 
 

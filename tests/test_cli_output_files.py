@@ -15,7 +15,7 @@ from twilio_conf_insights import InvalidArgumentError
 from twilio_conf_insights.cli._files import infer_format
 from twilio_conf_insights.testing import FakeTwilio
 
-from .helpers import Run, assert_one_line_error, cli, command, fake_env
+from .helpers import Run, assert_one_line_error, cli, fake_env
 
 CONFERENCES = 9
 
@@ -36,19 +36,11 @@ def lines(path: Path) -> list[dict[str, object]]:
 
 async def test_dash_writes_to_stdout(small_fake: FakeTwilio, tmp_path: Path) -> None:
     """`-o -` writes the records to stdout and creates no file named '-'."""
-    process = await asyncio.create_subprocess_exec(
-        *command("export", "-o", "-"),
-        cwd=tmp_path,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=fake_env(small_fake),
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err
-    assert len(out.decode().splitlines()) == CONFERENCES
+    run = await cli("export", "-o", "-", env=fake_env(small_fake), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == CONFERENCES
     assert os.listdir(tmp_path) == []
-    assert err.decode() == f"wrote {CONFERENCES} conferences to stdout\n"
+    assert run.stderr == f"wrote {CONFERENCES} conferences to stdout\n"
 
 
 async def test_fifo_is_written_into_not_replaced(small_fake: FakeTwilio, tmp_path: Path) -> None:

@@ -16,13 +16,16 @@ give:
   the sync guide's step writes (``twilio-conf-insights sync --db insights.db``).
 
 Pages include text that lives elsewhere instead of copying it (``--8<--``, built by
-mkdocs): the README's sections and the web-service recipes under ``tests/recipes``, which
-their own tests serve. The checks below keep those includes and the API reference whole.
+mkdocs): the README's sections, the changelog and the recipes under ``tests/recipes``, which
+their own tests serve. The checks below keep those includes and the API reference whole;
+that each recipe is shown, once, is ``tests/test_recipes_readme.py``'s to check.
+
+Commands run through ``tests.helpers`` (:func:`~tests.helpers.run`,
+:func:`~tests.helpers.cli`), like every subprocess of the suite.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import re
@@ -34,12 +37,12 @@ from pathlib import Path
 import attrs
 import pytest
 
+from tests.helpers import cli, run
 from twilio_conf_insights.testing import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
-RECIPES = ROOT / "tests" / "recipes"
 _FENCE = re.compile(r"^```(\w*)\s*$")
 _NOT_RUN = re.compile(r"^<!-- not-run: (.+\S) -->$")
 _LANGUAGES = {"python": "python", "sh": "shell", "console": "shell", "bash": "shell"}
@@ -50,6 +53,8 @@ PUBLIC_MODULES = [
     "twilio_conf_insights",
     "twilio_conf_insights.sync",
     "twilio_conf_insights.distributed",
+    "twilio_conf_insights.webhooks",
+    "twilio_conf_insights.eventstreams",
     "twilio_conf_insights.testing",
 ]
 
@@ -164,20 +169,6 @@ def included(page: Path) -> list[tuple[str, str | None]]:
     return [(name, section) for name, section in _INCLUDE.findall(page.read_text(encoding="utf-8"))]
 
 
-def test_every_recipe_is_shown_once_as_the_file_itself() -> None:
-    """Each recipe module is included by exactly one code block, whose marker names it."""
-    shown: list[str] = []
-    for block in BLOCKS:
-        include = _INCLUDE.fullmatch(block.source.strip())
-        if include is not None and include.group(1).startswith("tests/recipes/"):
-            assert block.not_run == f"shown from {include.group(1)} and tested there", block.id
-            shown.append(include.group(1))
-    files = [
-        f"tests/recipes/{path.name}" for path in RECIPES.glob("*.py") if path.name != "__init__.py"
-    ]
-    assert sorted(shown) == sorted(files)
-
-
 @pytest.mark.parametrize("page", PAGES, ids=page_name)
 def test_includes_name_files_and_sections_that_exist(page: Path) -> None:
     """Every ``--8<--`` include names a file, and a section marked in it when it names one."""
@@ -235,25 +226,6 @@ async def fake_env() -> AsyncIterator[dict[str, str]]:
         yield env
 
 
-async def _run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode is not None
-    return process.returncode, out.decode("utf-8"), err.decode("utf-8")
-
-
 @pytest.mark.parametrize(
     "block", [pytest.param(block, id=block.id) for block in BLOCKS if not block.not_run]
 )
@@ -268,12 +240,13 @@ async def test_example_runs(block: Block, fake_env: dict[str, str], tmp_path: Pa
     else:
         command = [sys.executable, "-c", _SNIPPET_RUNNER, str(script)]
     if "insights.db" in block.source and "mode=ro" in block.source:
-        sync = ["twilio-conf-insights", "--quiet", "sync", "--db", "insights.db"]
-        status, out, err = await _run(sync, fake_env, tmp_path)
-        assert status == 0, f"the sync before {block.id} failed:\n{out}\n{err}"
-    status, out, err = await _run(command, fake_env, tmp_path)
-    assert status == 0, f"{block.id} failed:\n{out}\n{err}"
-    assert "Traceback" not in err, err
+        sync = await cli(
+            "--quiet", "sync", "--db", "insights.db", env=fake_env, cwd=tmp_path, timeout=120
+        )
+        assert sync.returncode == 0, f"the sync before {block.id} failed:\n{sync}"
+    done = await run(command, env=fake_env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, f"{block.id} failed:\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
     # A command's confirmation ("wrote 200 conferences to ...") is on stderr, as usual.
-    shown = out + err if block.language == "shell" else out
+    shown = done.stdout + done.stderr if block.language == "shell" else done.stdout
     assert shown.strip(), f"{block.id} printed nothing: its example shows no data"

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import payloads
-from tests.helpers import clean_env, command, wait_until
+from tests.helpers import finish, start_cli, wait_until
 from tests.web_support import aiohttp_site, drained
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.eventstreams import (
@@ -397,13 +397,7 @@ async def test_fake_server_sink_option_delivers_events() -> None:
     app = create_app(sink, auth_token=token)
     async with aiohttp_site(app) as base:
         url, stats = f"{base}/events", app[STATS]
-        process = await asyncio.create_subprocess_exec(
-            *command("fake-server", "--conferences", "60", "--sink", url),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=clean_env(),
-        )
+        process = await start_cli("fake-server", "--conferences", "60", "--sink", url)
         try:
             assert process.stdout is not None
             exports = dict(
@@ -414,6 +408,6 @@ async def test_fake_server_sink_option_delivers_events() -> None:
             await wait_until(lambda: stats.records > 0, "a delivery")
         finally:
             process.terminate()
-            await asyncio.wait_for(process.communicate(), timeout=60)
+            await finish(process)
     assert stats.forged == 0
     assert isinstance(sink.records[0], ConferenceSummaryEvent)

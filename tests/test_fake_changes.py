@@ -5,20 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from twilio_conf_insights import InsightsClient
 from twilio_conf_insights.testing import FakeData, FakeTwilio
+
+from .helpers import client_for
 
 SUB_A = "AC" + "a" * 32
 SUB_B = "AC" + "b" * 32
-
-
-def _client(fake: FakeTwilio) -> InsightsClient:
-    return InsightsClient(
-        fake.account_sid,
-        fake.auth_token,
-        insights_base_url=fake.insights_base_url,
-        api_base_url=fake.api_base_url,
-    )
 
 
 def test_now_pins_the_data_without_changing_the_rest() -> None:
@@ -70,7 +62,7 @@ async def test_created_window_and_subaccount_filters_over_http() -> None:
     """CreatedAfter (inclusive), CreatedBefore (exclusive) and Subaccount select exactly."""
     async with (
         FakeTwilio(conferences=120, seed=4, subaccount_sid=[SUB_A, SUB_B]) as fake,
-        _client(fake) as client,
+        client_for(fake) as client,
     ):
         start = fake.now - timedelta(hours=30)
         end = fake.now - timedelta(hours=6)
@@ -90,7 +82,7 @@ async def test_created_window_and_subaccount_filters_over_http() -> None:
 
 async def test_wait_for_requests_wakes_on_the_counted_path() -> None:
     """wait_for_requests() returns once enough matching requests arrived, ignoring others."""
-    async with FakeTwilio(conferences=10, seed=4) as fake, _client(fake) as client:
+    async with FakeTwilio(conferences=10, seed=4) as fake, client_for(fake) as client:
         waiter = asyncio.ensure_future(fake.wait_for_requests(2, path_contains="/Participants"))
         await client.conferences.list().collect()
         await asyncio.sleep(0)

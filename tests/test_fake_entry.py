@@ -8,22 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from twilio_conf_insights.testing import FakeTwilio
 
-from .helpers import clean_env, cli
+from .helpers import clean_env, cli, run
 
 
 async def _help(*args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        "--help",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0
-    return out.decode()
+    done = await run([sys.executable, *args, "--help"])
+    assert done.returncode == 0
+    return done.stdout
 
 
 async def test_both_entries_are_one_command() -> None:

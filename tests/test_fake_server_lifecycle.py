@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.helpers import API_KEY, PATIENCE, auth_for, get, wait_until
+from tests.helpers import API_KEY, PATIENCE, auth_for, finish, get, start, wait_until
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 
@@ -120,17 +120,8 @@ async def test_lifecycle_and_configuration() -> None:
 
 async def test_standalone_entry_point_serves_until_interrupted() -> None:
     """The `python -m twilio_conf_insights.testing` server serves, then exits 0 on Ctrl-C."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "twilio_conf_insights.testing",
-        "--conferences",
-        "3",
-        "--seed",
-        "5",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start(
+        [sys.executable, "-m", "twilio_conf_insights.testing", "--conferences", "3", "--seed", "5"]
     )
     try:
         assert process.stdout is not None
@@ -152,10 +143,7 @@ async def test_standalone_entry_point_serves_until_interrupted() -> None:
         assert status == 200
         assert len(page["conferences"]) == 3
         process.send_signal(signal.SIGINT)
-        _, stderr = await asyncio.wait_for(process.communicate(), PATIENCE)
-        assert process.returncode == 0
-        assert "Traceback" not in stderr.decode()
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        stopped = await finish(process)
+    assert stopped.returncode == 0
+    assert "Traceback" not in stopped.stderr

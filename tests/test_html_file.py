@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from twilio_conf_insights.sync import ConferenceRecord, SQLiteStore
+from twilio_conf_insights.sync import SQLiteStore
 from twilio_conf_insights.testing import FakeData
 
-from .helpers import PATIENCE, Run, clean_env, cli
+from .helpers import PATIENCE, Run, clean_env, cli, conference_records
 
 PAGE_START = "<!DOCTYPE html>"
 
@@ -27,12 +27,7 @@ async def store(tmp_path: Path) -> str:
     data = FakeData(conferences=8, participants_per_conference=2, seed=3)
     path = tmp_path / "store.db"
     async with SQLiteStore(path) as opened:
-        await opened.write(
-            [
-                ConferenceRecord(c, data.participant_summaries[c["conference_sid"]])
-                for c in data.conferences
-            ]
-        )
+        await opened.write(conference_records(data))
     return str(path)
 
 

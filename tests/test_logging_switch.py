@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import pytest
 
-from tests.helpers import PATIENCE, clean_env, cli, fake_env
+from tests.helpers import clean_env, cli, fake_env, run
 from twilio_conf_insights.testing import FakeTwilio, FaultKind
 
 #: A program that only uses the library: no logging set up at all.
@@ -24,19 +23,8 @@ asyncio.run(main())
 
 
 async def _run_program(env: dict[str, str], sid: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        PROGRAM,
-        sid,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
-    assert process.returncode is not None
-    return process.returncode, stderr.decode()
+    done = await run([sys.executable, "-c", PROGRAM, sid], env=env)
+    return done.returncode, done.stderr
 
 
 @pytest.mark.parametrize(

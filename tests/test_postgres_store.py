@@ -12,9 +12,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from tests.helpers import conference_records
 from tests.servers import PostgresServer, free_port
 from tests.store_fixtures import fresh_database, stored_rows
-from twilio_conf_insights import ConferenceSummary, ParticipantSummary
+from twilio_conf_insights import ConferenceSummary
 from twilio_conf_insights.sync import (
     ConferenceRecord,
     NotAStoreError,
@@ -63,16 +64,7 @@ async def test_many_writers_of_the_same_records_leave_exact_rows(
     """Eight stores writing the same conferences at once (a unit delivered again) end exact."""
     url = await fresh_database(postgres_server)
     async with FakeTwilio(conferences=40, participants_per_conference=(1, 4), seed=5) as fake:
-        records = [
-            ConferenceRecord.from_models(
-                ConferenceSummary.from_dict(c),
-                [
-                    ParticipantSummary.from_dict(p)
-                    for p in fake.data.participant_summaries[c["conference_sid"]]
-                ],
-            )
-            for c in fake.data.conferences
-        ]
+        records = conference_records(fake.data)
     stores = [await PostgresStore.open(url) for _ in range(8)]
     try:
         # Each writer its own order of the same records, in small batches.
@@ -100,10 +92,7 @@ async def test_columns_have_native_types_and_json_is_queryable(
     """json is jsonb (json->>'status' works), times are timestamptz, settled is boolean."""
     url = await fresh_database(postgres_server)
     data = FakeData(conferences=12, participants_per_conference=2, seed=4)
-    records = [
-        ConferenceRecord(c, data.participant_summaries[c["conference_sid"]])
-        for c in data.conferences
-    ]
+    records = conference_records(data)
     async with PostgresStore(url) as store:
         await store.write(records)
     conn = await asyncpg.connect(url)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gc
 import logging
-import sys
 from typing import Any
 
 import pytest
@@ -25,6 +23,7 @@ from twilio_conf_insights import (
 from twilio_conf_insights._errors import error_from_response
 from twilio_conf_insights._redaction import REDACTED, _Registry, redact, redact_url
 
+from .helpers import cli
 from .hostile import ANSWERS, echoing_server
 
 ACCOUNT = "AC" + "1" * 32
@@ -93,10 +92,7 @@ async def test_echoed_credentials_are_redacted_everywhere(
 async def test_cli_one_line_error_is_redacted(where: str) -> None:
     """The command line's one-line error carries no form of the echoed credential."""
     async with echoing_server(ANSWERS[where]) as base:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "twilio_conf_insights",
+        run = await cli(
             "conferences",
             "get",
             "CF" + "a" * 32,
@@ -104,16 +100,11 @@ async def test_cli_one_line_error_is_redacted(where: str) -> None:
             base,
             "--api-base-url",
             base,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
             env={"TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "PATH": ""},
         )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 1, err
-    text = err.decode()
-    assert REDACTED in text
-    assert_clean(text + out.decode(), secret_forms(ACCOUNT, TOKEN))
+    assert run.returncode == 1, run.stderr
+    assert REDACTED in run.stderr
+    assert_clean(run.stderr + run.stdout, secret_forms(ACCOUNT, TOKEN))
 
 
 def test_error_body_is_redacted_before_it_is_cut() -> None:

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.sync import (
     ConferenceRecord,
     NotAStoreError,
@@ -30,25 +29,10 @@ from twilio_conf_insights.sync import (
 )
 from twilio_conf_insights.sync._schema import json_text
 from twilio_conf_insights.sync._units import parse_time
-from twilio_conf_insights.testing import FakeData
 
+from .store_child import store_records
 from .store_limits import file_size_limit, read_only_to
 from .sync_support import stored
-
-
-def _records(count: int = 20, seed: int = 3, padding: int = 0) -> list[ConferenceRecord]:
-    """Records of a fake's data (``padding`` characters more in each participant summary)."""
-    data = FakeData(conferences=count, participants_per_conference=4, seed=seed)
-    return [
-        ConferenceRecord.from_models(
-            ConferenceSummary.from_dict(conference),
-            [
-                ParticipantSummary.from_dict({**p, "label": "x" * padding} if padding else p)
-                for p in data.participant_summaries[conference["conference_sid"]]
-            ],
-        )
-        for conference in data.conferences
-    ]
 
 
 def _content(path: Path, new: bytes | None = None) -> bytes:
@@ -96,7 +80,7 @@ async def test_another_applications_sqlite_database_is_refused_untouched(tmp_pat
 async def test_a_store_reopens_and_writes_are_idempotent(tmp_path: Path) -> None:
     """Writing the same records twice changes nothing the second time; reads come back equal."""
     path = tmp_path / "s.db"
-    records = _records()
+    records = store_records()
     async with SQLiteStore(path) as store:
         first = await store.write(records)
     async with SQLiteStore(path) as store:
@@ -116,7 +100,7 @@ async def test_a_store_reopens_and_writes_are_idempotent(tmp_path: Path) -> None
 async def test_two_writers_share_one_store(tmp_path: Path) -> None:
     """Two stores open on one file write overlapping records at once; the end state is exact."""
     path = tmp_path / "s.db"
-    records = _records(60)
+    records = store_records(60)
     async with SQLiteStore(path) as first, SQLiteStore(path) as second:
 
         async def write_all(store: SQLiteStore, shift: int) -> None:
@@ -136,11 +120,11 @@ async def test_a_store_opened_read_only_refuses_writes(tmp_path: Path) -> None:
     """read_only=True: every write raises StoreReadOnlyError and the file is unchanged."""
     path = tmp_path / "s.db"
     async with SQLiteStore(path) as store:
-        await store.write(_records(3))
+        await store.write(store_records(3))
     before = _content(path)
     async with SQLiteStore(path, read_only=True) as store:
         with pytest.raises(StoreReadOnlyError):
-            await store.write(_records(2, seed=9))
+            await store.write(store_records(2, seed=9))
     assert _content(path) == before
     with pytest.raises(StoreError, match="no store"):
         await SQLiteStore.open(tmp_path / "missing.db", read_only=True)
@@ -202,7 +186,7 @@ async def test_a_new_store_and_its_side_files_are_private(tmp_path: Path) -> Non
     previous = os.umask(0o022)
     try:
         async with SQLiteStore(path) as store:
-            await store.write(_records(2))
+            await store.write(store_records(2))
             modes = _modes(tmp_path)
     finally:
         os.umask(previous)
@@ -215,14 +199,14 @@ async def test_an_existing_file_keeps_its_mode(tmp_path: Path) -> None:
     path.touch()
     path.chmod(0o640)
     async with SQLiteStore(path) as store:
-        await store.write(_records(1))
+        await store.write(store_records(1))
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 async def test_the_file_is_wal_with_its_sync_columns(tmp_path: Path) -> None:
     """The file is in WAL mode; settled, synced_at and processing_state hold what they say."""
     path = tmp_path / "s.db"
-    records = _records(6)
+    records = store_records(6)
     unsettled = records[0].conference_sid
     first = records[0].summary
     assert first is not None

@@ -6,7 +6,6 @@ limit reached in the middle of the sync.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from twilio_conf_insights.testing import FakeTwilio
 
-from .helpers import PATIENCE, Run, assert_one_line_error, command, fake_env
+from .helpers import Run, assert_one_line_error, fake_env, finish, start_cli
 from .store_limits import file_size_limit, read_only_to
 from .sync_support import assert_store_matches, now_utc, stored, sync_fake
 
@@ -29,18 +28,17 @@ async def _sync(
 ) -> Run:
     """``sync --db PATH`` over all of the fake's data, in a child process."""
     span = ["--created-after", (fake.now - timedelta(days=3, hours=1)).isoformat()]
-    process = await asyncio.create_subprocess_exec(
-        *prefix,
-        *command("-q", "sync", *span, "--db", str(path)),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    process = await start_cli(
+        "-q",
+        "sync",
+        *span,
+        "--db",
+        str(path),
         env=fake_env(fake),
+        prefix=prefix,
         preexec_fn=preexec_fn,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
+    return await finish(process)
 
 
 def _integrity(path: Path) -> str:

@@ -10,9 +10,8 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.helpers import ClientFactory
+from tests.helpers import ClientFactory, conference_records
 from tests.store_fixtures import StoreFactory, api_records, query, stored_records
-from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.sync import (
     ConferenceRecord,
     ReportQuery,
@@ -26,12 +25,7 @@ from twilio_conf_insights.testing import FakeData, FakeTwilio
 
 
 def _record(fake: FakeTwilio, sid: str) -> ConferenceRecord:
-    summary = fake.data.conference(sid)
-    assert summary is not None
-    return ConferenceRecord.from_models(
-        ConferenceSummary.from_dict(summary),
-        [ParticipantSummary.from_dict(p) for p in fake.data.participant_summaries[sid]],
-    )
+    return conference_records(fake.data, sid)[0]
 
 
 async def test_write_counts_new_unchanged_updated_settled(

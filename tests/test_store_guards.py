@@ -16,7 +16,7 @@ from twilio_conf_insights.sync import (
     StoreError,
 )
 
-from .test_store import _records
+from .store_child import store_records
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -27,12 +27,12 @@ async def test_a_writer_waits_then_says_the_store_is_busy(tmp_path: Path) -> Non
     """Another process holding the write lock past busy_timeout: StoreBusyError in one line."""
     path = tmp_path / "s.db"
     async with SQLiteStore(path) as store:
-        await store.write(_records(2))
+        await store.write(store_records(2))
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN EXCLUSIVE")
         async with SQLiteStore(path, busy_timeout=0.05) as store:
             with pytest.raises(StoreBusyError) as caught:
-                await store.write(_records(1, seed=4))
+                await store.write(store_records(1, seed=4))
         holder.execute("ROLLBACK")
     assert "another process is writing" in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -79,7 +79,7 @@ async def test_an_empty_sqlite_database_becomes_a_store(tmp_path: Path) -> None:
         connection.execute("VACUUM")  # writes the header: a real, empty database file
     assert path.stat().st_size > 0
     async with SQLiteStore(path) as store:
-        await store.write(_records(2))
+        await store.write(store_records(2))
     async with SQLiteStore(path, read_only=True) as store:
         assert (await store.counts())["conferences"] == 2
 
@@ -127,7 +127,7 @@ async def test_a_store_made_in_a_wal_database_is_recognised_from_its_log(tmp_pat
     path = tmp_path / "shared.db"
     with _wal_database(path, "CREATE TABLE t (x)", "DROP TABLE t"):
         async with SQLiteStore(path) as store:
-            await store.write(_records(2))
+            await store.write(store_records(2))
         async with SQLiteStore(path) as again, SQLiteStore(path, read_only=True) as reader:
-            await again.write(_records(1, seed=6))
+            await again.write(store_records(1, seed=6))
             assert (await reader.counts())["conferences"] == 3

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PATIENCE, Run, assert_one_line_error, cli, command, fake_env
+from tests.helpers import assert_one_line_error, cli, fake_env, finish, start_cli
 from twilio_conf_insights.cli import main
 from twilio_conf_insights.sync import NotAStoreError
 from twilio_conf_insights.sync._open import check_store_path
@@ -72,16 +72,10 @@ async def test_dev_stdout_redirected_to_a_file_is_refused_and_the_file_untouched
     """`sync --db /dev/stdout > out.db`: refused; out.db stays empty (no store, no summary)."""
     out = tmp_path / "out.db"
     with out.open("wb") as sink:
-        process = await asyncio.create_subprocess_exec(
-            *command("sync", "--db", "/dev/stdout"),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=sink,
-            stderr=asyncio.subprocess.PIPE,
-            env=fake_env(cli_fake),
+        process = await start_cli(
+            "sync", "--db", "/dev/stdout", env=fake_env(cli_fake), stdout=sink
         )
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
-    assert process.returncode is not None
-    run = Run(process.returncode, "", stderr.decode())
+        run = await finish(process)
     assert run.returncode == 1, run.stderr
     assert_one_line_error(run)
     assert "this command's stdout" in run.stderr

@@ -29,8 +29,8 @@ from twilio_conf_insights.sync import (
     StoreReadOnlyError,
 )
 
+from .store_child import store_records
 from .sync_support import stored
-from .test_store import _records
 
 
 def _open_under(directory: Path) -> list[str]:
@@ -61,14 +61,14 @@ def _collector_held() -> Iterator[list[Any]]:
 async def _drive_every_path(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SQLiteStore(path) as store:
-        await store.write(_records(3))
+        await store.write(store_records(3))
         reports = store.reports(ReportQuery())
         await anext(reports)
         await reports.aclose()  # a reader that stops early
     stored(path)  # the tests' own reading helper
     async with SQLiteStore(path, read_only=True) as reader:
         with pytest.raises(StoreReadOnlyError):
-            await reader.write(_records(1, seed=8))
+            await reader.write(store_records(1, seed=8))
     with pytest.raises(StoreError, match="no store"):
         await SQLiteStore.open(tmp_path / "missing.db", read_only=True)
     foreign = tmp_path / "foreign.db"
@@ -85,7 +85,7 @@ async def _drive_every_path(tmp_path: Path) -> None:
         store = await SQLiteStore.open(path, busy_timeout=0.05)
         try:
             with pytest.raises(StoreBusyError):
-                await store.write(_records(1, seed=9))
+                await store.write(store_records(1, seed=9))
         finally:
             await store.aclose()
         holder.execute("ROLLBACK")

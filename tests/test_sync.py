@@ -74,6 +74,32 @@ async def test_first_sync_then_incremental_costs(tmp_path: Path) -> None:
         assert (quiet.new, quiet.updated, quiet.settled) == (0, 0, 0)
 
 
+async def test_adjacent_windows_are_listed_a_day_per_query(tmp_path: Path) -> None:
+    """Three days of one-hour windows are listed with three queries, each over its whole day."""
+    async with sync_fake(60, unsettled_share=0) as fake, client_for(fake) as client:
+        end = fake.now.replace(minute=0, second=0, microsecond=0)
+        days = [end - timedelta(days=n) for n in (3, 2, 1, 0)]
+        async with SQLiteStore(tmp_path / "store.db") as store:
+            summary = await client.sync(
+                store,
+                now=fake.now,
+                window=timedelta(hours=1),
+                created_after=days[0],
+                created_before=end,
+            )
+        assert summary.ok
+        listed = sorted(
+            (request.query["CreatedAfter"], request.query["CreatedBefore"])
+            for request in fake.requests
+            if request.path == "/v1/Conferences" and "PageToken" not in request.query
+        )
+
+    def spelled(moment: datetime) -> list[str]:
+        return [moment.strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+    assert listed == [(spelled(start), spelled(stop)) for start, stop in itertools.pairwise(days)]
+
+
 async def test_new_conferences_are_added_and_settled_ones_not_fetched(tmp_path: Path) -> None:
     """A default-range re-run picks up conferences that appeared since, and no settled ones."""
     path = tmp_path / "store.db"

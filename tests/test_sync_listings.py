@@ -1,4 +1,8 @@
-"""Listings: adjacent windows of one scope listed with one query (pure logic, no I/O)."""
+"""Listings: adjacent windows of one scope listed with one query (pure logic, no I/O).
+
+What a user sees of it, a day of windows listed with one query, is observed through the
+fake's requests in ``tests/test_sync.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twilio_conf_insights.sync import WorkUnit, cut_windows
-from twilio_conf_insights.sync._units import LIST_SPAN, Listing, join_windows
+from twilio_conf_insights.sync._units import Listing, join_windows
 
 _START = datetime(2025, 6, 1, tzinfo=UTC)
 _SUB = "AC" + "c" * 32
@@ -39,20 +43,6 @@ def test_listings_keep_every_window_once_in_order(
     # Greedy: a listing stops only where the next window would not fit.
     for first, second in itertools.pairwise(listings):
         assert first.end - second.units[0].start > span
-
-
-def test_a_day_of_hour_windows_is_one_listing_with_the_days_query() -> None:
-    """72 one-hour windows make 3 listings, each one query over its whole range."""
-    units = _day(timedelta(hours=1), subaccount=_SUB)
-    listings = join_windows(units)
-    assert [len(listing.units) for listing in listings] == [24, 24, 24]
-    newest = listings[0]
-    assert newest.end - newest.start == LIST_SPAN
-    assert newest.query() == {
-        **units[0].query(),
-        "CreatedAfter": "2025-06-03T00:00:00Z",
-        "CreatedBefore": "2025-06-04T00:00:00Z",
-    }
 
 
 def test_windows_of_other_scopes_or_with_gaps_are_not_joined() -> None:
