@@ -184,11 +184,12 @@ async def test_capacity_given_back_is_taken_up() -> None:
 
 # Not strict: the limiter shares the cap evenly in about half of the runs. In six runs the
 # two clients' mean limits were 3.7/7.8, 11.7/1.0, 10.6/1.2, 5.3/6.7, 6.2/5.8 and 9.0/2.8.
-# Make it strict once the limiter keeps the README's promise.
+# The documentation says so (docs/many-machines.md, "Sizing workers"); make it strict once
+# clients sharing an account do converge to equal shares.
 @pytest.mark.xfail(
     strict=False,
-    reason="known defect: two clients sharing a cap of 12 often hold about 11 and 1 for"
-    " seconds on end, not about 1/N each as the README says",
+    reason="known limitation, documented: two clients sharing a cap of 12 often hold about"
+    " 11 and 1 for seconds on end, not about half each",
 )
 async def test_clients_sharing_an_account_converge_to_equal_shares() -> None:
     """Two clients of one account against a cap of 12 each end up with about half of it."""

@@ -51,7 +51,7 @@ async def test_first_sync_then_incremental_costs(tmp_path: Path) -> None:
         async with SQLiteStore(path) as store:
             again = await client.sync(store, now=fake.now, **span)
         assert sorted(participant_listings(fake)) == sorted(unsettled)
-        # The README's "about 10%": measured 74 of 604 requests (12.25%), the 60 unsettled
+        # docs/sync.md's "about 12%": measured 74 of 604 requests (12.25%), the 60 unsettled
         # conferences' participants and 14 listings of the windows they keep open.
         assert len(fake.requests) <= 0.125 * first_requests
         assert (again.new, again.updated, again.unsettled) == (0, 0, 60)

@@ -339,16 +339,20 @@ class InsightsClient(ClosedOnExit):
         ``filters``); by default from where the store left off (first run: the last 24
         hours) until ``now``. The range is
         cut into ``window``-wide windows (default one hour) listed concurrently. Conferences
-        the store holds *settled* (summary and all participant summaries terminal) are not
-        fetched again unless ``refresh``; windows older than 24 h 30 min holding only
+        the store holds *settled* (their summary terminal, every participant summary stored
+        for them terminal, and at least as many of those as the summary's
+        ``unique_participants``) are not fetched again unless ``refresh``; windows older
+        than 24 h 30 min holding only
         settled conferences are closed and never listed again; open windows of earlier
         runs are revisited. ``subaccounts`` (and a ``subaccount`` filter) are synced each on
         its own (default: what the credentials' account lists). ``filters`` are those of
         :meth:`Conferences.list`.
 
-        Every write is an idempotent upsert committed as it goes, so a killed run resumes
-        where it stopped. Returns a :class:`~twilio_conf_insights.sync.SyncSummary`; a
-        conference that could not be fetched is in its ``errors`` (a re-run picks it up).
+        Every write merges into what the store holds (never replacing a more final version
+        of a summary) and is committed as it goes, so a killed run resumes where it stopped
+        and other writers may share the store. Returns a
+        :class:`~twilio_conf_insights.sync.SyncSummary`; a conference that could not be
+        fetched is in its ``errors`` (a re-run picks it up).
         Raises :class:`~twilio_conf_insights.sync.StoreError` when the store cannot be
         written (busy, read-only, disk full).
         """

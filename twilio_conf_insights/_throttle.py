@@ -22,9 +22,11 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   client is *contended*: every 429 cuts multiplicatively (to ``contention_factor`` of its
   level), as in TCP's AIMD, and doubles the hold before the next probe (the account is at
   its cap, and every client's probe costs all of them a 429); a client with fewer than 16
-  slots holds shorter (down to half), so that clients sharing a cap converge to equal
-  shares instead of keeping those they started with. A probe that holds (a whole hold
-  without a 429) ends it. A limiter that shares one budget across every client of the
+  slots holds shorter (down to half), to move clients sharing a cap towards equal shares
+  instead of keeping those they started with. They do not reliably get there: two
+  clients sharing a cap often hold most and little of it for seconds on end (a known
+  limitation, tested as such in ``tests/test_concurrency_cap.py``). A probe that holds
+  (a whole hold without a 429) ends it. A limiter that shares one budget across every client of the
   account knows their total and turns this inference off: for it, such a 429 means the
   cap itself is lower than the last safe level, and it cuts as for its own excess.
 
@@ -111,8 +113,8 @@ class ThrottlePolicy:
     #: The most one throttle may cut at once (0.5: at most halve), and the cut of a 503.
     decrease_factor: float = attrs.field(default=0.5, validator=_fraction)
     #: Once a 429 came below the last safe level (another client took the capacity), every
-    #: 429 cuts to this fraction of its level, so that clients sharing an account converge
-    #: to equal shares.
+    #: 429 cuts to this fraction of its level, to move clients sharing an account towards
+    #: equal shares (which they do not reliably reach: see the module documentation).
     contention_factor: float = attrs.field(default=0.75, validator=_fraction)
     #: Seconds at the learned ceiling, without a throttle, before probing above it.
     probe_interval: float = attrs.field(default=0.15, validator=_non_negative)
@@ -120,7 +122,7 @@ class ThrottlePolicy:
     #: or a 429's that a lower concurrency cannot explain: see the module documentation).
     pause_on_retry_after: bool = True
     #: Read a 429 below the last level known to be safe as another client of the account
-    #: taking capacity, and converge to a fair share (see the module documentation). A
+    #: taking capacity, and cut towards a fair share (see the module documentation). A
     #: limiter whose levels already count every client of the account (one budget shared
     #: by the fleet) sets it to ``False``.
     infer_contention: bool = True
@@ -228,8 +230,8 @@ class LimitController:
             ):
                 self._contended = True
                 # Below a level known to be safe: another client of the account takes
-                # capacity. Cut by a fraction, so that clients sharing an account converge
-                # to equal shares.
+                # capacity. Cut by a fraction, to move clients sharing an account towards
+                # equal shares.
                 cut = math.floor(level * self.policy.contention_factor)
             elif safe is not None and not probing:
                 # At (or above) the level the last cut called safe: that cut was not enough
