@@ -14,8 +14,9 @@ into the next transaction together. Under load, one transaction carries many del
 own as soon as it arrives. A delivery is answered only once the transaction holding it
 committed. A delivery lives or dies whole: when a transaction fails, no part of any delivery
 in it was kept, each is answered 503 (:class:`SinkUnavailableError`) and Twilio delivers it
-again. A delivery whose records the store refuses for another reason is retried alone, so
-that it cannot take the deliveries grouped with it down too.
+again. When the store as a whole cannot commit (busy, full, read-only) that is all; on any
+other failure each delivery of the transaction is written again alone, so that one the
+store refuses cannot take the deliveries grouped with it down too.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ import attrs
 
 from .._closing import ClosedOnExit
 from .._validation import is_sid
-from ..sync._store import ConferenceRecord, Store, StoreBusyError, StoreError, WriteCounts
+from ..sync._store import (
+    ConferenceRecord,
+    Store,
+    StoreBusyError,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    WriteCounts,
+)
 from ._app import SinkUnavailableError
 from ._delivery import ConferenceSummaryEvent, Delivery, SummaryEvent
 
@@ -159,6 +168,11 @@ class StoreSink(ClosedOnExit):
     def __repr__(self) -> str:
         return f"<StoreSink {self._store!r} {self.stats.deliveries} deliveries>"
 
+    @property
+    def waiting(self) -> int:
+        """Deliveries waiting for the next transaction (not counting the one being written)."""
+        return sum(not waiting.done.done() for waiting in self._queue)
+
     async def __call__(self, delivery: Delivery) -> None:
         """Commit the delivery's summaries; return once they are committed."""
         records, unstorable = records_of(delivery)
@@ -210,8 +224,8 @@ class StoreSink(ClosedOnExit):
             # Stopped mid-write: the store undoes the transaction; Twilio delivers it again.
             self._refuse(group, SinkUnavailableError("the listener is stopping"))
             raise
-        except StoreBusyError as error:
-            # Another writer holds the store: every delivery alone would wait as long.
+        except (StoreBusyError, StoreFullError, StoreReadOnlyError) as error:
+            # The whole store cannot commit now: every delivery alone would fail the same.
             self._refuse(group, error)
         except Exception as error:
             if len(group) == 1:
@@ -240,7 +254,7 @@ class StoreSink(ClosedOnExit):
             self._on_commit(records, counts)
 
     def _refuse(self, group: list[_Waiting], error: Exception) -> None:
-        self.stats.unavailable += len(group)
+        self.stats.unavailable += sum(not waiting.done.done() for waiting in group)
         if isinstance(error, StoreError):
             # The message names the store (never a password); the answer stays generic.
             _log.warning("the store could not commit %d deliveries: %s", len(group), error)
