@@ -121,9 +121,18 @@ async def listening(db: str, *args: str, **options: Any) -> AsyncIterator[Listen
 
 
 def fake_for(
-    sink: str, *, conferences: int = 12, delivery: EventDelivery = CHAOS, **options: Any
+    sink: str,
+    *,
+    conferences: int = 12,
+    delivery: EventDelivery = CHAOS,
+    missed_every: int = 0,
+    **options: Any,
 ) -> FakeTwilio:
-    """A fake Twilio whose summaries are all in progress, delivering events to ``sink``."""
+    """A fake Twilio whose summaries are in progress, delivering events to ``sink``.
+
+    With ``missed_every=n``, every n-th conference keeps the state it was generated with:
+    those generated settled were settled before anyone listened, and no event will say so.
+    """
     fake = FakeTwilio(
         conferences=conferences,
         participants_per_conference=(1, 4),
@@ -133,8 +142,9 @@ def fake_for(
         event_delivery=delivery,
         **options,
     )
-    for conference in fake.data.conferences:
-        fake.data.set_processing_state(conference["conference_sid"], "in_progress")
+    for index, conference in enumerate(fake.data.conferences):
+        if not (missed_every and index % missed_every == 0):
+            fake.data.set_processing_state(conference["conference_sid"], "in_progress")
     return fake
 
 
