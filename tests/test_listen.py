@@ -6,12 +6,17 @@ nothing; the public URL and the sink's Basic credentials; the command's lines an
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.helpers import assert_one_line_error, cli
 from tests.listen_support import (
@@ -27,6 +32,7 @@ from tests.listen_support import (
 )
 from tests.servers import free_port
 from tests.store_fixtures import query
+from tests.web_support import aiohttp_site
 from twilio_conf_insights.webhooks import SIGNATURE_HEADER
 
 _COUNTS = re.compile(r"(\d+) (deliveries acknowledged|forged|malformed|oversized|unauthorized)")
@@ -219,3 +225,47 @@ async def test_the_demo_runs_offline_and_leaves_settled_conferences(tmp_path: Pa
     report = await cli("report", "--db", db, "-f", "json")
     assert report.returncode == 0
     assert '"conferences": 3' in report.stdout
+
+
+@asynccontextmanager
+async def round_robin(targets: list[str], *, port: int) -> AsyncIterator[None]:
+    """A load balancer on loopback ``port``: each POST goes to the next of ``targets``."""
+    turn = itertools.cycle(targets)
+    async with aiohttp.ClientSession() as session:
+
+        async def forward(request: web.Request) -> web.Response:
+            headers = {
+                name: request.headers[name]
+                for name in (SIGNATURE_HEADER, "Content-Type")
+                if name in request.headers
+            }
+            body = await request.read()
+            async with session.post(
+                next(turn) + request.path_qs, data=body, headers=headers
+            ) as answer:
+                return web.Response(status=answer.status)
+
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_post("/events", forward)
+        with socket.create_server(("127.0.0.1", port)) as listener:
+            async with aiohttp_site(app, listener):
+                yield
+
+
+async def test_two_listeners_behind_one_address_writing_one_store_stay_exact(
+    store_spec: str,
+) -> None:
+    """Deliveries split between two listener processes writing one store: it ends exact."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}/events"
+    async with (
+        listening(store_spec, "--public-url", public) as first,
+        listening(store_spec, "--public-url", public) as second,
+    ):
+        origins = [listener.url.removesuffix("/events") for listener in (first, second)]
+        async with round_robin(origins, port=port), fake_for(public, conferences=30) as fake:
+            fake.data.processing.settle_all()
+            await drained(fake)
+        runs = [await first.stop(), await second.stop()]
+    await assert_store_exact(store_spec, fake)
+    assert all(counts(run.stdout)["deliveries acknowledged"] > 0 for run in runs)
