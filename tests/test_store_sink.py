@@ -43,7 +43,7 @@ from twilio_conf_insights.sync import (
     StoreFullError,
     WriteCounts,
 )
-from twilio_conf_insights.testing import FakeData
+from twilio_conf_insights.testing import FakeData, FakeTwilio
 
 
 class GatedStore(SQLiteStore):
@@ -78,6 +78,13 @@ async def sink_app(
         app = create_app(sink, auth_token=TOKEN, **options)
         async with aiohttp_site(app) as base, aiohttp.ClientSession() as session:
             yield f"{base}/events", sink, session
+
+
+def delivering(
+    session: aiohttp.ClientSession, fake: FakeTwilio, url: str, index: int = 0
+) -> asyncio.Future[int]:
+    """POST the ``index``-th conference's summary as a signed delivery, in the background."""
+    return asyncio.ensure_future(post(session, *signed_delivery([summary_event(fake, index)], url)))
 
 
 async def stored_sids(path: Path) -> set[str]:
@@ -121,14 +128,9 @@ async def test_deliveries_arriving_during_a_write_share_the_next_transaction(
     async with GatedStore(tmp_path / "s.db") as store, sink_app(store) as (url, sink, session):
         fake = fake_for(url, conferences=20)
         store.gate.clear()
-
-        def deliver(index: int) -> asyncio.Future[int]:
-            delivery = signed_delivery([summary_event(fake, index)], url)
-            return asyncio.ensure_future(post(session, *delivery))
-
-        posts = [deliver(0)]
+        posts = [delivering(session, fake, url)]
         await wait_until(lambda: len(store.writes) == 1, "the first write")
-        posts += [deliver(i) for i in range(1, 20)]
+        posts += [delivering(session, fake, url, i) for i in range(1, 20)]
         await wait_until(lambda: sink.waiting == 19, "19 deliveries waiting")
         assert not any(task.done() for task in posts)
         assert await stored_sids(tmp_path / "s.db") == set()
@@ -163,12 +165,9 @@ async def test_a_delivery_the_store_refuses_fails_alone_unless_the_store_is_busy
         fake = fake_for(url, conferences=4)
         sids = [c["conference_sid"] for c in fake.data.conferences]
         store.gate.clear()
-        first = asyncio.ensure_future(post(session, *signed_delivery([summary_event(fake)], url)))
+        first = delivering(session, fake, url)
         await wait_until(lambda: len(store.writes) == 1, "the first write")
-        grouped = [
-            asyncio.ensure_future(post(session, *signed_delivery([summary_event(fake, i)], url)))
-            for i in (1, 2, 3)
-        ]
+        grouped = [delivering(session, fake, url, i) for i in (1, 2, 3)]
         await wait_until(lambda: sink.waiting == 3, "three deliveries waiting")
         if busy:
             store.failures = [None, StoreBusyError("database is locked")]
@@ -196,7 +195,7 @@ async def test_a_delivery_whose_request_gave_up_before_its_write_is_not_written(
     ):
         fake = fake_for(url, conferences=2)
         store.gate.clear()
-        taken = asyncio.ensure_future(post(session, *signed_delivery([summary_event(fake)], url)))
+        taken = delivering(session, fake, url)
         await wait_until(lambda: len(store.writes) == 1, "the first write")
         waiting = await post(session, *signed_delivery([summary_event(fake, 1)], url))
         assert (await taken, waiting) == (503, 503)
@@ -214,11 +213,9 @@ async def test_stopping_refuses_what_waits_and_finishes_what_is_being_written(
     async with GatedStore(tmp_path / "s.db") as store, sink_app(store) as (url, sink, session):
         fake = fake_for(url, conferences=2)
         store.gate.clear()
-        held = asyncio.ensure_future(post(session, *signed_delivery([summary_event(fake)], url)))
+        held = delivering(session, fake, url)
         await wait_until(lambda: len(store.writes) == 1, "the first write")
-        queued = asyncio.ensure_future(
-            post(session, *signed_delivery([summary_event(fake, 1)], url))
-        )
+        queued = delivering(session, fake, url, 1)
         await wait_until(lambda: sink.waiting == 1, "a delivery waiting")
         closing = asyncio.ensure_future(sink.aclose())
         assert await queued == 503

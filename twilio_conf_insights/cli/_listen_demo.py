@@ -24,9 +24,10 @@ from ..testing import EventDelivery, FakeTwilio
 from ..testing._traffic import ConferenceTraffic
 from ._client import DEMO_SEED
 from ._exit import EXIT_OK
-from ._listener import BUSY_TIMEOUT, ready_line, serve, stop_requested
+from ._listener import BUSY_TIMEOUT, ready_line, serve
 from ._options import PROG
 from ._runtime import Runtime
+from ._signals import stop_requested
 
 __all__ = ["listen_demo"]
 

@@ -10,10 +10,8 @@ runs (aiohttp.web, the store).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import attrs
 from aiohttp import web
@@ -23,15 +21,9 @@ from ..eventstreams import STATS, Delivery, DeliveryStats, StoreSink, create_app
 from ..sync import Store, open_store
 from ._exit import EXIT_OK
 from ._runtime import Runtime
+from ._signals import stop_requested
 
-__all__ = [
-    "BUSY_TIMEOUT",
-    "Served",
-    "listen_until_stopped",
-    "ready_line",
-    "serve",
-    "stop_requested",
-]
+__all__ = ["BUSY_TIMEOUT", "Served", "listen_until_stopped", "ready_line", "serve"]
 
 #: Seconds a SQLite write waits for another writer before the delivery is answered 503:
 #: well inside the application's deadline (4 s), itself inside Twilio's 5 s.
@@ -103,23 +95,6 @@ async def serve(
             yield Served(f"http://{shown_host}:{bound_port}{path}", app[STATS], sink)
         finally:
             await runner.cleanup()
-
-
-@contextlib.contextmanager
-def stop_requested() -> Iterator[asyncio.Event]:
-    """An event set by SIGINT or SIGTERM: a server's normal end (exit status 0)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-    try:
-        yield stop
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
 
 
 def ready_line(served: Served, signed: str, db: str) -> str:
