@@ -80,11 +80,15 @@ def listen_env(**extra: str) -> dict[str, str]:
 
 
 async def start_listener(
-    db: str, *args: str, port: int = 0, env: Mapping[str, str] | None = None
+    db: str | None, *args: str, port: int = 0, env: Mapping[str, str] | None = None
 ) -> Listener:
-    """Start ``listen --db db --port port ARGS`` and wait for its ready line."""
+    """Start ``listen --db db --port port ARGS`` and wait for its ready line.
+
+    ``db=None``: no ``--db`` (the store comes from the environment).
+    """
+    store = [] if db is None else ["--db", db]
     process = await helpers.start_cli(
-        "listen", "--db", db, "--port", str(port), *args, env=env or listen_env()
+        "listen", *store, "--port", str(port), *args, env=env or listen_env()
     )
     assert process.stderr is not None
     try:
@@ -110,7 +114,7 @@ async def start_listener(
 
 
 @contextlib.asynccontextmanager
-async def listening(db: str, *args: str, **options: Any) -> AsyncIterator[Listener]:
+async def listening(db: str | None, *args: str, **options: Any) -> AsyncIterator[Listener]:
     """A listener for the block; killed if the block did not stop it."""
     listener = await start_listener(db, *args, **options)
     try:

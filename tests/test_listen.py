@@ -30,9 +30,10 @@ from tests.listen_support import (
     signed_delivery,
     summary_event,
 )
-from tests.servers import free_port
-from tests.store_fixtures import query
+from tests.servers import PostgresServer, free_port
+from tests.store_fixtures import fresh_database, query
 from tests.web_support import aiohttp_site
+from twilio_conf_insights.cli._listen import sink_address
 from twilio_conf_insights.webhooks import SIGNATURE_HEADER
 
 _COUNTS = re.compile(r"(\d+) (deliveries acknowledged|forged|malformed|oversized|unauthorized)")
@@ -74,16 +75,23 @@ async def test_deliveries_through_duplicates_and_disorder_leave_the_api_s_record
     assert other >= 2, last
 
 
-async def test_the_ready_line_names_the_store_without_its_password(tmp_path: Path) -> None:
-    """The ready line says where it serves and which URL it checks; a password never shows."""
+async def test_the_ready_line_names_store_and_sink_without_their_passwords(
+    postgres_server: PostgresServer,
+) -> None:
+    """Store and sink URL from the environment: the ready line names both, no password."""
+    url = await fresh_database(postgres_server)
+    store = url.replace("postgres@", "postgres:db-secret-456@")  # trust auth: ignored
     sink = "https://events:sink-secret-123@hooks.example.com/twilio/events"
-    env = listen_env(TWILIO_CONF_INSIGHTS_PUBLIC_URL=sink)
-    async with listening(str(tmp_path / "s.db"), "--path", "/events", env=env) as listener:
+    env = listen_env(TWILIO_CONF_INSIGHTS_PUBLIC_URL=sink, TWILIO_CONF_INSIGHTS_DB=store)
+    async with listening(None, "--path", "/events", env=env) as listener:
         run = await listener.stop(signal.SIGINT)
     assert run.returncode == 0
     assert re.match(r"listen: ready on http://127\.0\.0\.1:\d+/events, ", listener.ready)
     assert "https://events@hooks.example.com/twilio/events" in listener.ready
-    assert "sink-secret-123" not in listener.ready + run.stdout + run.stderr
+    assert f"store {url}" in listener.ready
+    everything = listener.ready + run.stdout + run.stderr
+    assert "sink-secret-123" not in everything
+    assert "db-secret-456" not in everything
     assert run.stdout.startswith("listen: 0 deliveries acknowledged")
 
 
@@ -269,3 +277,35 @@ async def test_two_listeners_behind_one_address_writing_one_store_stay_exact(
         runs = [await first.stop(), await second.stop()]
     await assert_store_exact(store_spec, fake)
     assert all(counts(run.stdout)["deliveries acknowledged"] > 0 for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("path", "public_url", "expected"),
+    [
+        (None, None, ("/events", None, None)),
+        ("/hooks", None, ("/hooks", None, None)),
+        (
+            None,
+            "https://hooks.example.com/events",
+            ("/events", "https://hooks.example.com/events", "https://hooks.example.com"),
+        ),
+        (
+            "/events",
+            "https://u:p%40ss@example.com/twilio/events",
+            (
+                "/events",
+                "https://u:p%40ss@example.com/twilio/events",
+                "https://u:p%40ss@example.com/twilio",
+            ),
+        ),
+        ("/", "https://hooks.example.com", ("/", "https://hooks.example.com", None)),
+    ],
+)
+def test_the_listening_path_and_the_signed_url_agree(
+    path: str | None, public_url: str | None, expected: tuple[str, str | None, str | None]
+) -> None:
+    """--path defaults to the public URL's; the base given to the app is the URL minus it."""
+    address = sink_address(path, public_url)
+    wanted_path, wanted_url, wanted_base = expected
+    assert (address.path, address.public_url) == (wanted_path, wanted_url)
+    assert address.public_base == (wanted_base if wanted_base is not None else public_url)

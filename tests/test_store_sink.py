@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import wait_until
 from tests.listen_support import (
@@ -29,6 +31,7 @@ from tests.listen_support import (
 )
 from tests.store_fixtures import query
 from tests.web_support import aiohttp_site
+from twilio_conf_insights._validation import is_sid
 from twilio_conf_insights.eventstreams import (
     StoreSink,
     create_app,
@@ -92,7 +95,11 @@ async def stored_sids(path: Path) -> set[str]:
     return {row[0] for row in await query(str(path), "SELECT conference_sid FROM conferences")}
 
 
-def _event(type_: str, data: Any, time: str | None = "2025-06-01T08:00:00.250Z") -> dict[str, Any]:
+#: Event times as Twilio writes them, without an offset, missing, and not a time at all.
+TIMES = ["2025-06-01T08:00:00.250Z", "2025-06-01T08:00:01", None, "yesterday"]
+
+
+def _event(type_: str, data: Any, time: str | None = TIMES[0]) -> dict[str, Any]:
     return {"specversion": "1.0", "type": type_, "id": "EV1", "time": time, "data": data}
 
 
@@ -119,6 +126,48 @@ def test_each_summary_event_becomes_a_record_of_its_data_at_its_time() -> None:
         datetime(2025, 6, 1, 8, 0, 0, 250000, tzinfo=UTC),
         datetime(2025, 6, 1, 8, 0, 1, tzinfo=UTC),
     ]
+
+
+_SUMMARY_TYPES = [
+    "com.twilio.voice.insights.conference-summary.complete",
+    "com.twilio.voice.insights.conference-summary.partial",
+    "com.twilio.voice.insights.participant-summary.complete",
+    "com.twilio.voice.insights.conference-participant-summary.complete",
+]
+_SIDS = st.one_of(
+    st.from_regex(r"\ACF[0-9a-f]{32}\Z"),
+    st.from_regex(r"\ACP[0-9a-f]{32}\Z"),
+    st.text(max_size=40),
+    st.integers(),
+    st.none(),
+)
+_DATA = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={"conference_sid": _SIDS, "participant_sid": _SIDS, "processing_state": _SIDS},
+    ),
+    st.lists(st.integers(), max_size=2),
+    st.text(max_size=5),
+)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_SUMMARY_TYPES), _DATA, st.sampled_from(TIMES)), max_size=12)
+)
+@settings(max_examples=200, deadline=None)
+def test_any_delivery_gives_storable_records_or_counts_them(
+    events: list[tuple[str, Any, str | None]],
+) -> None:
+    """Whatever the events carry: each summary is a record naming its SIDs, or counted."""
+    body = json.dumps([_event(type_, data, time) for type_, data, time in events])
+    delivery = parse_delivery(body)
+    records, unstorable = records_of(delivery)
+    assert len(records) + unstorable == len(delivery.records)
+    for record in records:
+        assert is_sid(record.conference_sid, "CF")
+        assert record.observed_at is None or record.observed_at.utcoffset() is not None
+        for participant in record.participants:
+            assert is_sid(participant["participant_sid"], "CP")
 
 
 async def test_deliveries_arriving_during_a_write_share_the_next_transaction(
