@@ -44,7 +44,8 @@ class Served:
         changes = wrote.changes
         return (
             f"{got.accepted} deliveries acknowledged ({got.events} events: {got.records} "
-            f"summaries, {sum(got.other.values())} of other types); "
+            f"summaries, {sum(got.other.values())} of other types, "
+            f"{got.undecodable + wrote.unstorable} without a conference); "
             f"{wrote.records} summaries committed in {wrote.transactions} transactions "
             f"(conferences: {changes.new} new, {changes.updated} updated); "
             f"refused: {got.forged} forged, {got.unauthorized} unauthorized, "
