@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -104,8 +103,8 @@ def records_of(delivery: Delivery) -> tuple[list[ConferenceRecord], int]:
         data = record.event.data
         if not _storable(record, data):
             unstorable += 1
-            _log.warning("event %s (%s) names no conference; not stored", record.event.id,
-                         record.event.type)  # fmt: skip
+            event = record.event
+            _log.warning("event %s (%s) names no conference; not stored", event.id, event.type)
             continue
         assert isinstance(data, dict)
         at = _observed_at(record)
@@ -124,10 +123,6 @@ class _Waiting:
     done: asyncio.Future[None]
 
 
-#: Called after each commit with the deliveries' records it held and what it changed.
-CommitHook = Callable[[Sequence[ConferenceRecord], WriteCounts], None]
-
-
 class StoreSink(ClosedOnExit):
     """A :data:`~twilio_conf_insights.eventstreams.Sink` writing summaries into a sync store.
 
@@ -141,24 +136,17 @@ class StoreSink(ClosedOnExit):
     :class:`SinkUnavailableError` (answer 503) when the store could not commit it (busy,
     down, full, read-only): nothing of it was written then. Deliveries arriving while a
     write runs are committed together in the next one, up to ``max_records`` summaries
-    (see the module documentation). ``on_commit`` is called after each commit.
+    (see the module documentation).
 
     The sink does not own the store: close the store after the sink (``aclose`` waits for
     the write in flight and refuses what has not been written).
     """
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        max_records: int = DEFAULT_MAX_RECORDS,
-        on_commit: CommitHook | None = None,
-    ) -> None:
+    def __init__(self, store: Store, *, max_records: int = DEFAULT_MAX_RECORDS) -> None:
         if max_records < 1:
             raise ValueError(f"max_records must be at least 1, got {max_records!r}")
         self._store = store
         self._max_records = max_records
-        self._on_commit = on_commit
         self._queue: deque[_Waiting] = deque()
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -181,7 +169,7 @@ class StoreSink(ClosedOnExit):
             return
         if self._closed:
             self.stats.unavailable += 1
-            raise SinkUnavailableError("the listener is stopping")
+            raise SinkUnavailableError("the sink is closed")
         waiting = _Waiting(records, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
         if self._writer is None:
@@ -222,7 +210,7 @@ class StoreSink(ClosedOnExit):
             counts = await self._store.write(records)
         except asyncio.CancelledError:
             # Stopped mid-write: the store undoes the transaction; Twilio delivers it again.
-            self._refuse(group, SinkUnavailableError("the listener is stopping"))
+            self._refuse(group, SinkUnavailableError("the sink is closed"))
             raise
         except (StoreBusyError, StoreFullError, StoreReadOnlyError) as error:
             # The whole store cannot commit now: every delivery alone would fail the same.
@@ -250,8 +238,6 @@ class StoreSink(ClosedOnExit):
         for waiting in group:
             if not waiting.done.done():
                 waiting.done.set_result(None)
-        if self._on_commit is not None:
-            self._on_commit(records, counts)
 
     def _refuse(self, group: list[_Waiting], error: Exception) -> None:
         self.stats.unavailable += sum(not waiting.done.done() for waiting in group)
@@ -275,7 +261,7 @@ class StoreSink(ClosedOnExit):
         self._closed = True
         pending = list(self._queue)
         self._queue.clear()
-        self._refuse(pending, SinkUnavailableError("the listener is stopping"))
+        self._refuse(pending, SinkUnavailableError("the sink is closed"))
         writer = self._writer
         if writer is not None:
             _, running = await asyncio.wait({writer}, timeout=grace)
