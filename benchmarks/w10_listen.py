@@ -358,7 +358,7 @@ async def measure(kinds: list[str], parts: set[str], workdir: Path, quick: bool)
     """Freshness on each store kind, then throughput on SQLite."""
     results: dict[str, Any] = {"freshness": {}, "throughput": {}}
     seconds = 10.0 if quick else 30.0
-    steps = (500, 1000, 2000) if quick else (500, 1000, 1500, 2000, 3000, 4000)
+    steps = (500, 1000, 2000) if quick else (500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000)
     for kind in kinds:
         async with store_specs(kind, workdir, 1 + len(steps)) as specs:
             if "freshness" in parts:
