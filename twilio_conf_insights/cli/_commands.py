@@ -7,12 +7,10 @@ turns them into one line on stderr and the matching status (see ``cli/__init__.p
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import random
 import shlex
-import signal
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +43,7 @@ from ._output import (
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
 from ._runtime import Command, Runtime
+from ._signals import stop_requested
 from ._sync import export_from_store, stored_reports, write_report
 from ._sync_parser import STORE_SOURCE
 
@@ -286,15 +285,8 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
         spread = random.Random(args.seed)
         for sid in fake.data.processing.unsettled():
             fake.data.processing.settle_after(sid, seconds=spread.uniform(1.0, 60.0))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # Stopping on a signal is this command's normal end: exit 0, not 130/143.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-    try:
+    # Stopping on a signal is this command's normal end: exit 0, not 130/143.
+    with stop_requested() as stop:
         async with fake:
             for name, value in (
                 ("TWILIO_ACCOUNT_SID", fake.account_sid),
@@ -312,7 +304,4 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
                 )
                 runtime.stderr.flush()
             await stop.wait()
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
     return EXIT_OK

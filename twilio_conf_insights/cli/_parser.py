@@ -25,6 +25,7 @@ from .._version import __version__
 from . import _commands
 from ._client import DEMO_CONFERENCES, DEMO_SEED, ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL
 from ._files import EXPORT_FORMATS, infer_format
+from ._listen import LISTEN_DESCRIPTION, listen, listen_options
 from ._options import (
     CLIENT_FLAGS,
     GLOBAL_DEFAULTS,
@@ -321,6 +322,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         sync_options,
         sync,
         SYNC_DESCRIPTION,
+    ),
+    CommandSpec(
+        ("listen",),
+        "receive Twilio Event Streams into the store, seconds after each conference",
+        listen_options,
+        listen,
+        LISTEN_DESCRIPTION,
     ),
     CommandSpec(
         ("fake-server",),

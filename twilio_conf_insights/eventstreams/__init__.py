@@ -10,7 +10,10 @@ decodes them and serves them:
   :class:`ConferenceSummaryEvent` / :class:`ParticipantSummaryEvent` (the summary decoded
   by the same converter as the API's, with its event), other event types set apart;
 * :func:`create_app`: an aiohttp.web application that checks each delivery and hands it to
-  your sink, answering 2xx only once the sink returned::
+  your sink, answering 2xx only once the sink returned;
+* :class:`StoreSink`: a sink writing the summaries into a sync store (SQLite or
+  PostgreSQL), the same tables ``sync`` writes, several deliveries per transaction under
+  load (what ``twilio-conf-insights listen`` runs)::
 
     from twilio_conf_insights import eventstreams
 
@@ -19,6 +22,10 @@ decodes them and serves them:
             await save(record.summary, record.time)   # raise SinkUnavailableError to retry
 
     app = eventstreams.create_app(sink, auth_token=token, public_url="https://hooks.example.com")
+
+    # or, into the store a sync keeps:
+    async with SQLiteStore("insights.db") as store, eventstreams.StoreSink(store) as sink:
+        app = eventstreams.create_app(sink, auth_token=token, public_url=...)
 """
 
 from ._app import STATS, DeliveryStats, Sink, SinkUnavailableError, create_app
@@ -32,6 +39,7 @@ from ._delivery import (
     record_of,
 )
 from ._envelope import CloudEvent, EventType
+from ._store_sink import StoreSink, StoreSinkStats, records_of
 
 __all__ = [
     "STATS",
@@ -44,8 +52,11 @@ __all__ = [
     "ParticipantSummaryEvent",
     "Sink",
     "SinkUnavailableError",
+    "StoreSink",
+    "StoreSinkStats",
     "SummaryEvent",
     "create_app",
     "parse_delivery",
     "record_of",
+    "records_of",
 ]

@@ -52,13 +52,17 @@ def check_store_path(path: str) -> None:
             raise NotAStoreError(f"{path} is this command's {name}, not a store")
 
 
-async def open_store(spec: str, *, read_only: bool = False) -> Store:
+async def open_store(
+    spec: str, *, read_only: bool = False, busy_timeout: float | None = None
+) -> Store:
     """Open the store ``spec`` names; PostgreSQL needs the ``[postgres]`` extra.
 
     ``postgresql://`` and ``postgres://`` (any case; also SQLAlchemy's
     ``postgresql+asyncpg://``) open PostgreSQL; any other ``scheme://`` is refused with
     :class:`~twilio_conf_insights.InvalidArgumentError`. Anything else is a SQLite file,
     refused by :func:`check_store_path` unless it is a regular file or does not exist.
+    ``busy_timeout`` is how long a SQLite write waits for another writer (default: the
+    store's own); a PostgreSQL write waits on the conferences it locks instead.
     """
     if url_scheme(spec) is not None:
         url = connection_url(spec, POSTGRES_SCHEMES, what="PostgreSQL")
@@ -70,6 +74,7 @@ async def open_store(spec: str, *, read_only: bool = False) -> Store:
             ) from None
         return await PostgresStore.open(url, read_only=read_only)
     check_store_path(spec)
-    from ._sqlite import SQLiteStore
+    from ._sqlite import DEFAULT_BUSY_TIMEOUT, SQLiteStore
 
-    return await SQLiteStore.open(spec, read_only=read_only)
+    wait = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+    return await SQLiteStore.open(spec, read_only=read_only, busy_timeout=wait)
