@@ -65,7 +65,7 @@ class Calls:
             limiter=self.limiter,
             events=self.events,
             options=options,
-            scope=Scope(self.scope, closed=_never),
+            scope=Scope(self.scope),
         )
 
     def check_origin(self, url: URL) -> None:
@@ -88,6 +88,3 @@ class Calls:
             )
         )
 
-
-def _never() -> bool:
-    return False

@@ -179,7 +179,7 @@ class InsightsClient(ClosedOnExit):
             limiter=limiter,
             events=self._events,
             options=options,
-            scope=Scope(closed=lambda: self._connection.closed),
+            scope=Scope(self._connection),
         )
         self._attach(
             ResourceContext(

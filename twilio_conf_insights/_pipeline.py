@@ -31,29 +31,32 @@ __all__ = ["REQUEST_ID_HEADER", "Pipeline", "Request", "Response", "Scope", "Tra
 REQUEST_ID_HEADER = "Twilio-Request-Id"
 
 
+class Closable(Protocol):
+    """What a scope belongs to: the connection, or the scope of the client a view came from."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether it is closed."""
+        ...
+
+
 class Scope:
     """Whether the calls of a client, or of a view of it, may still be made.
 
-    A view's scope is closed when the view is, or when anything it was made from is; the
-    root scope when the connection is.
+    A client's scope is closed when its connection is; a view's when the view is, or when
+    the scope it was made from is.
     """
 
-    __slots__ = ("_closed", "_is_closed", "parent")
+    __slots__ = ("_closed", "owner")
 
-    def __init__(self, parent: Scope | None = None, *, closed: Callable[[], bool]) -> None:
-        self.parent = parent
-        self._is_closed = closed
+    def __init__(self, owner: Closable) -> None:
+        self.owner = owner
         self._closed = False
 
     @property
     def closed(self) -> bool:
-        """Whether this scope, or one it belongs to, is closed."""
-        scope: Scope | None = self
-        while scope is not None:
-            if scope._closed or scope._is_closed():
-                return True
-            scope = scope.parent
-        return False
+        """Whether this scope, or what it belongs to, is closed."""
+        return self._closed or self.owner.closed
 
     def close(self) -> None:
         """Close this scope (and the views made from it); nothing else."""

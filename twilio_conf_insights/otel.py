@@ -50,12 +50,12 @@ __all__ = ["TRACER_NAME", "instrument"]
 TRACER_NAME = "twilio_conf_insights"
 
 # A path segment that names one record: the one after a collection's name.
-_RECORD = re.compile(r"(?<=/(?:Accounts|Conferences|Participants)/)[^/]+?(?=\.json$|/|$)")
+_RECORD = re.compile(r"(/(?:Accounts|Conferences|Participants)/)[^/]+?(?=\.json$|/|$)")
 
 
 def url_template(path: str) -> str:
     """The route of a request path, records replaced: ``/v1/Conferences/{sid}``."""
-    return _RECORD.sub("{sid}", path)
+    return _RECORD.sub(r"\1{sid}", path)
 
 
 def instrument(client: InsightsClient, *, tracer_provider: TracerProvider | None = None) -> None:
