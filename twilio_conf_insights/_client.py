@@ -179,7 +179,7 @@ class InsightsClient(ClosedOnExit):
             limiter=limiter,
             events=self._events,
             options=options,
-            scope=Scope(self._connection),
+            scope=Scope(),
         )
         self._attach(
             ResourceContext(
@@ -382,8 +382,8 @@ class InsightsClient(ClosedOnExit):
 
         For a view (see :meth:`with_options`): close the view only.
         """
+        self._context.calls.scope.close()
         if self._parent is not None:
-            self._context.calls.scope.close()
             return
         if not self._connection.closed:
             self._limiter.remove_listener(self._on_limiter_change)

@@ -165,9 +165,15 @@ class _Slot:
     def release(self, outcome: SlotOutcome) -> None:
         """Give the slot back and let the control law learn from ``outcome``; idempotent."""
         limiter, self._limiter = self._limiter, None
-        if limiter is not None:
-            limiter._released(self, outcome)
-        return None
+        if limiter is None:
+            return
+        limiter._in_flight -= 1
+        if outcome is SUCCEEDED:
+            if limiter._limit < limiter._max:
+                limiter._succeeded(self.level)
+        elif isinstance(outcome, Throttled):
+            limiter._throttled(outcome, self)
+        limiter._wake()
 
     def __repr__(self) -> str:
         state = "released" if self._limiter is None else "held"
@@ -293,15 +299,11 @@ class AdaptiveLimiter:
                 raise
         return slot
 
-    def _released(self, slot: _Slot, outcome: SlotOutcome) -> None:
-        self._in_flight -= 1
-        if outcome is SUCCEEDED:
-            if self._limit < self._max and self._control.on_success(slot.level):
-                self._limit = self._control.limit
-                self._notify("increase")
-        elif isinstance(outcome, Throttled):
-            self._throttled(outcome, slot)
-        self._wake()
+    def _succeeded(self, level: int) -> None:
+        """A 2xx at ``level`` while below ``max_concurrency``: the law may raise the limit."""
+        if self._control.on_success(level):
+            self._limit = self._control.limit
+            self._notify("increase")
 
     def _throttled(self, outcome: Throttled, slot: _Slot) -> None:
         """React to a throttle: pause everyone if asked, and lower the limit.

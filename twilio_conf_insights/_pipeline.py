@@ -17,8 +17,9 @@ the parsed JSON) or raises the SDK's typed error. A client and every view made b
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from yarl import URL
 
@@ -31,36 +32,26 @@ __all__ = ["REQUEST_ID_HEADER", "Pipeline", "Request", "Response", "Scope", "Tra
 REQUEST_ID_HEADER = "Twilio-Request-Id"
 
 
-class Closable(Protocol):
-    """What a scope belongs to: the connection, or the scope of the client a view came from."""
-
-    @property
-    def closed(self) -> bool:
-        """Whether it is closed."""
-        ...
-
-
 class Scope:
     """Whether the calls of a client, or of a view of it, may still be made.
 
-    A client's scope is closed when its connection is; a view's when the view is, or when
-    the scope it was made from is.
+    Closing a scope closes the scopes made from it (the views of a view), never the one it
+    was made from. ``closed`` is a plain attribute: every call reads it twice.
     """
 
-    __slots__ = ("_closed", "owner")
+    __slots__ = ("__weakref__", "_children", "closed")
 
-    def __init__(self, owner: Closable) -> None:
-        self.owner = owner
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """Whether this scope, or what it belongs to, is closed."""
-        return self._closed or self.owner.closed
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.closed: bool = parent.closed if parent is not None else False
+        self._children: weakref.WeakSet[Scope] = weakref.WeakSet()
+        if parent is not None:
+            parent._children.add(self)
 
     def close(self) -> None:
-        """Close this scope (and the views made from it); nothing else."""
-        self._closed = True
+        """Close this scope and the scopes made from it; nothing else."""
+        self.closed = True
+        for child in tuple(self._children):
+            child.close()
 
 
 class Request:
@@ -71,30 +62,21 @@ class Request:
     (:func:`time.monotonic` when the first attempt was sent) are set by the steps.
     """
 
-    __slots__ = (
-        "attempt",
-        "call_id",
-        "events",
-        "headers",
-        "method",
-        "options",
-        "scope",
-        "sent_at",
-        "url",
-    )
+    __slots__ = ("attempt", "call_id", "events", "headers", "options", "scope", "sent_at", "url")
+
+    #: Every endpoint of the SDK is read with GET.
+    method: ClassVar[str] = "GET"
 
     def __init__(
         self,
         url: URL,
-        *,
         options: RequestOptions,
         headers: Mapping[str, str],
         call_id: int,
         events: EventDispatcher,
         scope: Scope,
-        method: str = "GET",
+        /,
     ) -> None:
-        self.method = method
         self.url = url
         self.options = options
         #: Every header of the request, the client's own included.
@@ -116,13 +98,7 @@ class Response:
     __slots__ = ("attempts", "headers", "json", "request_id", "status", "url")
 
     def __init__(
-        self,
-        *,
-        status: int,
-        headers: Mapping[str, str],
-        json: Any,
-        url: URL,
-        attempts: int = 1,
+        self, status: int, headers: Mapping[str, str], json: Any, url: URL, attempts: int = 1, /
     ) -> None:
         self.status = status
         #: The response headers (case-insensitive, read-only).

@@ -88,7 +88,7 @@ def _before_sleep(request: Request) -> Callable[[tenacity.RetryCallState], None]
             cause,
             request.call_id,
         )
-        if request.events:
+        if request.events.active:
             request.events.emit(
                 RetryScheduled(
                     method="GET",
