@@ -95,7 +95,7 @@ class Request:
 class Response:
     """A successful answer: status, headers, request id and parsed JSON. Not to be modified."""
 
-    __slots__ = ("attempts", "headers", "json", "request_id", "status", "url")
+    __slots__ = ("attempts", "headers", "json", "status", "url")
 
     def __init__(
         self, status: int, headers: Mapping[str, str], json: Any, url: URL, attempts: int = 1, /
@@ -103,12 +103,15 @@ class Response:
         self.status = status
         #: The response headers (case-insensitive, read-only).
         self.headers = headers
-        #: Twilio's id of this response (``Twilio-Request-Id``), or ``None`` if absent.
-        self.request_id = headers.get(REQUEST_ID_HEADER)
         self.json = json
         self.url = url
         #: The attempts the call took, this one included.
         self.attempts = attempts
+
+    @property
+    def request_id(self) -> str | None:
+        """Twilio's id of this response (``Twilio-Request-Id``), or ``None`` if absent."""
+        return self.headers.get(REQUEST_ID_HEADER)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url} request_id={self.request_id}>"
