@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import NoOpTracerProvider, SpanKind, StatusCode
 
 from tests.helpers import ClientFactory, EventLog
 from twilio_conf_insights import (
@@ -196,3 +196,17 @@ def test_the_span_name_is_the_route_with_records_replaced() -> None:
     assert url_template("/2010-04-01/Accounts/AC1/Conferences/CF2/Participants.json") == (
         "/2010-04-01/Accounts/{sid}/Conferences/{sid}/Participants.json"
     )
+
+
+async def test_without_an_sdk_instrumenting_changes_nothing(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """The API's no-op provider: calls, retries and failures behave as without tracing."""
+    client = make_client(retry=RetryPolicy(max_attempts=2))
+    instrument(client, tracer_provider=NoOpTracerProvider())
+    fake.faults.queue(FaultKind.SERVER_ERROR, count=1)
+    sid = fake.data.conferences[0]["conference_sid"]
+    assert (await client.conferences.fetch(sid)).conference_sid == sid
+    with pytest.raises(NotFoundError):
+        await client.conferences.fetch("CF" + "0" * 32)
+    assert [request.status for request in fake.requests] == [500, 200, 404]

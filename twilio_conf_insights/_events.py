@@ -138,10 +138,6 @@ class EventDispatcher:
     def __bool__(self) -> bool:
         return self.active
 
-    def with_hook(self, hook: EventHook) -> EventDispatcher:
-        """A dispatcher delivering to these hooks, then to ``hook``."""
-        return EventDispatcher((*self._hooks, hook))
-
     def emit(self, event: ClientEvent) -> None:
         """Deliver ``event`` to every hook."""
         for hook in self._hooks:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 from yarl import URL
 
-from ._events import EventDispatcher
+from ._events import EventDispatcher, RetryScheduled
 from ._options import RequestOptions
 
 __all__ = ["REQUEST_ID_HEADER", "Pipeline", "Request", "Response", "Scope", "Transport"]
@@ -58,11 +58,22 @@ class Request:
     """One call: what to get and how, and what the steps learn about it on the way.
 
     ``method``, ``url``, ``options``, ``headers``, ``call_id``, ``events`` and ``scope`` are
-    fixed for the call; ``attempt`` (the attempt on the wire, from 1) and ``sent_at``
-    (:func:`time.monotonic` when the first attempt was sent) are set by the steps.
+    fixed for the call; ``attempt`` (the attempt on the wire, from 1; after the call, the
+    attempts it took) and ``sent_at`` (:func:`time.monotonic` when the first attempt was
+    sent) are set by the steps, ``retry_hook`` by a step that wants to hear of retries.
     """
 
-    __slots__ = ("attempt", "call_id", "events", "headers", "options", "scope", "sent_at", "url")
+    __slots__ = (
+        "attempt",
+        "call_id",
+        "events",
+        "headers",
+        "options",
+        "retry_hook",
+        "scope",
+        "sent_at",
+        "url",
+    )
 
     #: Every endpoint of the SDK is read with GET.
     method: ClassVar[str] = "GET"
@@ -87,6 +98,8 @@ class Request:
         self.scope = scope
         self.attempt = 1
         self.sent_at: float | None = None
+        #: Also told of each retry of this call (a tracing step's span), besides the hooks.
+        self.retry_hook: Callable[[RetryScheduled], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url} call={self.call_id} attempt={self.attempt}>"
