@@ -1,8 +1,11 @@
 """twilio-conf-insights: an asyncio-native, fully typed SDK for Twilio Conference Insights.
 
-Start with :class:`InsightsClient`; the models are in :mod:`twilio_conf_insights._models`,
-the errors in :mod:`twilio_conf_insights._errors`, and a fake Twilio for your own tests in
-:mod:`twilio_conf_insights.testing`.
+Start with :class:`InsightsClient`. Everything a caller uses is importable from here: the
+client and its policies, the models and their enums, the errors, and the hook events.
+Three public subpackages add to it: :mod:`twilio_conf_insights.sync` keeps a local store
+of conferences current, :mod:`twilio_conf_insights.distributed` runs that sync on many
+workers, and :mod:`twilio_conf_insights.testing` is a fake Twilio for your own tests.
+Modules whose names start with ``_`` are private and may change in any release.
 """
 
 from ._body import BufferStats

@@ -1,4 +1,8 @@
-"""JSON bodies: the fastest parser installed, and the one rule for a body that is not JSON."""
+"""JSON parsing shared by the transport and the stores: orjson when installed.
+
+One owner for the choice, so that every reader of API JSON (responses, stored ``json``
+columns) parses it the same way and takes the ``fast`` extra when it is there.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ __all__ = ["json_loads", "parse_json_body"]
 try:  # the optional ``fast`` extra
     import orjson
 
-    json_loads: Callable[[bytes | bytearray], Any] = orjson.loads
+    json_loads: Callable[[bytes | bytearray | str], Any] = orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     json_loads = json.loads
 

@@ -99,7 +99,7 @@ class ThrottlePolicy:
 
     ``enabled=False`` pins the concurrency at ``max_concurrency`` (a server-sent
     ``Retry-After`` still pauses the client: it is the server's explicit instruction).
-    See the README's Reliability section for what each field changes.
+    The documentation's Reliability guide says what each field changes.
     """
 
     #: Adapt the concurrency limit to throttling.
