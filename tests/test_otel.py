@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -37,6 +38,18 @@ def provider(exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield tracer_provider
     tracer_provider.shutdown()
+
+
+@pytest.fixture
+def traced(make_client: ClientFactory, provider: TracerProvider) -> ClientFactory:
+    """Clients for the fake, instrumented with the test's provider."""
+
+    def build(**options: Any) -> InsightsClient:
+        client = make_client(**options)
+        instrument(client, tracer_provider=provider)
+        return client
+
+    return build
 
 
 def _calls(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
@@ -80,14 +93,10 @@ async def test_a_fetch_is_one_span_with_the_calls_attributes(
 
 
 async def test_each_page_is_a_span_and_its_url_is_redacted(
-    fake: FakeTwilio,
-    make_client: ClientFactory,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    traced: ClientFactory, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     """A listing of three pages: three spans under the caller's, page tokens redacted."""
-    client = make_client()
-    instrument(client, tracer_provider=provider)
+    client = traced()
     with provider.get_tracer("test").start_as_current_span("listing") as parent:
         pages = [page async for page in client.conferences.list(page_size=10).pages()]
     spans = _calls(exporter)
@@ -102,14 +111,10 @@ async def test_each_page_is_a_span_and_its_url_is_redacted(
 
 
 async def test_retries_are_events_of_the_one_span(
-    fake: FakeTwilio,
-    make_client: ClientFactory,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    fake: FakeTwilio, traced: ClientFactory, exporter: InMemorySpanExporter
 ) -> None:
     """A 429 then a 500 then a 200: one span, two retry events with cause and wait."""
-    client = make_client()
-    instrument(client, tracer_provider=provider)
+    client = traced()
     fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="2"), count=1)
     fake.faults.queue(FaultKind.SERVER_ERROR, count=1)
     await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
@@ -129,14 +134,10 @@ async def test_retries_are_events_of_the_one_span(
 
 
 async def test_a_failed_call_ends_in_error_with_the_exception(
-    fake: FakeTwilio,
-    make_client: ClientFactory,
-    provider: TracerProvider,
-    exporter: InMemorySpanExporter,
+    fake: FakeTwilio, traced: ClientFactory, exporter: InMemorySpanExporter
 ) -> None:
     """A 404 and an exhausted retry budget: status ERROR, the exception recorded, ids kept."""
-    client = make_client(retry=RetryPolicy(max_attempts=2))
-    instrument(client, tracer_provider=provider)
+    client = traced(retry=RetryPolicy(max_attempts=2))
     with pytest.raises(NotFoundError) as missing:
         await client.conferences.fetch("CF" + "0" * 32)
     fake.faults.queue(FaultKind.SERVER_ERROR, count=2)
