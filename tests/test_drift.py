@@ -296,7 +296,7 @@ async def test_a_foreign_next_link_costs_no_record_of_its_page() -> None:
 
     async def fetch_page(url: URL) -> Response:
         fetched.append(url)
-        return Response(status=200, headers={}, json=copy.deepcopy(body), url=url)
+        return Response(200, {}, copy.deepcopy(body), url)
 
     listing = Paginator(
         fetch_page,

@@ -108,7 +108,11 @@ async def read_body(
         # The common case: a known size, read at once.
         if length > limit:
             raise _too_large(limit, url, length)
-        budget.take(length, url)
+        held = budget._held + length
+        if held <= budget._max and held <= budget._peak:
+            budget._held = held  # the common case, without a call: take() does the rest
+        else:
+            budget.take(length, url)
         try:
             return await response.read(), length
         except BaseException:

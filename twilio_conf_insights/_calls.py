@@ -8,7 +8,6 @@ a view closes its scope only).
 from __future__ import annotations
 
 import itertools
-import types
 from collections.abc import Mapping
 
 from yarl import URL
@@ -49,7 +48,8 @@ class Calls:
         self.scope = scope
         headers: Mapping[str, str] = connection.headers
         if options.headers:
-            headers = types.MappingProxyType({**connection.headers, **options.headers})
+            # A plain dict, as the connection's: aiohttp copies it on every request.
+            headers = {**connection.headers, **options.headers}
         self._headers = headers
 
     @property
@@ -65,7 +65,7 @@ class Calls:
             limiter=self.limiter,
             events=self.events,
             options=options,
-            scope=Scope(self.scope, closed=_never),
+            scope=Scope(self.scope),
         )
 
     def check_origin(self, url: URL) -> None:
@@ -78,16 +78,5 @@ class Calls:
             raise ClientClosedError("this client is closed; create a new InsightsClient")
         self.connection.check_origin(url)
         return await self.pipeline.outer.handle(
-            Request(
-                url,
-                options=self.options,
-                headers=self._headers,
-                call_id=next(_CALL_IDS),
-                events=self.events,
-                scope=self.scope,
-            )
+            Request(url, self.options, self._headers, next(_CALL_IDS), self.events, self.scope)
         )
-
-
-def _never() -> bool:
-    return False

@@ -179,7 +179,7 @@ class InsightsClient(ClosedOnExit):
             limiter=limiter,
             events=self._events,
             options=options,
-            scope=Scope(closed=lambda: self._connection.closed),
+            scope=Scope(),
         )
         self._attach(
             ResourceContext(
@@ -386,8 +386,8 @@ class InsightsClient(ClosedOnExit):
 
         For a view (see :meth:`with_options`): close the view only.
         """
+        self._context.calls.scope.close()
         if self._parent is not None:
-            self._context.calls.scope.close()
             return
         if not self._connection.closed:
             self._limiter.remove_listener(self._on_limiter_change)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import types
 from collections.abc import Collection, Mapping, Sequence
 
 import aiohttp
@@ -71,31 +70,26 @@ class Connection:
         self._pool_size = pool_size
         self._session = session
         self._owns_session = session is None
-        self._closed = False
+        #: Whether :meth:`aclose` was called (a plain attribute: read on every request).
+        self.closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         agent = user_agent(
             user_agent_extensions,
             session.headers.get("User-Agent") if session is not None else None,
         )
-        #: The headers of every request (read-only).
-        self.headers: Mapping[str, str] = types.MappingProxyType(
-            {
-                "Authorization": credentials.authorization_header(),
-                "User-Agent": agent,
-                "Accept": "application/json",
-            }
-        )
+        #: The headers of every request. Not to be modified; a plain dict on purpose: aiohttp
+        #: copies a dict faster than any other mapping, on every request.
+        self.headers: Mapping[str, str] = {
+            "Authorization": credentials.authorization_header(),
+            "User-Agent": agent,
+            "Accept": "application/json",
+        }
         #: Secrets to scrub from error bodies besides the registered ones.
         self.secret_forms = credentials.secret_forms()
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`aclose` was called."""
-        return self._closed
-
     def session(self) -> aiohttp.ClientSession:
         """The session, created on first use; ``ClientClosedError`` once closed."""
-        if self._closed:
+        if self.closed:
             raise ClientClosedError("this client is closed; create a new InsightsClient")
         if (
             self._owns_session
@@ -128,7 +122,7 @@ class Connection:
 
     async def aclose(self) -> None:
         """Close the session if we opened it; a session the user passed in is left open."""
-        self._closed = True
+        self.closed = True
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()

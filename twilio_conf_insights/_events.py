@@ -128,17 +128,15 @@ EventHook = Callable[[ClientEvent], None]
 class EventDispatcher:
     """Fans events out to hooks, isolating the client from a failing hook."""
 
-    __slots__ = ("_hooks",)
+    __slots__ = ("_hooks", "active")
 
     def __init__(self, hooks: Sequence[EventHook] = ()) -> None:
         self._hooks = tuple(hooks)
+        #: Whether there is any hook (a plain attribute: read for every event not built).
+        self.active = bool(self._hooks)
 
     def __bool__(self) -> bool:
-        return bool(self._hooks)
-
-    def with_hook(self, hook: EventHook) -> EventDispatcher:
-        """A dispatcher delivering to these hooks, then to ``hook``."""
-        return EventDispatcher((*self._hooks, hook))
+        return self.active
 
     def emit(self, event: ClientEvent) -> None:
         """Deliver ``event`` to every hook."""

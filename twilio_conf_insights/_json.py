@@ -22,8 +22,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     json_loads = json.loads
 
 
-def parse_json_body(body: bytes | bytearray, *, url: str = "") -> Any:
+def parse_json_body(body: bytes | bytearray, *, url: object = "") -> Any:
     """Parse a 2xx body as JSON; anything else is a retryable :class:`DecodeError`.
+
+    ``url`` (a string or a ``yarl.URL``) only names the request in the error, so it is
+    turned into text only then.
 
     A body that is not JSON at all is most likely damaged in transit (a proxy error page, a
     cut connection without Content-Length), so it is worth another attempt.
@@ -39,5 +42,5 @@ def parse_json_body(body: bytes | bytearray, *, url: str = "") -> Any:
         except (ValueError, RecursionError):
             pass
     raise DecodeError(
-        "response body is not valid JSON", resource="response", url=url, retryable=True
+        "response body is not valid JSON", resource="response", url=str(url), retryable=True
     )

@@ -165,9 +165,18 @@ class _Slot:
     def release(self, outcome: SlotOutcome) -> None:
         """Give the slot back and let the control law learn from ``outcome``; idempotent."""
         limiter, self._limiter = self._limiter, None
-        if limiter is not None:
-            limiter._released(self, outcome)
-        return None
+        if limiter is None:
+            return
+        limiter._in_flight -= 1
+        if outcome is SUCCEEDED:
+            # At max_concurrency (the common case) there is nothing to learn.
+            if limiter._limit < limiter._max and limiter._control.on_success(self.level):
+                limiter._limit = limiter._control.limit
+                limiter._notify("increase")
+        elif isinstance(outcome, Throttled):
+            limiter._throttled(outcome, self)
+        if limiter._waiters:
+            limiter._wake()
 
     def __repr__(self) -> str:
         state = "released" if self._limiter is None else "held"
@@ -198,6 +207,8 @@ class AdaptiveLimiter:
         self._policy = throttle if throttle is not None else ThrottlePolicy()
         self._control = LimitController(max_concurrency, self._policy, clock)
         self._limit = self._control.limit
+        #: The controller's generation, mirrored in a plain attribute: read on every request.
+        self._generation = self._control.generation
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._next_start = 0.0
         self._last_start = -math.inf
@@ -226,7 +237,7 @@ class AdaptiveLimiter:
     @property
     def generation(self) -> int:
         """Bumped by every decrease of the limit; each slot remembers the one it was granted in."""
-        return self._control.generation
+        return self._generation
 
     def stats(self) -> LimiterStats:
         """A snapshot of the current state."""
@@ -271,7 +282,7 @@ class AdaptiveLimiter:
             and self._clock() >= self._pause_until
         ):
             self._in_flight += 1
-            return _Slot(self, self._in_flight, self._control.generation)
+            return _Slot(self, self._in_flight, self._generation)
         return None
 
     async def acquire(self) -> _Slot:
@@ -284,7 +295,7 @@ class AdaptiveLimiter:
             if self._pause_until <= served or self._clock() >= self._pause_until:
                 break
             self._give_back()
-        slot = _Slot(self, self._in_flight, self._control.generation)
+        slot = _Slot(self, self._in_flight, self._generation)
         if self._interval:
             try:
                 await self._space_start()
@@ -292,16 +303,6 @@ class AdaptiveLimiter:
                 slot.release(FAILED)
                 raise
         return slot
-
-    def _released(self, slot: _Slot, outcome: SlotOutcome) -> None:
-        self._in_flight -= 1
-        if outcome is SUCCEEDED:
-            if self._limit < self._max and self._control.on_success(slot.level):
-                self._limit = self._control.limit
-                self._notify("increase")
-        elif isinstance(outcome, Throttled):
-            self._throttled(outcome, slot)
-        self._wake()
 
     def _throttled(self, outcome: Throttled, slot: _Slot) -> None:
         """React to a throttle: pause everyone if asked, and lower the limit.
@@ -324,6 +325,7 @@ class AdaptiveLimiter:
         if self._control.on_throttle(level, slot.generation, pause):
             self._limit = self._control.limit
             changed = True
+        self._generation = self._control.generation
         if changed:
             self._throttle_events += 1
             self._notify("throttle")

@@ -17,12 +17,13 @@ the parsed JSON) or raises the SDK's typed error. A client and every view made b
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from yarl import URL
 
-from ._events import EventDispatcher
+from ._events import EventDispatcher, RetryScheduled
 from ._options import RequestOptions
 
 __all__ = ["REQUEST_ID_HEADER", "Pipeline", "Request", "Response", "Scope", "Transport"]
@@ -34,38 +35,32 @@ REQUEST_ID_HEADER = "Twilio-Request-Id"
 class Scope:
     """Whether the calls of a client, or of a view of it, may still be made.
 
-    A view's scope is closed when the view is, or when anything it was made from is; the
-    root scope when the connection is.
+    Closing a scope closes the scopes made from it (the views of a view), never the one it
+    was made from. ``closed`` is a plain attribute: every call reads it twice.
     """
 
-    __slots__ = ("_closed", "_is_closed", "parent")
+    __slots__ = ("__weakref__", "_children", "closed")
 
-    def __init__(self, parent: Scope | None = None, *, closed: Callable[[], bool]) -> None:
-        self.parent = parent
-        self._is_closed = closed
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """Whether this scope, or one it belongs to, is closed."""
-        scope: Scope | None = self
-        while scope is not None:
-            if scope._closed or scope._is_closed():
-                return True
-            scope = scope.parent
-        return False
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.closed: bool = parent.closed if parent is not None else False
+        self._children: weakref.WeakSet[Scope] = weakref.WeakSet()
+        if parent is not None:
+            parent._children.add(self)
 
     def close(self) -> None:
-        """Close this scope (and the views made from it); nothing else."""
-        self._closed = True
+        """Close this scope and the scopes made from it; nothing else."""
+        self.closed = True
+        for child in tuple(self._children):
+            child.close()
 
 
 class Request:
     """One call: what to get and how, and what the steps learn about it on the way.
 
     ``method``, ``url``, ``options``, ``headers``, ``call_id``, ``events`` and ``scope`` are
-    fixed for the call; ``attempt`` (the attempt on the wire, from 1) and ``sent_at``
-    (:func:`time.monotonic` when the first attempt was sent) are set by the steps.
+    fixed for the call; ``attempt`` (the attempt on the wire, from 1; after the call, the
+    attempts it took) and ``sent_at`` (:func:`time.monotonic` when the first attempt was
+    sent) are set by the steps, ``retry_hook`` by a step that wants to hear of retries.
     """
 
     __slots__ = (
@@ -73,25 +68,26 @@ class Request:
         "call_id",
         "events",
         "headers",
-        "method",
         "options",
+        "retry_hook",
         "scope",
         "sent_at",
         "url",
     )
 
+    #: Every endpoint of the SDK is read with GET.
+    method: ClassVar[str] = "GET"
+
     def __init__(
         self,
         url: URL,
-        *,
         options: RequestOptions,
         headers: Mapping[str, str],
         call_id: int,
         events: EventDispatcher,
         scope: Scope,
-        method: str = "GET",
+        /,
     ) -> None:
-        self.method = method
         self.url = url
         self.options = options
         #: Every header of the request, the client's own included.
@@ -102,6 +98,8 @@ class Request:
         self.scope = scope
         self.attempt = 1
         self.sent_at: float | None = None
+        #: Also told of each retry of this call (a tracing step's span), besides the hooks.
+        self.retry_hook: Callable[[RetryScheduled], None] | None = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url} call={self.call_id} attempt={self.attempt}>"
@@ -110,26 +108,23 @@ class Request:
 class Response:
     """A successful answer: status, headers, request id and parsed JSON. Not to be modified."""
 
-    __slots__ = ("attempts", "headers", "json", "request_id", "status", "url")
+    __slots__ = ("attempts", "headers", "json", "status", "url")
 
     def __init__(
-        self,
-        *,
-        status: int,
-        headers: Mapping[str, str],
-        json: Any,
-        url: URL,
-        attempts: int = 1,
+        self, status: int, headers: Mapping[str, str], json: Any, url: URL, attempts: int = 1, /
     ) -> None:
         self.status = status
         #: The response headers (case-insensitive, read-only).
         self.headers = headers
-        #: Twilio's id of this response (``Twilio-Request-Id``), or ``None`` if absent.
-        self.request_id = headers.get(REQUEST_ID_HEADER)
         self.json = json
         self.url = url
         #: The attempts the call took, this one included.
         self.attempts = attempts
+
+    @property
+    def request_id(self) -> str | None:
+        """Twilio's id of this response (``Twilio-Request-Id``), or ``None`` if absent."""
+        return self.headers.get(REQUEST_ID_HEADER)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.url} request_id={self.request_id}>"

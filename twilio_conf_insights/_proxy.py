@@ -156,7 +156,7 @@ class Proxies:
 
     def route_for(self, url: URL) -> ProxyRoute | None:
         """The proxy for ``url``'s origin, or ``None``."""
-        return self._routes.get(origin_of(url)) if self.configured else None
+        return self._routes.get(origin_of(url))
 
     def secret_forms(self) -> tuple[str, ...]:
         """Every proxy password and ``Proxy-Authorization`` form, to scrub from messages."""

@@ -88,17 +88,20 @@ def _before_sleep(request: Request) -> Callable[[tenacity.RetryCallState], None]
             cause,
             request.call_id,
         )
-        if request.events:
-            request.events.emit(
-                RetryScheduled(
-                    method="GET",
-                    url=str(request.url),
-                    attempt=state.attempt_number,
-                    wait=wait,
-                    cause=cause,
-                    cause_type=type(error).__name__,
-                    call_id=request.call_id,
-                )
+        events, hook = request.events, request.retry_hook
+        if events.active or hook is not None:
+            event = RetryScheduled(
+                method="GET",
+                url=str(request.url),
+                attempt=state.attempt_number,
+                wait=wait,
+                cause=cause,
+                cause_type=type(error).__name__,
+                call_id=request.call_id,
             )
+            if events.active:
+                events.emit(event)
+            if hook is not None:
+                hook(event)
 
     return before_sleep

@@ -70,7 +70,7 @@ class SendTransport:
         events = request.events
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("GET %s (attempt %d, call %d)", url, attempt, request.call_id)
-        if events:
+        if events.active:
             events.emit(
                 RequestSent(method="GET", url=str(url), attempt=attempt, call_id=request.call_id)
             )
@@ -80,7 +80,8 @@ class SendTransport:
         held = 0
         response: aiohttp.ClientResponse | None = None
         failure: TransportError | DecodeError | None = None
-        route = connection.proxies.route_for(url)
+        proxies = connection.proxies
+        route = proxies.route_for(url) if proxies.configured else None
         timeout = request.options.timeout
         sent = time.monotonic()
         if request.sent_at is None:
@@ -112,7 +113,7 @@ class SendTransport:
             failure = transport_error(
                 exc, url=str(url), timeout=timeout, proxy=route.shown if route else None
             )
-        if events:
+        if events.active:
             events.emit(
                 ResponseReceived(
                     method="GET",
@@ -131,13 +132,7 @@ class SendTransport:
             if failure is not None:
                 raise failure
             if 200 <= status < 300:
-                return Response(
-                    status=status,
-                    headers=headers,
-                    json=parse_json_body(body, url=str(url)),
-                    url=url,
-                    attempts=attempt,
-                )
+                return Response(status, headers, parse_json_body(body, url=url), url, attempt)
             raise error_from_response(
                 status,
                 body,

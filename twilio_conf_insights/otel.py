@@ -24,10 +24,11 @@ Not instrumenting costs nothing: the step is only added by :func:`instrument`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._errors import ApiError, RetryExhaustedError
-from ._events import ClientEvent, RequestSent, ResponseReceived, RetryScheduled
+from ._events import RetryScheduled
 from ._pipeline import Request, Response, Transport
 from ._redaction import redact_url
 from ._version import __version__
@@ -50,12 +51,12 @@ __all__ = ["TRACER_NAME", "instrument"]
 TRACER_NAME = "twilio_conf_insights"
 
 # A path segment that names one record: the one after a collection's name.
-_RECORD = re.compile(r"(?<=/(?:Accounts|Conferences|Participants)/)[^/]+?(?=\.json$|/|$)")
+_RECORD = re.compile(r"(/(?:Accounts|Conferences|Participants)/)[^/]+?(?=\.json$|/|$)")
 
 
 def url_template(path: str) -> str:
     """The route of a request path, records replaced: ``/v1/Conferences/{sid}``."""
-    return _RECORD.sub("{sid}", path)
+    return _RECORD.sub(r"\1{sid}", path)
 
 
 def instrument(client: InsightsClient, *, tracer_provider: TracerProvider | None = None) -> None:
@@ -71,43 +72,6 @@ def instrument(client: InsightsClient, *, tracer_provider: TracerProvider | None
     pipeline.wrap(lambda inner: _TracingTransport(inner, tracer))
 
 
-class _CallTrace:
-    """The hook that sees one call's events, and puts them on its span."""
-
-    __slots__ = ("attempts", "request_id", "span", "status")
-
-    def __init__(self, span: Span) -> None:
-        self.span = span
-        self.attempts = 0
-        self.status: int | None = None
-        self.request_id: str | None = None
-
-    def __call__(self, event: ClientEvent) -> None:
-        if isinstance(event, RequestSent):
-            self.attempts = event.attempt
-        elif isinstance(event, ResponseReceived):
-            self.status = event.status
-            self.request_id = event.request_id
-        elif isinstance(event, RetryScheduled):
-            self.span.add_event(
-                "retry",
-                {
-                    "twilio.retry.attempt": event.attempt,
-                    "twilio.retry.wait": event.wait,
-                    "twilio.retry.cause": event.cause,
-                    "error.type": event.cause_type,
-                },
-            )
-
-    def finish(self) -> None:
-        """Put what the last attempt learned on the span."""
-        if self.status is not None:
-            self.span.set_attribute("http.response.status_code", self.status)
-        if self.request_id is not None:
-            self.span.set_attribute("twilio.request_id", self.request_id)
-        self.span.set_attribute("twilio.attempts", self.attempts)
-
-
 class _TracingTransport:
     """The tracing step: a span around the rest of the chain."""
 
@@ -119,36 +83,67 @@ class _TracingTransport:
 
     async def handle(self, request: Request) -> Response:
         """Run the call inside its span."""
-        url = request.url
-        template = url_template(url.raw_path)
-        attributes: dict[str, str | int] = {
-            "http.request.method": request.method,
-            "url.full": redact_url(url),
-            "url.template": template,
-            "server.address": url.host or "",
-        }
-        if url.port is not None:
-            attributes["server.port"] = url.port
-        with self._tracer.start_as_current_span(
-            f"{request.method} {template}",
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            call = _CallTrace(span)
-            request.events = request.events.with_hook(call)
+        span = self._tracer.start_span(request.method, kind=SpanKind.CLIENT)
+        if not span.is_recording():
+            # No SDK configured (or this call not sampled): nothing to describe, and no
+            # context to switch to.
+            return await self._inner.handle(request)
+        with trace.use_span(
+            span, end_on_exit=True, record_exception=False, set_status_on_exception=False
+        ):
+            url = request.url
+            template = url_template(url.raw_path)
+            span.update_name(f"{request.method} {template}")
+            attributes: dict[str, str | int] = {
+                "http.request.method": request.method,
+                "url.full": redact_url(url),
+                "url.template": template,
+                "server.address": url.host or "",
+            }
+            if url.port is not None:
+                attributes["server.port"] = url.port
+            span.set_attributes(attributes)
+            request.retry_hook = _retry_event(span)
             try:
                 response = await self._inner.handle(request)
             except Exception as error:
-                call.finish()
-                if isinstance(error, RetryExhaustedError):
-                    span.set_attribute("twilio.attempts", error.attempts)
-                if isinstance(error, ApiError | RetryExhaustedError) and error.request_id:
-                    span.set_attribute("twilio.request_id", error.request_id)
-                span.set_attribute("error.type", type(error).__name__)
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, str(error)))
+                _failed(span, error, request.attempt)
                 raise
-            call.finish()
+            outcome: dict[str, str | int] = {
+                "http.response.status_code": response.status,
+                "twilio.attempts": response.attempts,
+            }
+            if (request_id := response.request_id) is not None:
+                outcome["twilio.request_id"] = request_id
+            span.set_attributes(outcome)
             return response
+
+
+def _retry_event(span: Span) -> Callable[[RetryScheduled], None]:
+    """Record each retry of the call as an event of its span."""
+
+    def record(event: RetryScheduled) -> None:
+        span.add_event(
+            "retry",
+            {
+                "twilio.retry.attempt": event.attempt,
+                "twilio.retry.wait": event.wait,
+                "twilio.retry.cause": event.cause,
+                "error.type": event.cause_type,
+            },
+        )
+
+    return record
+
+
+def _failed(span: Span, error: Exception, attempts: int) -> None:
+    """End the span of a failed call: what its last response said, the exception, ERROR."""
+    last = error.last_error if isinstance(error, RetryExhaustedError) else error
+    if isinstance(last, ApiError):
+        span.set_attribute("http.response.status_code", last.status)
+    if isinstance(error, ApiError | RetryExhaustedError) and error.request_id:
+        span.set_attribute("twilio.request_id", error.request_id)
+    span.set_attribute("twilio.attempts", attempts)
+    span.set_attribute("error.type", type(error).__name__)
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, str(error)))

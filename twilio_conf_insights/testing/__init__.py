@@ -25,7 +25,10 @@ events to that URL as conferences appear and settle (:class:`EventStream`,
 Run ``python -m twilio_conf_insights.testing --help`` to serve it from a terminal.
 
 :func:`fast_retries` makes every client retry without waiting, so tests of code that meets
-faults run at full speed.
+faults run at full speed. Only the sleeping is skipped: the retry policy still decides each
+wait, hooks and logs still report it, and the limiter still records every ``Retry-After``
+(its client-wide pause shows in ``client.stats().paused_for``, and slows probing as in
+production); new requests just do not sleep through the pause.
 """
 
 from .._testmode import fast_retries
