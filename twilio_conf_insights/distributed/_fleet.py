@@ -123,14 +123,22 @@ class FleetLaw:
         """The state as text, for the shared store."""
         return json.dumps(self._control.snapshot(), separators=(",", ":"))
 
+    def may_grow(self, level: int) -> bool:
+        """Whether a success at ``level`` may change the state (cheap: no snapshot).
+
+        ``False`` where :meth:`LimitController.on_success` returns before touching anything:
+        at the top, pinned, or the slots not in use.
+        """
+        control = self._control
+        return control.limit < control.max and control.policy.enabled and 2 * level >= control.limit
+
     def on_success(self, level: int) -> bool:
         """A response that was not throttled, sent at fleet ``level``; whether the state changed."""
-        control = self._control
-        if control.limit >= control.max or not control.policy.enabled or 2 * level < control.limit:
-            return False  # what LimitController.on_success skips without a change
-        before = control.snapshot()
-        control.on_success(level)
-        return control.snapshot() != before
+        if not self.may_grow(level):
+            return False
+        before = self._control.snapshot()
+        self._control.on_success(level)
+        return self._control.snapshot() != before
 
     def on_throttle(self, level: int | None, generation: int, pause: float | None = None) -> bool:
         """A 429 at fleet ``level`` (``None``: a 503) sent in ``generation``; whether changed."""
