@@ -72,6 +72,7 @@ class BudgetMember:
         poll_interval: float = 0.1,
         call_timeout: float = 0.5,
         on_failure: Callable[[BaseException], None] | None = None,
+        on_limit: Callable[[int, int], None] | None = None,
     ) -> None:
         self._redis = redis
         self._offset = 0.0  # Redis's clock minus ours
@@ -88,6 +89,8 @@ class BudgetMember:
         self._poll_interval = poll_interval
         self._call_timeout = call_timeout
         self._on_failure = on_failure
+        self._on_limit = on_limit
+        self._limit_seen = self.law.limit
         self._waiters: deque[asyncio.Future[Grant]] = deque()
         #: Leases asked for in calls not answered yet.
         self._asked = 0
@@ -231,7 +234,9 @@ class BudgetMember:
         async with self._report_lock:
             lease = grant.lease
             for _ in range(_REPORT_ATTEMPTS):
-                if not report():
+                changed = report()
+                self._limit_check()
+                if not changed:
                     await self._give_back(lease, None)
                     return
                 reply = await self._give_back(lease, law.dump())
@@ -253,6 +258,14 @@ class BudgetMember:
         self._granted(reply)
         return reply
 
+    def _limit_check(self) -> None:
+        """Tell ``on_limit`` when the fleet's limit, as this member knows it, moved."""
+        limit = self.law.limit
+        if limit != self._limit_seen:
+            before, self._limit_seen = self._limit_seen, limit
+            if self._on_limit is not None:
+                self._on_limit(before, limit)
+
     def _sync(self, reply: Reply) -> None:
         """Redis's clock, and the law's state when Redis holds a newer one."""
         self._offset = reply.now - time.monotonic()
@@ -264,6 +277,7 @@ class BudgetMember:
                     _log.warning("shared budget: ignoring a stored law state: %s", error)
             else:  # Redis lost the state (restarted empty): ours is stored by the next report
                 self.law.version = reply.version
+        self._limit_check()
 
     # -- background ----------------------------------------------------------------------
 
