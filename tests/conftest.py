@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import API_KEY, API_SECRET, SUBACCOUNT, ClientFactory, auth_for
+from tests.helpers import API_KEY, API_SECRET, SUBACCOUNT, ClientFactory, auth_for, client_for
 from twilio_conf_insights import InsightsClient
 from twilio_conf_insights.testing import FakeTwilio, fast_retries
 
@@ -47,8 +47,9 @@ def _subprocesses_hear_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-# Stores of every kind (SQLite, and PostgreSQL on a server started for the session).
-pytest_plugins = ["tests.store_fixtures"]
+# Stores of every kind (SQLite, and PostgreSQL on a server started for the session), and
+# Redis and worker processes for the many-machine tests.
+pytest_plugins = ["tests.store_fixtures", "tests.distributed_support"]
 
 
 @pytest.fixture
@@ -63,13 +64,7 @@ async def make_client(fake: FakeTwilio) -> AsyncIterator[ClientFactory]:
     clients: list[InsightsClient] = []
 
     def build(**options: Any) -> InsightsClient:
-        client = InsightsClient(
-            fake.account_sid,
-            fake.auth_token,
-            insights_base_url=fake.insights_base_url,
-            api_base_url=fake.api_base_url,
-            **options,
-        )
+        client = client_for(fake, **options)
         clients.append(client)
         return client
 

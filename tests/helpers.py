@@ -6,7 +6,8 @@ emits, and :func:`wait_until` re-checks a condition (typically one of the fake's
 until it holds, failing the test only after a generous deadline that a busy machine never
 reaches.
 
-The command line runs as ``python -m twilio_conf_insights`` (:func:`cli`), driven with
+The command line runs as ``python -m twilio_conf_insights`` (:func:`cli`, or
+:func:`start_cli` and :func:`finish` for a run the test acts on meanwhile), driven with
 asyncio so the test's own event loop keeps serving a FakeTwilio meanwhile. Subprocesses get
 the environment without any ``TWILIO_*`` variable, plus what the test sets.
 """
@@ -28,8 +29,14 @@ import attrs
 from aiohttp import abc, web
 from yarl import URL
 
-from twilio_conf_insights import ClientEvent, InsightsClient
-from twilio_conf_insights.testing import FakeTwilio
+from twilio_conf_insights import (
+    ClientEvent,
+    ConferenceSummary,
+    InsightsClient,
+    ParticipantSummary,
+)
+from twilio_conf_insights.sync import ConferenceRecord
+from twilio_conf_insights.testing import FakeData, FakeTwilio
 
 __all__ = [
     "API_KEY",
@@ -46,14 +53,18 @@ __all__ = [
     "auth_for",
     "clean_env",
     "cli",
+    "client_for",
     "command",
+    "conference_records",
     "fake_env",
+    "finish",
     "get",
     "leftover_tasks",
     "live_path",
     "own_conferences",
     "serving",
     "settle",
+    "start_cli",
     "wait_until",
 ]
 
@@ -91,17 +102,21 @@ class EventLog:
 
     async def wait_for(self, kind: type[ClientEvent], count: int) -> None:
         """Return once at least ``count`` events of type ``kind`` arrived."""
-        await self._wait(lambda: self.count(kind) >= count)
+        await self.wait_until(lambda: self.count(kind) >= count, f"{count} {kind.__name__}")
 
     async def wait_for_any(self, count: int) -> None:
         """Return once at least ``count`` events of any type arrived."""
-        await self._wait(lambda: len(self.events) >= count)
+        await self.wait_until(lambda: len(self.events) >= count, f"{count} events")
 
-    async def _wait(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(PATIENCE):
-            while not condition():
-                self._arrived.clear()
-                await self._arrived.wait()
+    async def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Return once ``condition()`` holds, re-checked as each event arrives."""
+        try:
+            async with asyncio.timeout(PATIENCE):
+                while not condition():
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"gave up waiting until {what}") from None
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -179,6 +194,34 @@ API_KEY = "SK" + "1" * 32
 API_SECRET = "not-the-auth-token"
 
 
+def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
+    """An InsightsClient pointed at ``fake`` with its credentials; ``options`` as the client's.
+
+    The caller closes it (``async with``), or uses the ``make_client`` fixture, which does.
+    """
+    return InsightsClient(
+        fake.account_sid,
+        fake.auth_token,
+        insights_base_url=fake.insights_base_url,
+        api_base_url=fake.api_base_url,
+        **options,
+    )
+
+
+def conference_records(data: FakeData) -> list[ConferenceRecord]:
+    """Every conference of the fake's data with its participant summaries, as a sync stores it."""
+    return [
+        ConferenceRecord.from_models(
+            ConferenceSummary.from_dict(conference),
+            [
+                ParticipantSummary.from_dict(participant)
+                for participant in data.participant_summaries[conference["conference_sid"]]
+            ],
+        )
+        for conference in data.conferences
+    ]
+
+
 def auth_for(fake: FakeTwilio) -> dict[str, str]:
     """Basic auth headers with the fake's account SID and auth token."""
     return {"Authorization": aiohttp.encode_basic_auth(fake.account_sid, fake.auth_token)}
@@ -245,18 +288,54 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "twilio_conf_insights", *args]
 
 
-async def cli(*args: str, env: Mapping[str, str] | None = None) -> Run:
-    """Run the CLI to the end (no stdin; a clean environment unless ``env`` is given)."""
-    process = await asyncio.create_subprocess_exec(
+async def start_cli(
+    *args: str, env: Mapping[str, str] | None = None, stderr: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """Start the CLI (no stdin; a clean environment unless ``env`` is given); see :func:`finish`.
+
+    ``stderr`` may be a file descriptor (a pseudo-terminal, to see what a terminal shows).
+    """
+    return await asyncio.create_subprocess_exec(
         *command(*args),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=stderr,
         env=dict(env) if env is not None else clean_env(),
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=PATIENCE)
+
+
+async def finish(
+    process: asyncio.subprocess.Process,
+    *,
+    # A parameter, not the caller's asyncio.timeout(): on timeout the process must be killed.
+    timeout: float = PATIENCE,  # noqa: ASYNC109
+) -> Run:
+    """Wait for a started CLI to exit and collect its output.
+
+    Past ``timeout`` seconds the process is killed and the test fails: a CLI that hangs
+    ends the test, not the run.
+    """
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"the CLI did not exit within {timeout:g}s") from None
     assert process.returncode is not None
-    return Run(process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8"))
+    return Run(process.returncode, stdout.decode("utf-8"), (stderr or b"").decode("utf-8"))
+
+
+async def cli(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = PATIENCE,  # noqa: ASYNC109 - see finish()
+) -> Run:
+    """Run the CLI to the end: the one way tests run it in a subprocess.
+
+    No stdin; a clean environment unless ``env`` is given; killed and failed after
+    ``timeout`` seconds (long runs pass a longer one).
+    """
+    return await finish(await start_cli(*args, env=env), timeout=timeout)
 
 
 def assert_one_line_error(run: Run) -> None:

@@ -1,8 +1,8 @@
-"""Regenerate the README's screenshot of the HTML report: ``nox -s screenshot``.
+"""Regenerate the documentation's screenshot of the HTML report: ``nox -s screenshot``.
 
 Makes the report of the ``--demo`` data with the command line, opens it in headless
 Chromium (see :mod:`tests.browser`) and saves a full-page PNG, by default to
-``benchmarks/results/report.png``. Fails if the page logs an error or fetches anything.
+``docs/images/report.png``. Fails if the page logs an error or fetches anything.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .browser import file_url, open_page
 
-DEFAULT_OUTPUT = Path("benchmarks/results/report.png")
+DEFAULT_OUTPUT = Path("docs/images/report.png")
 
 
 def make_report(target: Path) -> None:

@@ -1,4 +1,5 @@
-"""Real Redis and PostgreSQL servers for tests: Debian's binaries, loopback, a temp directory.
+"""Real servers for tests (Redis, PostgreSQL, tinyproxy): Debian's binaries, loopback, a temp
+directory.
 
 Each server is a child process of the test run, listening on 127.0.0.1 on a free port, with
 all its files in a fresh temporary directory, and is stopped by its PID. PostgreSQL refuses
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["PostgresServer", "RedisServer", "ServerMissingError", "free_port"]
+__all__ = ["PostgresServer", "RedisServer", "ServerMissingError", "TinyProxy", "free_port"]
 
 #: How long a server may take to accept connections on a busy machine.
 START_TIMEOUT = 60.0
@@ -212,4 +213,72 @@ class PostgresServer:
     def close(self) -> None:
         """Stop and remove the cluster."""
         self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class TinyProxy:
+    """Debian's ``tinyproxy``, a forward HTTP proxy, logging every request it forwards.
+
+    ``allow=False`` makes it refuse this machine (``Deny 127.0.0.1``: a 403 to every request,
+    to a CONNECT too); ``credentials=("user", "password")`` makes it ask for them (407).
+    """
+
+    def __init__(self, *, allow: bool = True, credentials: tuple[str, str] | None = None) -> None:
+        binary = shutil.which("tinyproxy")
+        if binary is None:
+            raise ServerMissingError(
+                "tinyproxy not found: install Debian's tinyproxy package "
+                "(apt-get install -y tinyproxy; .ci/run does it)"
+            )
+        self._binary = binary
+        self.directory = Path(tempfile.mkdtemp(prefix="tci-tinyproxy-"))
+        self.port = free_port()
+        self.log = self.directory / "tinyproxy.log"
+        lines = [
+            f"Port {self.port}",
+            "Listen 127.0.0.1",
+            "Timeout 60",
+            f'LogFile "{self.log}"',
+            "LogLevel Info",
+            "MaxClients 200",
+            "DisableViaHeader Yes",
+            f"{'Allow' if allow else 'Deny'} 127.0.0.1",
+        ]
+        if credentials is not None:
+            lines.append(f"BasicAuth {credentials[0]} {credentials[1]}")
+        self._config = self.directory / "tinyproxy.conf"
+        self._config.write_text("\n".join(lines) + "\n")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def forwarded(self) -> list[str]:
+        """The request lines it received, in order (``GET http://… HTTP/1.1``, ``CONNECT …``)."""
+        if not self.log.exists():
+            return []
+        marker = "): "
+        return [
+            line.split(marker, 1)[1]
+            for line in self.log.read_text(errors="replace").splitlines()
+            if " Request (file descriptor " in line and marker in line
+        ]
+
+    def start(self) -> None:
+        """Start in the foreground (``-d``) and wait until it listens."""
+        self._process = subprocess.Popen(
+            [self._binary, "-d", "-c", str(self._config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_listening(self._process, self.port, self.log)
+
+    def close(self) -> None:
+        """Stop by PID and remove the directory."""
+        if self._process is not None:
+            _stop(self._process, signal.SIGTERM)
+            self._process = None
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -6,8 +6,12 @@ PostgreSQL server is started once per test session; every test gets a database o
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,8 @@ from twilio_conf_insights.testing import FakeTwilio
 __all__ = [
     "StoreFactory",
     "api_records",
+    "query",
+    "stored_rows",
     "fresh_database",
     "postgres_server",
     "store_kind",
@@ -50,6 +56,68 @@ async def stored_records(source: StoreFactory | str) -> Records:
         }
     finally:
         await store.aclose()
+
+
+def _sqlite_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(
+        sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+    ) as db:
+        return db.execute(sql).fetchall()
+
+
+async def query(spec: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` run on the store ``spec`` names, straight through its driver."""
+    if not spec.startswith("postgresql://"):
+        return _sqlite_rows(spec, sql)
+    conn = await asyncpg.connect(spec)
+    try:
+        return [tuple(row) for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+def _time(value: Any) -> datetime | None:
+    """A time column as an aware datetime, whichever store it came from."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+async def stored_rows(spec: str) -> dict[str, dict[str, Any]]:
+    """Every row of both public tables, by SID, with values as Python sees them.
+
+    The same for both stores when they hold the same records: times as aware datetimes,
+    ``settled`` as a bool, ``json`` parsed.
+    """
+    conferences = await query(
+        spec,
+        "SELECT conference_sid, account_sid, create_time, processing_state, unique_participants,"
+        " settled, observed_at, json FROM conferences",
+    )
+    participants = await query(
+        spec,
+        "SELECT participant_sid, conference_sid, processing_state, observed_at, json"
+        " FROM participant_summaries",
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    for sid, account, created, state, expected, settled, observed, text in conferences:
+        rows[sid] = {
+            "account_sid": account,
+            "create_time": _time(created),
+            "processing_state": state,
+            "unique_participants": expected,
+            "settled": bool(settled),
+            "observed_at": _time(observed),
+            "json": json.loads(text),
+        }
+    for psid, sid, state, observed, text in participants:
+        rows[psid] = {
+            "conference_sid": sid,
+            "processing_state": state,
+            "observed_at": _time(observed),
+            "json": json.loads(text),
+        }
+    return rows
 
 
 def api_records(fake: FakeTwilio) -> Records:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests import helpers
 from twilio_conf_insights import ConferenceFilters, InsightsClient, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio
 
@@ -41,13 +43,7 @@ def sync_fake(
 def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
     """A client of the fake with fast retries."""
     options.setdefault("retry", FAST_RETRY)
-    return InsightsClient(
-        fake.account_sid,
-        fake.auth_token,
-        insights_base_url=fake.insights_base_url,
-        api_base_url=fake.api_base_url,
-        **options,
-    )
+    return helpers.client_for(fake, **options)
 
 
 def full_range(fake: FakeTwilio) -> ConferenceFilters:
@@ -60,7 +56,8 @@ def full_range(fake: FakeTwilio) -> ConferenceFilters:
 
 def stored(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(conferences, participant_summaries)`` of a store, by SID, JSON parsed."""
-    with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
+    # closing(): a connection's own context manager ends a transaction, not the connection.
+    with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
         conferences = {
             sid: json.loads(text)
             for sid, text in db.execute("SELECT conference_sid, json FROM conferences")

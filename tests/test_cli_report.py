@@ -58,6 +58,37 @@ async def test_report_table(cli_fake: FakeTwilio) -> None:
         assert heading in run.stdout
 
 
+async def test_report_thresholds_decide_who_is_poor(cli_fake: FakeTwilio) -> None:
+    """--mos-below, --loss-above and --jitter-above set what counts as poor, and are reported."""
+    options = ["--mos-below", "4.1", "--loss-above", "0.4", "--jitter-above", "8"]
+    run = await cli("report", "--format", "json", *options, env=fake_env(cli_fake))
+    default = await cli("report", "--format", "json", env=fake_env(cli_fake))
+    assert run.returncode == default.returncode == 0, run.stderr + default.stderr
+    report = json.loads(run.stdout)
+    assert report["thresholds"] == {"mos_below": 4.1, "packet_loss_above": 0.4, "jitter_above": 8}
+
+    def worse(participant: dict[str, Any]) -> tuple[float, float, float]:
+        streams = participant["metrics"].values()
+        return (
+            min(s["mos"] for s in streams),
+            max(s["packet_loss_percentage"] for s in streams),
+            max(s["jitter"]["avg"] for s in streams),
+        )
+
+    expected = {
+        p["participant_sid"]
+        for p in all_participants(cli_fake)
+        if p["metrics"] and ((m := worse(p))[0] < 4.1 or m[1] > 0.4 or m[2] > 8)
+    }
+    poor = {entry["participant_sid"] for entry in report["poor_participants"]}
+    assert poor == expected
+    assert report["poor_participants_total"] == len(expected)
+    by_default = {
+        entry["participant_sid"] for entry in json.loads(default.stdout)["poor_participants"]
+    }
+    assert by_default < poor  # stricter thresholds: more participants count as poor
+
+
 def _summary(sid: str, **fields: Any) -> ConferenceSummary:
     return ConferenceSummary.from_dict({"conference_sid": sid, "friendly_name": sid, **fields})
 

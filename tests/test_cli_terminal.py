@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from tests.helpers import TerminalStream, cli, fake_env
-from twilio_conf_insights import InsightsClient, RetryPolicy, RetryScheduled
+from twilio_conf_insights import InsightsClient, RetryScheduled
 from twilio_conf_insights.cli._output import cell, format_table
 from twilio_conf_insights.cli._progress import Progress
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
@@ -23,12 +23,10 @@ async def test_retries_are_invisible_but_counted(cli_fake: FakeTwilio) -> None:
     tty = TerminalStream()
     progress = Progress(tty, label="export", enabled=True, interval=0.0)
     cli_fake.faults.queue(Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="0"), count=2)
-    retry = RetryPolicy(initial_backoff=0.001, max_backoff=0.01)
     async with InsightsClient(
         cli_fake.account_sid,
         cli_fake.auth_token,
         insights_base_url=cli_fake.insights_base_url,
-        retry=retry,
         hooks=[progress.on_event],
     ) as client:
         await client.conferences.fetch(cli_fake.data.conferences[0]["conference_sid"])

@@ -3,168 +3,58 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
-from tests.servers import PostgresServer, RedisServer, free_port
-from tests.store_fixtures import api_records, fresh_database, stored_records
+from tests.distributed_support import (
+    SPAN,
+    Worker,
+    drained,
+    sync_through_workers,
+    within,
+    worker_env,
+    workers,
+)
+from tests.helpers import assert_one_line_error, cli, fake_env
+from tests.servers import RedisServer, free_port
+from tests.store_fixtures import api_records, stored_records
+from tests.sync_support import now_utc
 from twilio_conf_insights.cli import main
-from twilio_conf_insights.distributed import sync_with_workers
-from twilio_conf_insights.distributed._broker import QUEUE
-from twilio_conf_insights.sync import SyncProgress, SyncSummary, open_store
+from twilio_conf_insights.distributed import queue_status
+from twilio_conf_insights.sync import SyncProgress
 from twilio_conf_insights.testing import FakeTwilio
 
-GROUP = "twilio-conf-insights"
+
+def _range(fake: FakeTwilio) -> list[str]:
+    return [
+        "--created-after",
+        (fake.now - SPAN).isoformat(),
+        "--created-before",
+        fake.now.isoformat(),
+    ]
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-async def database(postgres_server: PostgresServer) -> str:
-    return await fresh_database(postgres_server)
-
-
-@pytest.fixture
-async def slow_fake() -> AsyncIterator[FakeTwilio]:
-    # Latency, so that a unit takes long enough to be interrupted in its middle.
-    async with FakeTwilio(conferences=80, participants_per_conference=(2, 5), seed=21) as fake:
-        fake.latency = 0.02
-        yield fake
-
-
-class Worker:
-    """A ``twilio-conf-insights worker`` subprocess pointed at the fake."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.log: list[str] = []
-        self._drain: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def start(cls, fake: FakeTwilio, broker: str, db: str) -> Worker:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-        env |= {
-            "TWILIO_ACCOUNT_SID": fake.account_sid,
-            "TWILIO_AUTH_TOKEN": fake.auth_token,
-            "TWILIO_INSIGHTS_BASE_URL": fake.insights_base_url,
-            "TWILIO_API_BASE_URL": fake.api_base_url,
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "twilio_conf_insights", "worker",
-            "--broker", broker, "--db", db, "--units", "2", "--redeliver-after", "2s",
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        worker = cls(process)
-        assert process.stderr is not None
-        while True:
-            line = (await process.stderr.readline()).decode()
-            if not line:
-                raise AssertionError(f"worker exited before ready: {worker.log}")
-            worker.log.append(line)
-            if line.startswith("worker ready"):
-                break
-        worker._drain = asyncio.create_task(worker._read_rest())
-        return worker
-
-    async def _read_rest(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.log.append(line.decode())
-
-    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        """Send ``sig`` to this worker's PID and wait for it to end."""
-        if self.process.returncode is None:
-            self.process.send_signal(sig)
-        code = await self.process.wait()
-        if self._drain is not None:
-            await self._drain
-        return code
-
-
-@contextlib.asynccontextmanager
-async def workers(
-    fake: FakeTwilio, broker: str, db: str, count: int
-) -> AsyncIterator[list[Worker]]:
-    started = [await Worker.start(fake, broker, db) for _ in range(count)]
-    try:
-        yield started
-    finally:
-        for worker in started:
-            await worker.stop()
-
-
-async def _sync(fake: FakeTwilio, broker: str, db: str, **options: Any) -> SyncSummary:
-    store = await open_store(db)
-    try:
-        return await sync_with_workers(
-            store,
-            broker,
-            now=fake.data.now,
-            filters={"created_after": fake.data.now - timedelta(days=4)},
-            **options,
-        )
-    finally:
-        await store.aclose()
-
-
-async def _pending(redis_url: str) -> int:
-    async with Redis.from_url(redis_url) as redis:
-        info: Any = await redis.xpending(QUEUE, GROUP)
-        count: int = info["pending"]
-        return count
-
-
-async def _unfinished(redis_url: str) -> int:
-    """Units delivered but not acknowledged, plus units not delivered yet."""
-    async with Redis.from_url(redis_url) as redis:
-        groups: Any = await redis.xinfo_groups(QUEUE)
-        group = next(g for g in groups if g["name"] in (GROUP, GROUP.encode()))
-        return int(group["pending"]) + int(group["lag"] or 0)
-
-
-async def _drained(redis_url: str) -> None:
-    """Wait until no unit is delivered and unacknowledged (a duplicate may still be running)."""
-    deadline = asyncio.get_running_loop().time() + 120
-    while (pending := await _pending(redis_url)) != 0:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{pending} units never acknowledged")
-        await asyncio.sleep(0.1)
-
-
-async def test_two_workers_sync_exactly(
-    slow_fake: FakeTwilio, redis_server: RedisServer, database: str
+async def test_two_workers_sync_exactly_and_leave_an_empty_stream(
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
 ) -> None:
-    """Two worker processes fill the PostgreSQL store exactly with the fake's data."""
-    async with workers(slow_fake, redis_server.url, database, 2):
-        summary = await _sync(slow_fake, redis_server.url, database)
-        await _drained(redis_server.url)
+    """Two worker processes fill the store exactly; every unit done leaves the stream."""
+    async with workers(worker_env(recent_fake, redis_server.url, database), 2):
+        summary = await within(sync_through_workers(recent_fake, redis_server.url, database))
+        await drained(redis_server.url)
+        status = await queue_status(redis_server.url)
     assert summary.ok, summary.line()
-    assert summary.new == len(slow_fake.data.conferences)
-    assert await stored_records(database) == api_records(slow_fake)
+    assert summary.new == len(recent_fake.data.conferences)
+    assert await stored_records(database) == api_records(recent_fake)
+    # Acknowledged units are deleted: the stream does not keep every unit ever sent.
+    assert (status.length, status.waiting, status.taken) == (0, 0, 0)
 
 
 async def test_worker_killed_mid_unit_is_redelivered(
-    slow_fake: FakeTwilio, redis_server: RedisServer, database: str
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
 ) -> None:
     """kill -9 of the only worker while it holds units: another worker runs them; store exact."""
     sent = asyncio.Event()
@@ -172,24 +62,28 @@ async def test_worker_killed_mid_unit_is_redelivered(
     def on_progress(progress: SyncProgress) -> None:
         sent.set()  # first called once every unit is on the queue
 
+    env = worker_env(recent_fake, redis_server.url, database)
     syncing = asyncio.create_task(
-        _sync(slow_fake, redis_server.url, database, on_progress=on_progress)
+        sync_through_workers(recent_fake, redis_server.url, database, on_progress=on_progress)
     )
-    await sent.wait()
-    first = await Worker.start(slow_fake, redis_server.url, database)
-    await slow_fake.wait_for_requests(20, path_contains="Participants")
+    await within(sent.wait(), "the units to be sent")
+    queued = await queue_status(redis_server.url)
+    assert queued.waiting == queued.length > 0  # all sent, none taken: no worker yet
+    first = await Worker.start(env)
+    await within(
+        recent_fake.wait_for_requests(20, path_contains="Participants"), "the first worker's work"
+    )
     assert await first.stop(signal.SIGKILL) == -signal.SIGKILL
-    stranded = await _pending(redis_server.url)
-    assert stranded >= 1  # it died holding units it had not acknowledged
-    async with workers(slow_fake, redis_server.url, database, 1):
-        summary = await syncing
-        await _drained(redis_server.url)
+    assert (await queue_status(redis_server.url)).taken >= 1  # it died holding units
+    async with workers(env, 1):
+        summary = await within(syncing, "the sync")
+        await drained(redis_server.url)
     assert summary.ok, summary.line()
-    assert await stored_records(database) == api_records(slow_fake)
+    assert await stored_records(database) == api_records(recent_fake)
 
 
 async def test_redis_restart_mid_run(
-    slow_fake: FakeTwilio, redis_server: RedisServer, database: str
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
 ) -> None:
     """Redis stopped and started again mid-run: workers reconnect, the sync finishes exactly."""
     sent = asyncio.Event()
@@ -197,21 +91,22 @@ async def test_redis_restart_mid_run(
     def on_progress(progress: SyncProgress) -> None:
         sent.set()
 
-    async with workers(slow_fake, redis_server.url, database, 2) as running:
+    async with workers(worker_env(recent_fake, redis_server.url, database), 2) as running:
         syncing = asyncio.create_task(
-            _sync(slow_fake, redis_server.url, database, on_progress=on_progress)
+            sync_through_workers(recent_fake, redis_server.url, database, on_progress=on_progress)
         )
-        await sent.wait()
-        await slow_fake.wait_for_requests(5, path_contains="Participants")
-        redis_server.stop()
-        redis_server.start()
+        await within(sent.wait(), "the units to be sent")
+        await within(recent_fake.wait_for_requests(5, path_contains="Participants"), "work")
+        # In a thread: this event loop serves the fake the workers are talking to.
+        await asyncio.to_thread(redis_server.stop)
+        await asyncio.to_thread(redis_server.start)
         # Work was left: only workers talking to the restarted Redis can finish it.
-        assert await _unfinished(redis_server.url) > 0
-        summary = await syncing
-        await _drained(redis_server.url)
+        assert (await queue_status(redis_server.url)).unfinished > 0
+        summary = await within(syncing, "the sync")
+        await drained(redis_server.url)
         assert all(w.process.returncode is None for w in running)
     assert summary.ok, summary.line()
-    assert await stored_records(database) == api_records(slow_fake)
+    assert await stored_records(database) == api_records(recent_fake)
 
 
 def test_worker_with_postgres_down_is_one_line(
@@ -229,59 +124,91 @@ def test_worker_with_postgres_down_is_one_line(
     assert "pg-secret" not in captured.err
 
 
-async def _cli(fake: FakeTwilio, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    env |= {
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_INSIGHTS_BASE_URL": fake.insights_base_url,
-        "TWILIO_API_BASE_URL": fake.api_base_url,
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "twilio_conf_insights", *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_cli_sync_with_broker_and_report_from_postgres(
-    slow_fake: FakeTwilio, redis_server: RedisServer, database: str
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
 ) -> None:
     """`sync --broker --db postgresql://` with a worker fills the store; `report --db` reads it."""
-    after = (slow_fake.data.now - timedelta(days=4)).isoformat()
-    before = slow_fake.data.now.isoformat()
-    async with workers(slow_fake, redis_server.url, database, 1):
-        status, out, err = await _cli(
-            slow_fake, "sync", "--broker", redis_server.url, "--db", database,
-            "--created-after", after, "--created-before", before,
+    async with workers(worker_env(recent_fake, redis_server.url, database), 1):
+        run = await cli(
+            "sync", "--broker", redis_server.url, "--db", database, *_range(recent_fake),
+            env=fake_env(recent_fake),
         )  # fmt: skip
-    assert status == 0, err
-    assert out.startswith(f"sync: {len(slow_fake.data.conferences)} new,")
-    assert await stored_records(database) == api_records(slow_fake)
-    status, out, err = await _cli(slow_fake, "report", "--db", database, "--format", "json")
-    assert status == 0, err
-    report = json.loads(out)
-    assert report["conferences"] == len(slow_fake.data.conferences)
-    assert report["participants"] == sum(len(p) for _, p in api_records(slow_fake).values())
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"sync: {len(recent_fake.data.conferences)} new,")
+    assert await stored_records(database) == api_records(recent_fake)
+    run = await cli("report", "--db", database, "--format", "json", env=fake_env(recent_fake))
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["conferences"] == len(recent_fake.data.conferences)
+    assert report["participants"] == sum(len(p) for _, p in api_records(recent_fake).values())
 
 
-async def test_cli_sync_into_postgres_without_workers(slow_fake: FakeTwilio, database: str) -> None:
+async def test_readme_sync_with_broker_and_subaccounts(
+    redis_server: RedisServer, database: str
+) -> None:
+    """The README's `sync --broker … --subaccount AC… --subaccount AC…`: exactly theirs, no more."""
+    subaccounts = ["AC" + "5" * 32, "AC" + "6" * 32, "AC" + "7" * 32]
+    async with FakeTwilio(
+        conferences=90, participants_per_conference=(1, 4), seed=5,
+        subaccount_sid=subaccounts, now=now_utc(),
+    ) as fake:  # fmt: skip
+        wanted = set(subaccounts[:2])
+        env = worker_env(fake, redis_server.url, database)
+        async with workers(env, 1):
+            run = await cli(
+                "sync", "--broker", "--created-after", (fake.now - SPAN).isoformat(),
+                "--subaccount", subaccounts[0], "--subaccount", subaccounts[1], env=env,
+            )  # fmt: skip
+        expected = {
+            sid: record
+            for sid, record in api_records(fake).items()
+            if record[0]["account_sid"] in wanted
+        }
+        listings = {
+            tuple(r.query.get("Subaccount", ()))
+            for r in fake.requests
+            if r.path.endswith("/Conferences")
+        }
+    assert run.returncode == 0, run.stderr
+    assert expected, "the fake gives the chosen subaccounts no conference"
+    assert len(expected) < len(fake.data.conferences)  # the others are not wanted
+    assert await stored_records(database) == expected
+    # Each listing asked for one of the two, none for the account's own or the third.
+    assert listings == {(sid,) for sid in wanted}
+
+
+async def test_worker_runs_at_most_units_at_once(
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
+) -> None:
+    """`worker --units 3` holds three units at a time, never more, until the queue is done."""
+    held: list[int] = []
+    async with workers(worker_env(recent_fake, redis_server.url, database), 1, units=3):
+        syncing = asyncio.create_task(
+            sync_through_workers(recent_fake, redis_server.url, database, window=timedelta(hours=1))
+        )
+
+        async def watch() -> None:
+            while not syncing.done():
+                held.append((await queue_status(redis_server.url)).taken)
+                await asyncio.wait({syncing}, timeout=0.005)
+
+        await within(watch(), "the sync")
+        summary = syncing.result()
+    assert summary.ok, summary.line()
+    assert max(held) == 3
+
+
+async def test_cli_sync_into_postgres_without_workers(
+    recent_fake: FakeTwilio, database: str
+) -> None:
     """`sync --db postgresql://…` alone syncs from this process into PostgreSQL, exactly."""
-    status, _, err = await _cli(
-        slow_fake, "sync", "--db", database,
-        "--created-after", (slow_fake.data.now - timedelta(days=4)).isoformat(),
-        "--created-before", slow_fake.data.now.isoformat(),
-    )  # fmt: skip
-    assert status == 0, err
-    assert await stored_records(database) == api_records(slow_fake)
+    run = await cli("sync", "--db", database, *_range(recent_fake), env=fake_env(recent_fake))
+    assert run.returncode == 0, run.stderr
+    assert await stored_records(database) == api_records(recent_fake)
 
 
 def test_broker_with_a_file_store_is_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Workers cannot share a file: `sync --broker --db FILE` is exit 2, one line."""
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
@@ -294,22 +221,19 @@ def test_broker_with_a_file_store_is_a_usage_error(
 
 
 async def test_sync_with_postgres_down_sends_nothing_and_says_so_in_one_line(
-    slow_fake: FakeTwilio, redis_server: RedisServer
+    recent_fake: FakeTwilio, redis_server: RedisServer
 ) -> None:
     """`sync --broker` with no PostgreSQL: exit 1, one line, no unit queued, nothing done."""
     db = f"postgresql://sync:pg-secret@127.0.0.1:{free_port()}/insights"
-    status, out, err = await _cli(
-        slow_fake, "sync", "--broker", redis_server.url, "--db", db,
-        "--created-after", (slow_fake.data.now - timedelta(days=2)).isoformat(),
+    run = await cli(
+        "sync", "--broker", redis_server.url, "--db", db,
+        "--created-after", (recent_fake.now - timedelta(days=2)).isoformat(),
+        env=fake_env(recent_fake),
     )  # fmt: skip
-    assert status == 1
-    assert out == ""
-    assert err.count("\n") == 1
-    assert "cannot connect to PostgreSQL store postgresql://sync@127.0.0.1" in err
-    assert "pg-secret" not in err
-    redis = Redis.from_url(redis_server.url)
-    try:
-        assert await redis.exists(QUEUE) == 0
-    finally:
-        await redis.aclose()
-    assert slow_fake.requests == []
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert_one_line_error(run)
+    assert "cannot connect to PostgreSQL store postgresql://sync@127.0.0.1" in run.stderr
+    assert "pg-secret" not in run.stderr
+    assert (await queue_status(redis_server.url)).length == 0
+    assert recent_fake.requests == []

@@ -27,6 +27,7 @@ from twilio_conf_insights import (
     RecordProblems,
 )
 from twilio_conf_insights._pagination import INSIGHTS_PAGES, Paginator
+from twilio_conf_insights._pipeline import Response
 from twilio_conf_insights.testing import FakeTwilio
 
 GMT_SPELLING = "Fri, 08 Oct 2021 02:58:51 GMT"
@@ -293,12 +294,12 @@ async def test_a_foreign_next_link_costs_no_record_of_its_page() -> None:
     }
     fetched: list[URL] = []
 
-    async def fetch_json(url: URL) -> Any:
+    async def fetch_page(url: URL) -> Response:
         fetched.append(url)
-        return copy.deepcopy(body)
+        return Response(status=200, headers={}, json=copy.deepcopy(body), url=url)
 
     listing = Paginator(
-        fetch_json,
+        fetch_page,
         first,
         item_type=ConferenceSummary,
         items_key="conferences",

@@ -24,7 +24,11 @@ HOUR = 3600.0
 async def test_waits_are_decided_and_reported_but_not_slept(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """In test mode an hour-long backoff and Retry-After cost nothing, yet are reported."""
+    """In test mode an hour-long backoff and Retry-After cost nothing, yet are reported and kept.
+
+    The limiter still records the hour-long client-wide pause the lone 429 asked for (as in
+    production); only the sleeping through it is skipped, so a later call goes at once.
+    """
     log = EventLog()
     client = make_client(
         hooks=[log],
@@ -41,7 +45,11 @@ async def test_waits_are_decided_and_reported_but_not_slept(
     waits = [event.wait for event in log.of(RetryScheduled)]
     assert waits[0] == HOUR  # the server's Retry-After, as the policy decided it
     assert 0 <= waits[1] <= HOUR
-    assert client.stats().paused_for == 0  # nor is the client-wide pause kept
+    assert client.stats().paused_for > HOUR - PATIENCE  # the pause is the limiter's, as ever
+    with fast_retries():
+        async with asyncio.timeout(PATIENCE):
+            await client.conferences.fetch(fake.data.conferences[1]["conference_sid"])
+    assert len(fake.requests) == 4
 
 
 @pytest.mark.parametrize(("cap", "policy_attempts", "made"), [(1, 5, 1), (2, 5, 2), (9, 3, 3)])

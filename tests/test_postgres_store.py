@@ -1,24 +1,30 @@
-"""What only the PostgreSQL store has to prove: connection errors, foreign tables, many writers."""
+"""What only the PostgreSQL store has to prove: errors, foreign tables, types, many writers.
+
+And that it holds exactly what the SQLite store holds for the same writes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from tests.servers import PostgresServer, free_port
-from tests.store_fixtures import fresh_database
+from tests.store_fixtures import fresh_database, stored_rows
 from twilio_conf_insights import ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.sync import (
     ConferenceRecord,
     NotAStoreError,
     PostgresStore,
     ReportQuery,
+    SQLiteStore,
     StoreError,
     open_store,
 )
-from twilio_conf_insights.testing import FakeTwilio
+from twilio_conf_insights.testing import FakeData, FakeTwilio
 
 
 async def test_unreachable_server_is_one_line_without_password() -> None:
@@ -86,3 +92,88 @@ async def test_many_writers_of_the_same_records_leave_exact_rows(
     finally:
         for store in stores:
             await store.aclose()
+
+
+async def test_columns_have_native_types_and_json_is_queryable(
+    postgres_server: PostgresServer,
+) -> None:
+    """json is jsonb (json->>'status' works), times are timestamptz, settled is boolean."""
+    url = await fresh_database(postgres_server)
+    data = FakeData(conferences=12, participants_per_conference=2, seed=4)
+    records = [
+        ConferenceRecord(c, data.participant_summaries[c["conference_sid"]])
+        for c in data.conferences
+    ]
+    async with PostgresStore(url) as store:
+        await store.write(records)
+    conn = await asyncpg.connect(url)
+    try:
+        types = {
+            (table, column): kind
+            for table, column, kind in await conn.fetch(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_name IN ('conferences', 'participant_summaries')"
+            )
+        }
+        by_status = dict(
+            await conn.fetch("SELECT json->>'status', count(*) FROM conferences GROUP BY 1")
+        )
+        created = await conn.fetchval("SELECT min(create_time) FROM conferences")
+        participant = await conn.fetchval(
+            "SELECT json->>'participant_sid' FROM participant_summaries WHERE participant_sid = $1",
+            records[0].participants[0]["participant_sid"],
+        )
+    finally:
+        await conn.close()
+    assert types[("conferences", "json")] == "jsonb"
+    assert types[("participant_summaries", "json")] == "jsonb"
+    for column in ("create_time", "synced_at", "observed_at"):
+        assert types[("conferences", column)] == "timestamp with time zone"
+    assert types[("participant_summaries", "observed_at")] == "timestamp with time zone"
+    assert types[("conferences", "settled")] == "boolean"
+    assert by_status == {
+        status: sum(c["status"] == status for c in data.conferences)
+        for status in {c["status"] for c in data.conferences}
+    }
+    assert created == min(
+        ConferenceSummary.from_dict(c).create_time or created for c in data.conferences
+    )
+    assert participant == records[0].participants[0]["participant_sid"]
+
+
+def _mixed_writes() -> list[list[ConferenceRecord]]:
+    """Whole records, versions out of order, participants first, an unreadable create_time."""
+    data = FakeData(conferences=30, participants_per_conference=(1, 4), seed=13)
+    start = data.now
+    batches: list[list[ConferenceRecord]] = [[], [], []]
+    for index, conference in enumerate(data.conferences):
+        summary = dict(conference)
+        if index % 10 == 3:
+            summary["create_time"] = "not-a-timestamp"
+        parts = data.participant_summaries[conference["conference_sid"]]
+        at = start + timedelta(seconds=index)
+        if index % 3 == 0:  # participant events first, then the summary
+            batches[0] += [ConferenceRecord.of_participant(p, observed_at=at) for p in parts]
+            batches[1].append(ConferenceRecord.of_summary(summary, observed_at=at))
+        elif index % 3 == 1:  # a complete record, then an older in_progress one
+            batches[0].append(ConferenceRecord(summary, parts, observed_at=at))
+            earlier = {**summary, "processing_state": "in_progress", "status": "in_progress"}
+            batches[2].append(ConferenceRecord(earlier, observed_at=at - timedelta(minutes=5)))
+        else:
+            batches[2].append(ConferenceRecord(summary, parts, observed_at=at))
+    return batches
+
+
+async def test_both_stores_hold_the_same_rows_for_the_same_writes(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """SQLite and PostgreSQL given the same writes hold equal rows, column for column."""
+    url = await fresh_database(postgres_server)
+    path = str(tmp_path / "s.db")
+    async with PostgresStore(url) as postgres, SQLiteStore(path) as sqlite:
+        for batch in _mixed_writes():
+            assert await postgres.write(batch) == await sqlite.write(batch)
+    on_sqlite = await stored_rows(path)
+    assert len(on_sqlite) > 30
+    assert sum(row.get("create_time", 0) is None for row in on_sqlite.values()) == 3
+    assert await stored_rows(url) == on_sqlite

@@ -1,22 +1,20 @@
-"""``sync --db`` as users run it: killed and resumed, run twice at once, read back offline."""
+"""``sync --db`` as users run it: killed and resumed, two at once, read back offline."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import os
+import pty
+import re
 import signal
-import sys
-from datetime import timedelta
+import sqlite3
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import attrs
+from twilio_conf_insights.testing import FakeTwilio, FaultKind
 
-from twilio_conf_insights.cli._sync import SyncMeter
-from twilio_conf_insights.sync import SyncProgress
-from twilio_conf_insights.testing import FakeTwilio
-
+from .helpers import SUBACCOUNT, Run, cli, fake_env, finish, start_cli
 from .sync_support import (
     assert_store_matches,
     now_utc,
@@ -25,45 +23,25 @@ from .sync_support import (
     sync_fake,
 )
 
-
-@attrs.frozen
-class _Done:
-    status: int
-    stdout: str
-    stderr: str
-
-
-def _env(fake: FakeTwilio) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")}
-    env.update(
-        TWILIO_ACCOUNT_SID=fake.account_sid,
-        TWILIO_AUTH_TOKEN=fake.auth_token,
-        TWILIO_INSIGHTS_BASE_URL=fake.insights_base_url,
-        TWILIO_API_BASE_URL=fake.api_base_url,
-    )
-    return env
+#: A sync subprocess over hundreds of conferences on a loaded machine: generous.
+SLOW = 300.0
+#: Holds a request until the test calls ``fake.release_stalls()``.
+#: The line every sync ends with on stdout.
+SUMMARY = re.compile(
+    r"^sync: (?P<new>\d+) new, (?P<updated>\d+) updated, (?P<settled>\d+) settled,"
+    r" (?P<unsettled>\d+) still unsettled"
+)
 
 
-async def _start(fake: FakeTwilio, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "twilio_conf_insights",
-        *args,
-        env=_env(fake),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+async def _cli(fake: FakeTwilio, *args: str) -> Run:
+    return await cli(*args, env=fake_env(fake), timeout=SLOW)
 
 
-async def _finish(process: asyncio.subprocess.Process) -> _Done:
-    out, err = await asyncio.wait_for(process.communicate(), 300)
-    assert process.returncode is not None
-    return _Done(process.returncode, out.decode(), err.decode())
-
-
-async def _cli(fake: FakeTwilio, *args: str) -> _Done:
-    return await _finish(await _start(fake, *args))
+def _summary(run: Run) -> dict[str, int]:
+    """The counts of a sync's last line on stdout."""
+    found = SUMMARY.match(run.stdout.splitlines()[-1])
+    assert found is not None, run.stdout
+    return {name: int(value) for name, value in found.groupdict().items()}
 
 
 def _range(fake: FakeTwilio) -> list[str]:
@@ -76,42 +54,39 @@ async def test_killed_mid_sync_then_resumed_ends_exactly_equal(tmp_path: Path) -
     async with sync_fake(now=now_utc(), latency=0.005) as fake:
         options = ["--max-concurrency", "4", "-q", "sync", *_range(fake)]
         clean = await _cli(fake, *options, "--db", str(tmp_path / "clean.db"))
-        assert clean.status == 0, clean.stderr
+        assert clean.returncode == 0, clean.stderr
         clean_requests = len(fake.requests)
         assert_store_matches(tmp_path / "clean.db", fake)
 
         fake.reset_stats()
         path = tmp_path / "killed.db"
-        process = await _start(fake, *options, "--db", str(path))
-        await asyncio.wait_for(fake.wait_for_requests(250, path_contains="/Participants"), 300)
+        process = await start_cli(*options, "--db", str(path), env=fake_env(fake))
+        await asyncio.wait_for(fake.wait_for_requests(250, path_contains="/Participants"), SLOW)
         process.send_signal(signal.SIGKILL)
-        killed = await _finish(process)
-        assert killed.status == -signal.SIGKILL
+        killed = await finish(process)
+        assert killed.returncode == -signal.SIGKILL
         assert "sync:" not in killed.stdout  # nothing reported as done
 
         resumed = await _cli(fake, *options, "--db", str(path))
-        assert resumed.status == 0, resumed.stderr
+        assert resumed.returncode == 0, resumed.stderr
         assert resumed.stdout.startswith("sync: ")
         assert_store_matches(path, fake)
         assert len(fake.requests) <= 1.25 * clean_requests
 
 
-async def test_two_syncs_at_once_the_second_refuses_in_one_line(tmp_path: Path) -> None:
-    """The second sync exits 1 with one line; the first completes and the store is exact."""
-    async with sync_fake(200, now=now_utc(), latency=0.005) as fake:
+async def test_two_syncs_at_once_both_finish_and_the_store_is_exact(tmp_path: Path) -> None:
+    """Two syncs of overlapping ranges write one store at once: both exit 0, the store is exact."""
+    async with sync_fake(200, now=now_utc()) as fake:
         path = str(tmp_path / "s.db")
-        options = ["--max-concurrency", "2", "-q", "sync", *_range(fake), "--db", path]
-        first = await _start(fake, *options)
-        await asyncio.wait_for(fake.wait_for_requests(20, path_contains="/Participants"), 300)
-        fake.latency = 0.5  # the first crawls (180 requests left) while the second tries
-        second = await _cli(fake, *options)
-        fake.latency = 0.0
-        done = await _finish(first)
-        assert second.status == 1
-        assert second.stderr.count("\n") == 1
-        assert "another sync is writing" in second.stderr
-        assert second.stdout == ""
-        assert done.status == 0, done.stderr
+        options = ["--max-concurrency", "2", "-q", "sync", "--db", path]
+        first = await start_cli(*options, *_range(fake), env=fake_env(fake))
+        await asyncio.wait_for(fake.wait_for_requests(20, path_contains="/Participants"), SLOW)
+        recent = (fake.now - timedelta(days=2)).isoformat()
+        second = await start_cli(*options, "--created-after", recent, env=fake_env(fake))
+        done = await asyncio.gather(finish(first, timeout=SLOW), finish(second, timeout=SLOW))
+        for run in done:
+            assert run.returncode == 0, run.stderr
+            assert run.stdout.startswith("sync: ")
         assert_store_matches(Path(path), fake)
 
 
@@ -120,16 +95,20 @@ async def test_default_range_is_the_last_day_then_where_it_left_off(tmp_path: Pa
     async with sync_fake(150, now=now_utc()) as fake:
         path = tmp_path / "s.db"
         first = await _cli(fake, "sync", "--db", str(path))
-        assert first.status == 0, first.stderr
+        assert first.returncode == 0, first.stderr
         day_ago = (fake.now - timedelta(hours=24, minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         recent = [c["conference_sid"] for c in fake.data.conferences if c["create_time"] >= day_ago]
-        assert set(stored(path)[0]) <= set(recent)
-        assert len(stored(path)[0]) >= len(recent) - 2  # conferences created in the last minute
+        synced = set(stored(path)[0])
+        assert synced <= set(recent)
+        assert len(synced) >= len(recent) - 2  # conferences created in the last minute
+        assert _summary(first)["new"] == len(synced)
+        unsettled = synced & set(fake.data.processing.unsettled())
+        assert unsettled  # the second run has work to do: fetching these again
         fake.reset_stats()
         second = await _cli(fake, "sync", "--db", str(path))
-        assert second.status == 0
-        assert set(participant_listings(fake)) <= set(fake.data.processing.unsettled())
-        assert "0 new" in second.stdout
+        assert second.returncode == 0, second.stderr
+        assert sorted(participant_listings(fake)) == sorted(unsettled)
+        assert _summary(second)["new"] == 0
 
 
 async def test_report_and_export_from_the_store_equal_the_api(tmp_path: Path) -> None:
@@ -137,26 +116,26 @@ async def test_report_and_export_from_the_store_equal_the_api(tmp_path: Path) ->
     async with sync_fake(120) as fake:
         fake.data.processing.settle_all()
         path = str(tmp_path / "s.db")
-        assert (await _cli(fake, "sync", "--db", path, *_range(fake))).status == 0
+        assert (await _cli(fake, "sync", "--db", path, *_range(fake))).returncode == 0
         online = await _cli(fake, "report", "-f", "json", *_range(fake))
         offline = await _cli(fake, "report", "--db", path, "-f", "json", *_range(fake))
-        assert online.status == offline.status == 0
+        assert online.returncode == offline.returncode == 0
         assert offline.stdout == online.stdout
         api_file, db_file = tmp_path / "api.jsonl", tmp_path / "db.jsonl"
         args = ["export", "--with-participants", *_range(fake)]
-        assert (await _cli(fake, *args, "-o", str(api_file))).status == 0
-        assert (await _cli(fake, *args, "--db", path, "-o", str(db_file))).status == 0
+        assert (await _cli(fake, *args, "-o", str(api_file))).returncode == 0
+        assert (await _cli(fake, *args, "--db", path, "-o", str(db_file))).returncode == 0
         assert _read(db_file) == _read(api_file)
         api_page, db_page = tmp_path / "api.html", tmp_path / "db.html"
-        assert (await _cli(fake, "report", *_range(fake), "--html", str(api_page))).status == 0
+        assert (await _cli(fake, "report", *_range(fake), "--html", str(api_page))).returncode == 0
         html_from_store = await _cli(
             fake, "report", "--db", path, *_range(fake), "--html", str(db_page)
         )
-        assert html_from_store.status == 0
+        assert html_from_store.returncode == 0
         assert f"to {db_page}" in html_from_store.stderr
         assert _page(db_page) == _page(api_page)
         refused = await _cli(fake, "report", "--db", path, "--tag", "high_jitter")
-        assert refused.status == 2
+        assert refused.returncode == 2
         assert "--tag cannot be used with --db" in refused.stderr
 
 
@@ -176,7 +155,7 @@ async def test_a_non_store_file_is_refused_untouched(tmp_path: Path) -> None:
         path = tmp_path / "notes.txt"
         _write(path, "my notes\n")
         done = await _cli(fake, "sync", "--db", str(path))
-        assert done.status == 1
+        assert done.returncode == 1
         assert done.stderr.count("\n") == 1
         assert "not a twilio-conf-insights store" in done.stderr
         assert _read(path) == "my notes\n"
@@ -187,14 +166,119 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def test_the_progress_line_shows_windows_and_an_eta() -> None:
-    """The meter shows windows done of total, counts, and an ETA from the pace so far."""
-    ticks = itertools.chain([0.0], itertools.repeat(10.0))
-    stream = io.StringIO()
-    meter = SyncMeter(stream, enabled=True, clock=lambda: next(ticks))
-    meter.update(SyncProgress(windows_done=2, windows_total=6, conferences=40, fetched=30))
-    meter.close()
-    assert stream.getvalue().startswith(
-        "\rsync: 2/6 windows, 40 conferences, 30 fetched, 10s, ETA 0:20"
+async def test_the_progress_line_shows_windows_and_an_eta(tmp_path: Path) -> None:
+    """On a terminal, stderr shows windows done of total, counts and an ETA, ending complete."""
+    async with sync_fake(60, unsettled_share=0) as fake:
+        terminal, child_end = pty.openpty()
+        try:
+            process = await start_cli(
+                "sync",
+                "--db",
+                str(tmp_path / "s.db"),
+                *_range(fake),
+                env=fake_env(fake),
+                stderr=child_end,
+            )
+            os.close(child_end)
+            child_end = -1
+            done = await finish(process, timeout=SLOW)
+            shown = _read_all(terminal)
+        finally:
+            os.close(terminal)
+            if child_end >= 0:
+                os.close(child_end)
+    assert done.returncode == 0, shown
+    lines = [line.strip() for line in shown.replace("\r\n", "\n").split("\r") if line.strip()]
+    meter = re.compile(
+        r"^sync: (\d+)/(\d+) windows, (\d+) conferences, (\d+) fetched, \d+s, ETA (\?|\d+:\d\d)$"
     )
-    assert stream.getvalue().endswith("\n")
+    drawn = [meter.match(line) for line in lines]
+    assert drawn and all(drawn), lines
+    last = drawn[-1]
+    assert last is not None
+    windows_done, windows_total, conferences, fetched = (int(last.group(i)) for i in range(1, 5))
+    assert windows_done == windows_total == len(_windows(tmp_path / "s.db"))
+    assert conferences == fetched == _summary(done)["new"] == 60
+    assert last.group(5) == "0:00"  # nothing left
+    assert shown.endswith("\r\n")  # the line is ended, so the shell prompt starts clean
+
+
+def _read_all(terminal: int) -> str:
+    """What the child wrote to the pseudo-terminal (it has exited and closed its end)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # EIO: no writer left
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8")
+
+
+def _windows(path: Path) -> list[tuple[datetime, datetime]]:
+    """The (start, end) of every window a store keeps progress in."""
+    with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT window_start, window_end FROM sync_windows").fetchall()
+    return sorted(
+        (datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in rows
+    )
+
+
+async def test_window_sets_the_width_of_the_stored_windows(tmp_path: Path) -> None:
+    """sync --window 30m keeps its progress in 30-minute windows covering exactly the range."""
+    async with sync_fake(80) as fake:
+        path = tmp_path / "s.db"
+        done = await _cli(fake, "sync", "--db", str(path), *_range(fake), "--window", "30m")
+        assert done.returncode == 0, done.stderr
+        assert_store_matches(path, fake)
+    windows = _windows(path)
+    start, end = (datetime.fromisoformat(moment) for moment in _range(fake)[1::2])
+    # Contiguous from the range's start to its end, cut at multiples of 30 minutes since
+    # the epoch: every window is 30 minutes but the two the range's ends clip.
+    assert (windows[0][0], windows[-1][1]) == (start, end)
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in itertools.pairwise(windows))
+    assert all(edge.timestamp() % 1800 == 0 for _, edge in windows[:-1])
+    assert {b - a for a, b in windows[1:-1]} == {timedelta(minutes=30)}
+
+
+async def test_subaccount_and_status_narrow_what_is_synced(tmp_path: Path) -> None:
+    """--subaccount syncs that account's conferences only; --status only those in that status."""
+    async with sync_fake(120, subaccount_sid=SUBACCOUNT) as fake:
+        by_sub, by_status = tmp_path / "sub.db", tmp_path / "status.db"
+        sub = await _cli(
+            fake, "sync", "--db", str(by_sub), *_range(fake), "--subaccount", SUBACCOUNT
+        )
+        status = await _cli(
+            fake, "sync", "--db", str(by_status), *_range(fake), "--status", "completed"
+        )
+        assert sub.returncode == status.returncode == 0, sub.stderr + status.stderr
+        of_sub = [
+            c["conference_sid"] for c in fake.data.conferences if c["account_sid"] == SUBACCOUNT
+        ]
+        completed = [
+            c["conference_sid"] for c in fake.data.conferences if c["status"] == "completed"
+        ]
+        assert 0 < len(of_sub) < len(fake.data.conferences)
+        assert 0 < len(completed) < len(fake.data.conferences)
+        assert_store_matches(by_sub, fake, of_sub)
+        assert_store_matches(by_status, fake, completed)
+
+
+async def test_a_range_partly_fetched_exits_1_and_the_rerun_finishes_it(tmp_path: Path) -> None:
+    """A conference whose participants cannot be fetched: exit 1 after the summary line."""
+    async with sync_fake(40, unsettled_share=0) as fake:
+        victim = fake.data.conferences[7]["conference_sid"]
+        fake.faults.queue(
+            FaultKind.SERVER_ERROR, count=1000, path_contains=f"{victim}/Participants"
+        )
+        path = tmp_path / "s.db"
+        failed = await _cli(fake, "sync", "--db", str(path), *_range(fake))
+        assert failed.returncode == 1, failed.stderr
+        assert _summary(failed)["new"] == 39
+        assert victim in failed.stderr
+        fake.faults.clear()
+        again = await _cli(fake, "sync", "--db", str(path), *_range(fake))
+        assert again.returncode == 0, again.stderr
+        assert_store_matches(path, fake)

@@ -8,18 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fake_clock import FakeClock
 from twilio_conf_insights import InvalidArgumentError, ThrottlePolicy
 from twilio_conf_insights._throttle import LimitController
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _controller(
@@ -188,6 +179,25 @@ def test_a_429_below_the_ceiling_means_sharing_and_cuts_by_the_contention_factor
     clock.now += 0.1  # 6 of 16 slots: 3 s would do, but never less than half
     _busy(control)
     assert control.limit == 7
+
+
+def test_without_contention_inference_a_429_below_the_safe_level_is_the_clients_own() -> None:
+    """infer_contention=False (a budget shared by the fleet): no fair-share cut, no longer hold.
+
+    The same 429s that make a lone client contended (the test above) here read as the cap
+    itself being lower: cut by an eighth, then one slot below a probe's level.
+    """
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=40, probe_interval=1.0, infer_contention=False)
+    control.on_throttle(level=25, generation=control.generation)
+    assert control.limit == 24
+    control.on_throttle(level=20, generation=control.generation)
+    assert control.limit == 17  # floor(20 * 0.875), not the contended floor(20 * 0.75)
+    clock.now += 1.0  # the base hold (a contended client would hold 2 s)
+    _busy(control)
+    assert control.limit == 18  # probed
+    control.on_throttle(level=18, generation=control.generation)
+    assert control.limit == 17  # the probe's own excess: one slot
 
 
 def test_a_cut_held_up_by_the_floor_is_not_known_to_be_safe() -> None:

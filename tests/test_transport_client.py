@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from tests.helpers import UnreachableHosts
+from tests.helpers import ClientFactory, UnreachableHosts
 from twilio_conf_insights import (
     ClientClosedError,
     ConfigurationError,
@@ -139,3 +139,39 @@ def test_from_env_refuses_explicit_credentials() -> None:
     env = {"TWILIO_ACCOUNT_SID": "AC" + "a" * 32, "TWILIO_AUTH_TOKEN": "t"}
     with pytest.raises(ConfigurationError, match="auth_token"):
         InsightsClient.from_env(env, auth_token="other")
+
+
+async def test_user_agent_extensions_are_appended_to_ours(
+    fake: FakeTwilio, make_client: ClientFactory
+) -> None:
+    """user_agent_extensions=("myapp/1.2",) appends to the SDK's own product tokens."""
+    client = make_client(user_agent_extensions=("myapp/1.2", "(ops-team)"))
+    await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    agent = fake.requests[-1].headers["User-Agent"]
+    assert agent.startswith("twilio-conf-insights/")
+    assert agent.endswith(" myapp/1.2 (ops-team)")
+
+
+async def test_a_sessions_own_user_agent_is_kept_and_ours_appended(fake: FakeTwilio) -> None:
+    """A session with its own User-Agent keeps it first; ours and the extensions follow."""
+    async with (
+        aiohttp.ClientSession(headers={"User-Agent": "gateway/7"}) as session,
+        InsightsClient(
+            fake.account_sid,
+            fake.auth_token,
+            insights_base_url=fake.insights_base_url,
+            session=session,
+            user_agent_extensions=["myapp/1.2"],
+        ) as client,
+    ):
+        await client.conferences.fetch(fake.data.conferences[0]["conference_sid"])
+    agent = fake.requests[-1].headers["User-Agent"]
+    assert agent.startswith("gateway/7 twilio-conf-insights/")
+    assert agent.endswith(" myapp/1.2")
+
+
+@pytest.mark.parametrize("bad", ["myapp/1.2", ["bad\r\nHeader: 1"], [""], [3]])
+def test_user_agent_extensions_must_be_printable_tokens(bad: object) -> None:
+    """A bare string, a line break, an empty or non-string extension is refused up front."""
+    with pytest.raises(ConfigurationError, match=r"User-Agent|user_agent_extensions"):
+        InsightsClient("AC" + "a" * 32, "t", user_agent_extensions=bad)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,8 +11,13 @@ from yarl import URL
 
 from twilio_conf_insights import ConfigurationError, ForeignOriginError, InvalidArgumentError
 from twilio_conf_insights._urls import (
+    POSTGRES_SCHEMES,
+    REDIS_SCHEMES,
     base_url,
+    connection_url,
+    display_url,
     is_loopback_host,
+    is_postgres_url,
     path_segment,
     resolve_next_page,
     twilio_host_url,
@@ -76,6 +83,150 @@ def test_loopback_detection() -> None:
     assert not is_loopback_host("128.0.0.1")
     assert not is_loopback_host("localhost.evil.com")
     assert not is_loopback_host(None)
+
+
+@pytest.mark.parametrize("host", ["localhost", "LocalHost", "127.0.0.1", "127.255.255.254", "::1"])
+def test_loopback_names_that_never_leave_the_machine(host: str) -> None:
+    """localhost itself, 127.0.0.0/8 and ::1 are loopback."""
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "localhost.",  # fully qualified: resolvers may ask the network's DNS
+        "LOCALHOST.",
+        "api.localhost",  # RFC 6761 says loopback, but many resolvers send it to DNS
+        "localhost.localdomain",
+        "127.1",  # shorthands getaddrinfo reads as 127.0.0.1, ipaddress does not
+        "2130706433",
+        "0x7f.0.0.1",
+        "127.0.0.1.",
+        "::ffff:127.0.0.1",
+        "::",
+        "0.0.0.0",
+    ],
+)
+def test_names_that_may_be_resolved_elsewhere_are_not_loopback(host: str) -> None:
+    """A name that a resolver may send to the network's DNS is not loopback."""
+    assert not is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost.:8080", "http://localhost.", "http://x.localhost:1", "http://127.1:9"]
+)
+def test_plain_http_to_a_name_that_may_leave_the_machine_is_refused(url: str) -> None:
+    """http://localhost. (trailing dot) and *.localhost are refused as base URLs."""
+    with pytest.raises(ConfigurationError, match="loopback"):
+        base_url(url, name="insights_base_url")
+
+
+# -- service URLs: how they are shown and which spellings connect --------------------------
+
+#: What every piece of a generated password starts with: found in a message, it leaked.
+_MARK = "Zq9"
+
+_pieces = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="%"),
+    max_size=6,
+)
+#: Passwords made of marked pieces joined by characters with a meaning in URLs.
+_passwords = st.lists(
+    st.tuples(st.sampled_from(["", "#", "?", "/", "@", ":", "&", "=", ";", " ", "%"]), _pieces),
+    min_size=1,
+    max_size=4,
+).map(lambda parts: "".join(sep + _MARK + piece for sep, piece in parts))
+
+
+def _spellings(scheme: str, password: str) -> list[str]:
+    """Every way a connector could be given ``password`` in a URL of ``scheme``."""
+    encoded = quote(password, safe="")
+    host = "/tmp/redis.sock" if scheme == "unix" else "db.example:5432"
+    at = "/" if scheme == "unix" else ""
+    return [
+        f"{scheme}://app:{password}@{at}{host}/insights",
+        f"{scheme}://app:{encoded}@{at}{host}/insights",
+        f"{scheme}://:{encoded}@{at}{host}/0",
+        f"{scheme}://app@{at}{host}/insights?password={password}",
+        f"{scheme}://app@{at}{host}/insights?password={encoded}",
+        f"{scheme}://{at}{host}/insights?sslmode=require&PassWord={encoded}&db=1",
+        f"{scheme}://{at}{host}/insights?pass%77ord={encoded}",
+        f"{scheme}://{at}{host}/insights?sslpassword={encoded}",
+    ]
+
+
+@given(
+    scheme=st.sampled_from(
+        ["postgresql", "POSTGRESQL", "postgres", "postgresql+asyncpg", "redis", "rediss", "unix"]
+    ),
+    password=_passwords,
+)
+def test_no_password_spelling_survives_display(scheme: str, password: str) -> None:
+    """display_url shows no piece of a password, in the user part or the query, raw or encoded."""
+    for url in _spellings(scheme, password):
+        shown = display_url(url)
+        assert _MARK.lower() not in shown.lower(), (url, shown)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://sync:pw-secret@db:5432/insights", "postgresql://sync@db:5432/insights"),
+        ("POSTGRESQL://sync:pw-secret@db/insights", "postgresql://sync@db/insights"),
+        (
+            "postgresql://db/insights?sslmode=require&password=pw-secret",
+            "postgresql://db/insights?sslmode=require&password=<redacted>",
+        ),
+        ("redis://:pw%23secret@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:pw#secret@127.0.0.1:6379/0", "redis://<redacted>"),
+        ("redis://127.0.0.1:6379/0?db=2&foo=pw-secret", "redis://127.0.0.1:6379/0?db=2&<redacted>"),
+        ("not a url", "<redacted>"),
+    ],
+)
+def test_display_keeps_what_helps_and_hides_the_rest(url: str, shown: str) -> None:
+    """Scheme, user, host, port, database and harmless parameters stay; secrets go."""
+    assert display_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "given"),
+    [
+        ("postgresql://u:p@h/db", "postgresql://u:p@h/db"),
+        ("POSTGRESQL://u:p@h/db", "postgresql://u:p@h/db"),
+        ("Postgres://u:p@h/db", "postgres://u:p@h/db"),
+        ("postgresql+asyncpg://u:p%23w@h/db", "postgresql://u:p%23w@h/db"),
+    ],
+)
+def test_postgres_spellings_are_recognised(url: str, given: str) -> None:
+    """Any case and SQLAlchemy's +asyncpg name a PostgreSQL URL; the driver gets its spelling."""
+    assert is_postgres_url(url)
+    assert connection_url(url, POSTGRES_SCHEMES, what="PostgreSQL") == given
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://u:pw-secret@h/db",
+        "mysql://u:pw-secret@h/db",
+        "postgresql://u:pw#secret@h/db",
+        "postgresql://u:pw/secret@h/db",
+        "postgresql://u:pw?secret@h/db",
+    ],
+)
+def test_other_postgres_spellings_are_refused_without_the_password(url: str) -> None:
+    """Another driver, another database or a raw reserved character: refused, secret unshown."""
+    with pytest.raises(InvalidArgumentError) as refused:
+        connection_url(url, POSTGRES_SCHEMES, what="PostgreSQL")
+    assert "secret" not in str(refused.value)
+
+
+def test_a_raw_hash_in_a_redis_password_says_how_to_write_it() -> None:
+    """redis://:pa#ss@… is refused with how to encode it, and no part of the password."""
+    with pytest.raises(InvalidArgumentError, match="%23") as refused:
+        connection_url("redis://:Zq9pa#Zq9ss@127.0.0.1:6379/0", REDIS_SCHEMES, what="Redis")
+    assert _MARK not in str(refused.value)
+    encoded = connection_url("redis://:pa%23ss@127.0.0.1:6379/0", REDIS_SCHEMES, what="Redis")
+    assert encoded == "redis://:pa%23ss@127.0.0.1:6379/0"
 
 
 @pytest.mark.parametrize(

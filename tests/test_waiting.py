@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import pickle
-from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -17,28 +18,17 @@ from twilio_conf_insights import (
     RetryPolicy,
     WaitTimeoutError,
 )
-from twilio_conf_insights._waiting import PollSchedule, wait_until_terminal
+
+# The schedule is pure logic, unit-tested here; the waits themselves are tested over HTTP.
+from twilio_conf_insights._waiting import PollSchedule
 from twilio_conf_insights.testing import FakeData, FakeTwilio, Fault, FaultKind, ProcessingStates
 
-from .helpers import ClientFactory
+from .helpers import PATIENCE, ClientFactory, wait_until
 
 
 def _in_progress(fake: FakeTwilio) -> str:
     sid = fake.data.processing.unsettled()[0]
     return sid
-
-
-class _RecordingSleep:
-    """An instant sleep that remembers every wait it was asked for."""
-
-    def __init__(self, on_first: Callable[[], None] = lambda: None) -> None:
-        self.waits: list[float] = []
-        self._on_first = on_first
-
-    async def __call__(self, seconds: float) -> None:
-        if not self.waits:
-            self._on_first()
-        self.waits.append(seconds)
 
 
 def test_schedule_grows_from_poll_interval_to_the_cap() -> None:
@@ -106,26 +96,31 @@ async def test_an_already_terminal_summary_costs_one_request(
 async def test_waits_follow_the_schedule_and_honour_retry_after(
     fake: FakeTwilio, make_client: ClientFactory
 ) -> None:
-    """The waits requested are the schedule's; a 429's Retry-After stretches the next one."""
+    """Polls are never closer than the schedule's waits; a 429's Retry-After stretches one."""
     client = make_client(retry=RetryPolicy.disabled())
     sid = _in_progress(fake)
     fake.data.processing.settle_after(sid, polls=3)
-    # The second poll is throttled with Retry-After: 7 (the transport does not retry here).
-    sleep = _RecordingSleep(
-        lambda: fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="7"), count=1)
-    )
-    summary = await wait_until_terminal(
-        lambda: client.conferences.fetch(sid),
-        what="test",
-        timeout=3600,
-        poll_interval=2.0,
-        max_interval=4.0,
-        sleep=sleep,
-    )
+    # The second poll is throttled with Retry-After: 1 (the transport does not retry here):
+    # the fault is queued as the first poll arrives, long before the waiter polls again.
+
+    async def throttle_the_second_poll() -> None:
+        await fake.wait_for_requests(1)
+        fake.faults.queue(Fault(FaultKind.RATE_LIMIT, retry_after="1"), count=1)
+
+    async with asyncio.timeout(PATIENCE), asyncio.TaskGroup() as tasks:
+        tasks.create_task(throttle_the_second_poll())
+        summary = await client.conferences.wait_until_complete(
+            sid, timeout=PATIENCE, poll_interval=0.05, max_poll_interval=0.1
+        )
     assert summary.to_dict()["processing_state"] == "complete"
-    # Polls: in_progress, 429 (Retry-After 7), in_progress, in_progress, complete.
+    # Polls: in_progress, 429 (Retry-After 1), in_progress, in_progress, complete.
     assert [r.status for r in fake.requests] == [200, 429, 200, 200, 200]
-    assert sleep.waits == [2.0, 7.0, 4.0, 4.0]
+    arrivals = [r.received_at for r in fake.requests]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    # A loaded machine only makes gaps longer: the lower bounds are exact claims.
+    # 0.05, then Retry-After 1 (not the schedule's 0.075), then 0.1125 capped at 0.1.
+    for gap, wait in zip(gaps, [0.05, 1.0, 0.1, 0.1], strict=True):
+        assert gap >= wait, gaps
 
 
 async def test_deadline_raises_a_typed_timeout_error(
@@ -195,12 +190,22 @@ async def test_bad_arguments_fail_before_any_request(
 
 async def test_fake_settles_over_time(fake: FakeTwilio, client: InsightsClient) -> None:
     """A conference the fake settles after a delay is returned once the delay has passed."""
+    now = [1000.0]
+    # The fake's settling on a clock the test moves: no race against the machine's speed.
+    fake.data.processing = ProcessingStates(fake.data, clock=lambda: now[0])
     sid = _in_progress(fake)
-    fake.data.processing.settle_after(sid, seconds=0.05)
+    fake.data.processing.settle_after(sid, seconds=5.0)
+    now[0] += 4.9
     summary = await client.participant_summaries.list(sid).collect()
     assert {s.to_dict()["processing_state"] for s in summary} == {"in_progress"}
-    settled = await client.conferences.wait_until_complete(sid, timeout=30, poll_interval=0.01)
-    assert settled.to_dict()["processing_state"] == "complete"
+    async with asyncio.TaskGroup() as tasks:
+        waiting = tasks.create_task(
+            client.conferences.wait_until_complete(sid, timeout=PATIENCE, poll_interval=0.01)
+        )
+        await wait_until(lambda: fake.requests[-1].path == f"/v1/Conferences/{sid}", "a poll")
+        assert not waiting.done()
+        now[0] += 0.1
+    assert waiting.result().to_dict()["processing_state"] == "complete"
     participants = await client.participant_summaries.list(sid).collect()
     assert {s.to_dict()["processing_state"] for s in participants} == {"complete"}
 

@@ -1,10 +1,14 @@
 """twilio-conf-insights: an asyncio-native, fully typed SDK for Twilio Conference Insights.
 
-Start with :class:`InsightsClient`; the models are in :mod:`twilio_conf_insights._models`,
-the errors in :mod:`twilio_conf_insights._errors`, and a fake Twilio for your own tests in
-:mod:`twilio_conf_insights.testing`.
+Start with :class:`InsightsClient`. Everything a caller uses is importable from here: the
+client and its policies, the models and their enums, the errors, and the hook events.
+Three public subpackages add to it: :mod:`twilio_conf_insights.sync` keeps a local store
+of conferences current, :mod:`twilio_conf_insights.distributed` runs that sync on many
+workers, and :mod:`twilio_conf_insights.testing` is a fake Twilio for your own tests.
+Modules whose names start with ``_`` are private and may change in any release.
 """
 
+from ._body import BufferStats
 from ._client import InsightsClient
 from ._errors import (
     ApiError,
@@ -32,7 +36,16 @@ from ._events import (
     RetryScheduled,
     ThrottleChanged,
 )
-from ._limiter import LimiterStats, ThrottlePolicy
+from ._limiter import (
+    AdaptiveLimiter,
+    Limiter,
+    LimiterSlot,
+    LimiterStats,
+    Outcome,
+    SlotOutcome,
+    Throttled,
+    ThrottlePolicy,
+)
 from ._models import (
     AvgMax,
     CallDirection,
@@ -54,6 +67,7 @@ from ._models import (
     Region,
     StreamMetrics,
 )
+from ._options import RequestOptions
 from ._pagination import Page, Paginator
 from ._resources.conferences import ConferenceFilters
 from ._results import ConferenceReport, FetchResult
@@ -62,10 +76,12 @@ from ._version import __version__
 from ._waiting import WaitTimeoutError
 
 __all__ = [
+    "AdaptiveLimiter",
     "ApiError",
     "AuthenticationError",
     "AvgMax",
     "BadRequestError",
+    "BufferStats",
     "CallDirection",
     "CallStatus",
     "CallType",
@@ -87,8 +103,11 @@ __all__ = [
     "InsightsClient",
     "InvalidArgumentError",
     "JitterBufferSize",
+    "Limiter",
+    "LimiterSlot",
     "LimiterStats",
     "NotFoundError",
+    "Outcome",
     "Page",
     "Paginator",
     "Participant",
@@ -100,6 +119,7 @@ __all__ = [
     "ProcessingState",
     "RateLimitError",
     "Region",
+    "RequestOptions",
     "RequestSent",
     "ResponseReceived",
     "RetryExhaustedError",
@@ -107,9 +127,11 @@ __all__ = [
     "RecordProblems",
     "RetryScheduled",
     "ServerError",
+    "SlotOutcome",
     "StreamMetrics",
     "ThrottleChanged",
     "ThrottlePolicy",
+    "Throttled",
     "TransportError",
     "TwilioInsightsError",
     "WaitTimeoutError",

@@ -10,22 +10,31 @@ from typing import TYPE_CHECKING, Any, Self, Unpack
 
 import aiohttp
 
+from ._admission import AdmissionTransport
+from ._body import DEFAULT_MAX_BUFFERED_BYTES, BodyBudget, BufferStats
 from ._bulk import map_bounded
+from ._calls import Calls
 from ._closing import ClosedOnExit
+from ._connection import Connection
 from ._credentials import Credentials
 from ._decoding import Decoder
 from ._errors import ConfigurationError, DecodeError
 from ._events import EventDispatcher, EventHook, ThrottleChanged
-from ._limiter import AdaptiveLimiter, LimiterStats, ThrottlePolicy
+from ._limiter import AdaptiveLimiter, Limiter, LimiterStats, ThrottlePolicy
+from ._logging import configure_from_env
 from ._models import ConferenceSummary, ParticipantSummary
+from ._options import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT, RequestOptions
+from ._pipeline import Pipeline, Scope
+from ._proxy import Proxies
 from ._resources import Conferences, Participants, ParticipantSummaries
 from ._resources._context import ResourceContext
 from ._resources.conferences import ConferenceFilters
 from ._results import ConferenceReport
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_MAX_BODY_BYTES, Transport
+from ._retrying import RetryTransport
+from ._transport import SendTransport
 from ._urls import base_url, origin_of, twilio_host_url
-from ._validation import is_sid, positive_int, positive_number
+from ._validation import is_sid
 
 if TYPE_CHECKING:
     from .sync import Store, SyncProgress, SyncSummary
@@ -37,6 +46,9 @@ ENV_EDGE = "TWILIO_EDGE"
 #: Base-URL overrides (a proxy, the bundled fake server); ``http://`` only for loopback.
 ENV_INSIGHTS_BASE_URL = "TWILIO_INSIGHTS_BASE_URL"
 ENV_API_BASE_URL = "TWILIO_API_BASE_URL"
+
+#: The limiter's size when neither ``max_concurrency`` nor ``limiter`` is given.
+DEFAULT_MAX_CONCURRENCY = 32
 
 #: Constructor options read from the environment by :meth:`InsightsClient.from_env`.
 _ENV_OPTIONS = {
@@ -66,16 +78,35 @@ class InsightsClient(ClosedOnExit):
         insights_base_url: Override of ``https://insights.twilio.com`` (tests, proxies).
             ``http://`` is accepted for loopback hosts only.
         api_base_url: Override of ``https://api.twilio.com``, with the same rules.
-        session: An ``aiohttp.ClientSession`` to use; the client then never closes it.
-        max_concurrency: Requests in flight at once, across every call of this client.
+        session: An ``aiohttp.ClientSession`` to use; the client then never closes it. Its
+            own ``User-Agent`` header is kept, ours appended.
+        max_concurrency: Requests in flight at once, across every call of this client
+            (default 32). Also the size of the connection pool and the default width of
+            bulk calls.
         rate_limit: At most this many requests started per second (``None``: no cap).
         retry: Which failures are retried, how long to wait, when to give up.
         timeout: Seconds one attempt may take, from sending to the end of the body.
         throttle: How the whole client slows down when Twilio throttles it.
+        limiter: The :class:`~twilio_conf_insights.Limiter` every request takes a slot of,
+            instead of one built from ``max_concurrency``, ``rate_limit`` and ``throttle``
+            (which it then replaces): e.g. one :class:`AdaptiveLimiter` shared by several
+            clients, or a budget shared across processes.
         hooks: Callables receiving :mod:`~twilio_conf_insights._events` as things happen.
         max_body_bytes: Largest response body accepted (after decompression).
+        max_buffered_bytes: Most bytes of response bodies held at once by the whole client
+            (after decompression); a response that would exceed it fails with a retryable
+            ``TransportError(kind="budget")``. Default 256 MiB.
         strict: Raise :class:`DecodeError` when a value does not fit its documented type,
             instead of reading it as ``None`` and listing it in the record's ``problems``.
+        proxy: A forward proxy every request goes through (``http://host:port``, with
+            ``user:password@`` if it needs them; the password is kept out of every message).
+        trust_env: Without ``proxy``, take the proxy from ``HTTPS_PROXY`` / ``HTTP_PROXY``
+            and ``NO_PROXY``, as curl and httpx do (``False``: ignore them).
+        user_agent_extensions: Product tokens appended to the User-Agent, e.g.
+            ``("myapp/1.2",)``, so Twilio and your proxies can tell which app calls.
+
+    ``client.with_options(timeout=…, retry=…)`` gives a view of the client with other
+    per-call options over the same connection, limiter and hooks.
 
     """
 
@@ -91,15 +122,21 @@ class InsightsClient(ClosedOnExit):
         insights_base_url: str | None = None,
         api_base_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
-        max_concurrency: int = 32,
+        max_concurrency: int | None = None,
         rate_limit: float | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
         throttle: ThrottlePolicy | None = None,
+        limiter: Limiter | None = None,
         hooks: Sequence[EventHook] = (),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         strict: bool = False,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        user_agent_extensions: Sequence[str] = (),
     ) -> None:
+        configure_from_env()
         self._credentials = Credentials.resolve(account_sid, auth_token, api_key, api_secret)
         insights = (
             base_url(insights_base_url, name="insights_base_url")
@@ -111,35 +148,52 @@ class InsightsClient(ClosedOnExit):
             if api_base_url is not None
             else twilio_host_url("api", region=region, edge=edge)
         )
-        positive_number(timeout, "timeout (seconds)")
-        positive_int(max_body_bytes, "max_body_bytes")
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise ConfigurationError("session must be an aiohttp.ClientSession")
-        self._events = EventDispatcher(hooks)
-        limiter = AdaptiveLimiter(
-            max_concurrency,
-            rate_limit=rate_limit,
-            throttle=throttle,
-            on_change=self._on_limiter_change if hooks else None,
-        )
-        self._transport = Transport(
-            credentials=self._credentials,
-            origins={origin_of(insights), origin_of(api)},
-            limiter=limiter,
+        options = RequestOptions(
+            timeout=timeout,
             retry=retry if retry is not None else RetryPolicy(),
-            timeout=float(timeout),
-            session=session,
             max_body_bytes=max_body_bytes,
+        )
+        limiter = _limiter(limiter, max_concurrency, rate_limit, throttle)
+        origins = {origin_of(insights), origin_of(api)}
+        self._connection = Connection(
+            credentials=self._credentials,
+            origins=origins,
+            proxies=Proxies(origins, proxy=proxy, trust_env=trust_env),
+            pool_size=limiter.max_concurrency,
+            session=session,
+            user_agent_extensions=user_agent_extensions,
+        )
+        self._budget = BodyBudget(max_buffered_bytes)
+        self._events = EventDispatcher(hooks)
+        self._limiter = limiter
+        if hooks:
+            limiter.add_listener(self._on_limiter_change)
+        pipeline = Pipeline(
+            RetryTransport(
+                AdmissionTransport(SendTransport(self._connection, self._budget), limiter)
+            )
+        )
+        calls = Calls(
+            pipeline=pipeline,
+            connection=self._connection,
+            limiter=limiter,
             events=self._events,
+            options=options,
+            scope=Scope(closed=lambda: self._connection.closed),
         )
-        self._context = ResourceContext(
-            transport=self._transport,
-            insights_url=insights,
-            api_url=api,
-            account_sid=self._credentials.account_sid,
-            max_concurrency=max_concurrency,
-            decoder=Decoder(strict=strict, on_problems=self._events.emit if hooks else None),
+        self._attach(
+            ResourceContext(
+                calls=calls,
+                insights_url=insights,
+                api_url=api,
+                account_sid=self._credentials.account_sid,
+                decoder=Decoder(strict=strict, on_problems=self._events.emit if hooks else None),
+            )
         )
+        self._parent: InsightsClient | None = None
+
+    def _attach(self, context: ResourceContext) -> None:
+        self._context = context
         #: Conference summaries (Voice Insights v1).
         self.conferences = Conferences(self._context)
         #: Conference participant summaries (Voice Insights v1).
@@ -187,8 +241,46 @@ class InsightsClient(ClosedOnExit):
 
     @property
     def closed(self) -> bool:
-        """Whether the client was closed."""
-        return self._transport.closed
+        """Whether the client was closed (for a view: the view, or the client it came from)."""
+        return self._context.calls.scope.closed
+
+    @property
+    def options(self) -> RequestOptions:
+        """The options every call of this client (or view) is made with."""
+        return self._context.calls.options
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_body_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A view of this client whose calls are made with other options.
+
+        The view shares everything else with the client: the connection (session, proxy,
+        credentials), the limiter (its requests count against the same cap, and a throttle
+        slows both down), the hooks and the body budget. Closing the client closes its
+        views; closing a view (``async with`` works too) closes nothing shared: its own
+        calls then raise :class:`ClientClosedError`, the client's go on::
+
+            fast = client.with_options(timeout=2.0, retry=RetryPolicy(max_attempts=2))
+            summary = await fast.conferences.fetch(sid)   # in a web handler: fail fast
+
+        ``None`` keeps the current value; ``headers`` are added to this client's extra
+        headers (the SDK's own cannot be replaced).
+        """
+        changed = self.options.merged(
+            timeout=timeout, retry=retry, max_body_bytes=max_body_bytes, headers=headers
+        )
+        view = object.__new__(type(self))
+        view.__dict__.update(
+            {name: value for name, value in self.__dict__.items() if name in _SHARED_BY_VIEWS}
+        )
+        view._parent = self
+        view._attach(self._context.with_calls(self._context.calls.with_options(changed)))
+        return view
 
     async def conference_reports(
         self,
@@ -276,21 +368,72 @@ class InsightsClient(ClosedOnExit):
 
     def stats(self) -> LimiterStats:
         """The client-wide limiter's state: current concurrency limit, throttle events..."""
-        return self._transport.limiter.stats()
+        return self._limiter.stats()
+
+    def buffer_stats(self) -> BufferStats:
+        """What response bodies hold now, and at most so far, against ``max_buffered_bytes``."""
+        return self._budget.stats()
 
     def _on_limiter_change(self, stats: LimiterStats, reason: str) -> None:
         self._events.emit(ThrottleChanged(reason=reason, stats=stats))
 
     async def aclose(self) -> None:
-        """Close the connection pool this client opened. Idempotent."""
-        await self._transport.aclose()
+        """Close the connection pool this client opened. Idempotent.
+
+        For a view (see :meth:`with_options`): close the view only.
+        """
+        if self._parent is not None:
+            self._context.calls.scope.close()
+            return
+        if not self._connection.closed:
+            self._limiter.remove_listener(self._on_limiter_change)
+        await self._connection.aclose()
 
     async def __aenter__(self) -> Self:
         return self
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
+        view = " view" if self._parent is not None else ""
+        proxies = self._connection.proxies.describe()
+        proxy = f" proxy={proxies!r}" if proxies else ""
         return (
-            f"<InsightsClient account_sid={self.account_sid!r} "
-            f"insights={self.insights_base_url!r} api={self.api_base_url!r}{state}>"
+            f"<InsightsClient{view} account_sid={self.account_sid!r} "
+            f"insights={self.insights_base_url!r} api={self.api_base_url!r}{proxy}{state}>"
         )
+
+
+#: What a view made by ``with_options`` shares with its client (the rest is its own).
+_SHARED_BY_VIEWS = frozenset({"_credentials", "_connection", "_budget", "_events", "_limiter"})
+
+
+def _limiter(
+    limiter: Limiter | None,
+    max_concurrency: int | None,
+    rate_limit: float | None,
+    throttle: ThrottlePolicy | None,
+) -> Limiter:
+    """The limiter given, or one built from the options that describe it (not both)."""
+    if limiter is None:
+        return AdaptiveLimiter(
+            DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
+            rate_limit=rate_limit,
+            throttle=throttle,
+        )
+    given = [
+        name
+        for name, value in (
+            ("max_concurrency", max_concurrency),
+            ("rate_limit", rate_limit),
+            ("throttle", throttle),
+        )
+        if value is not None
+    ]
+    if given:
+        raise ConfigurationError(
+            f"give {', '.join(given)} to the limiter, not to the client: limiter= replaces them"
+        )
+    for method in ("try_acquire", "acquire", "stats", "add_listener", "remove_listener"):
+        if not callable(getattr(limiter, method, None)):
+            raise ConfigurationError(f"limiter must implement the Limiter protocol (no {method})")
+    return limiter

@@ -25,6 +25,9 @@ before any request is sent::
 The store's errors (:class:`~twilio_conf_insights.sync.StoreError` and its subclasses) are
 :class:`OSError` subclasses: they are about a file or a database, not about Twilio.
 
+Every exception pickles with its type and attributes (``pickle``, ``multiprocessing``, Celery
+and Ray hand errors between processes), :attr:`RetryExhaustedError.last_error` included.
+
 Every message and URL an exception carries is passed through
 :func:`~._redaction.redact` when the exception is built: peer-controlled text (an error
 body, a malformed status line quoted by aiohttp, a next-page link) may echo the
@@ -61,12 +64,33 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An exception unpickled: its arguments and attributes back, without calling ``__init__``.
+
+    Most of the SDK's exceptions take keyword-only arguments (or none of the message they
+    carry), which the default pickling of exceptions, ``cls(*args)``, cannot call.
+    """
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+def _reduce(error: BaseException) -> tuple[Any, ...]:
+    """Pickle an exception by its arguments and attributes (see :func:`_rebuild`)."""
+    return (_rebuild, (type(error), error.args, error.__dict__.copy()))
+
+
 class TwilioInsightsError(Exception):
     """Base class of every error raised by this SDK about a request or its response."""
+
+    __reduce__ = _reduce
 
 
 class InvalidArgumentError(ValueError):
     """An argument is invalid; raised before any request is sent."""
+
+    __reduce__ = _reduce
 
 
 class ConfigurationError(InvalidArgumentError):
@@ -82,7 +106,9 @@ class ApiError(TwilioInsightsError):
 
     Attributes mirror Twilio's error body (``code``, ``message``, ``more_info``) plus the
     HTTP ``status`` and the request's ``method`` and ``url``. ``retry_after`` holds the
-    server's requested wait in seconds when it sent a ``Retry-After`` header.
+    server's requested wait in seconds when it sent a ``Retry-After`` header, and
+    ``request_id`` Twilio's id of the response (``Twilio-Request-Id``, ``RQ…``): give it to
+    Twilio's support. ``str()`` names it too.
     """
 
     def __init__(
@@ -95,6 +121,7 @@ class ApiError(TwilioInsightsError):
         url: str = "",
         *,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -103,22 +130,13 @@ class ApiError(TwilioInsightsError):
         self.method = method
         self.url = redact_url(url)
         self.retry_after = retry_after
+        self.request_id = redact(request_id) if request_id else None
         super().__init__(status, message)
 
     def __str__(self) -> str:
         code = f" (Twilio error {self.code})" if self.code is not None else ""
-        return f"HTTP {self.status}{code}: {self.message} [{self.method} {self.url}]"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes would be lost by the default Exception pickling.
-        return (_rebuild_api_error, (type(self), self.__dict__.copy()))
-
-
-def _rebuild_api_error(cls: type[ApiError], state: dict[str, Any]) -> ApiError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, state.get("status"), state.get("message"))
-    error.__dict__.update(state)
-    return error
+        request = f" request {self.request_id}" if self.request_id else ""
+        return f"HTTP {self.status}{code}: {self.message} [{self.method} {self.url}{request}]"
 
 
 class BadRequestError(ApiError):
@@ -148,9 +166,11 @@ class ServerError(ApiError):
 class TransportError(TwilioInsightsError):
     """The request failed below HTTP: connection refused or reset, timeout, truncated body.
 
-    ``kind`` is one of ``"connect"``, ``"timeout"``, ``"disconnected"``, ``"payload"`` or
-    ``"other"``. The message is built from safe parts only: aiohttp's own exceptions
-    carry the request headers (and so the credentials), so they are never chained.
+    ``kind`` is one of ``"connect"``, ``"timeout"``, ``"disconnected"``, ``"payload"``,
+    ``"proxy"`` (the proxy cannot be reached, or refused the connection), ``"budget"`` (the
+    client already holds ``max_buffered_bytes`` of response bodies: retried like the others)
+    or ``"other"``. The message is built from safe parts only: aiohttp's own exceptions carry
+    the request headers (and so the credentials), so they are never chained.
     """
 
     def __init__(
@@ -233,13 +253,15 @@ class RetryExhaustedError(TwilioInsightsError):
 
     ``attempts`` is the number of attempts made and ``last_error`` (also ``__cause__``) the
     error of the last one: a :class:`RateLimitError`, :class:`ServerError`,
-    :class:`TransportError` or retryable :class:`DecodeError`.
+    :class:`TransportError` or retryable :class:`DecodeError`. ``request_id`` is that of the
+    last response (``None`` when the last attempt got none).
     """
 
     def __init__(self, attempts: int, last_error: TwilioInsightsError, *, elapsed: float) -> None:
         self.attempts = attempts
         self.last_error = last_error
         self.elapsed = elapsed
+        self.request_id: str | None = getattr(last_error, "request_id", None)
         super().__init__(
             redact(
                 f"gave up after {attempts} attempt{'s' if attempts != 1 else ''} "
@@ -266,13 +288,14 @@ def error_class_for_status(status: int) -> type[ApiError]:
 
 def error_from_response(
     status: int,
-    body: bytes,
+    body: bytes | bytearray,
     *,
     method: str,
     url: str,
     retry_after: float | None = None,
     redact: Collection[str] = (),
     location: str | None = None,
+    request_id: str | None = None,
 ) -> ApiError:
     """Build the typed error for a non-2xx response from Twilio's JSON error body.
 
@@ -280,7 +303,8 @@ def error_from_response(
     shape (a proxy's HTML page, an empty body) still gives a useful error with the status.
     ``redact`` names secrets to scrub besides the registered ones; ``location`` is the
     ``Location`` header of a 3xx answer, which the message names (redirects are not
-    followed: a redirect could carry the credentials to another host).
+    followed: a redirect could carry the credentials to another host); ``request_id`` the
+    ``Twilio-Request-Id`` header.
     """
     redact_also, redact_text = redact, _redaction.redact
     code: int | None = None
@@ -313,7 +337,14 @@ def error_from_response(
         where = f" to {redact_url(location)}" if location else ""
         message = f"{message} (a redirect{where}; redirects are not followed)"
     return error_class_for_status(status)(
-        status, code, message, more_info, method, url, retry_after=retry_after
+        status,
+        code,
+        message,
+        more_info,
+        method,
+        url,
+        retry_after=retry_after,
+        request_id=request_id,
     )
 
 

@@ -8,6 +8,11 @@ from a hook is logged and swallowed, so observing a client can never break it)::
         if isinstance(event, RetryScheduled):
             print(f"retry {event.attempt} of {event.url} in {event.wait:.2f}s: {event.cause}")
 
+Every attempt of one call carries the same ``call_id`` (:class:`RequestSent`,
+:class:`ResponseReceived`, :class:`RetryScheduled`), so two concurrent calls to one URL can be
+told apart; ``ResponseReceived.request_id`` is Twilio's id of the response
+(``Twilio-Request-Id``), the one its support asks for.
+
 No event carries a header, so none carries a credential; the text fields (``url``,
 ``cause``, ``error``) are redacted when the event is built, since they may quote a peer's
 answer, and page tokens in URLs are replaced.
@@ -48,6 +53,8 @@ class RequestSent:
     url: str = attrs.field(converter=redact_url)
     #: 1 for the first attempt of a call, 2 for its first retry, ...
     attempt: int
+    #: The call this attempt belongs to (the same for all of its attempts; 0: unknown).
+    call_id: int = 0
 
 
 @attrs.frozen
@@ -62,6 +69,10 @@ class ResponseReceived:
     elapsed: float
     #: The failure, for attempts that did not give a usable response.
     error: str | None = attrs.field(default=None, converter=_redact_optional)
+    #: The call this attempt belongs to (see :class:`RequestSent`).
+    call_id: int = 0
+    #: Twilio's id of the response (``Twilio-Request-Id``), when one came with it.
+    request_id: str | None = None
 
 
 @attrs.frozen
@@ -78,6 +89,8 @@ class RetryScheduled:
     cause: str = attrs.field(converter=redact)
     #: The error's class name, e.g. ``"RateLimitError"``.
     cause_type: str
+    #: The call being retried (see :class:`RequestSent`).
+    call_id: int = 0
 
 
 @attrs.frozen
@@ -122,6 +135,10 @@ class EventDispatcher:
 
     def __bool__(self) -> bool:
         return bool(self._hooks)
+
+    def with_hook(self, hook: EventHook) -> EventDispatcher:
+        """A dispatcher delivering to these hooks, then to ``hook``."""
+        return EventDispatcher((*self._hooks, hook))
 
     def emit(self, event: ClientEvent) -> None:
         """Deliver ``event`` to every hook."""

@@ -1,7 +1,13 @@
-"""The client-wide gate every request passes: concurrency, request rate, and throttling.
+"""The client-wide gate every request passes: the limiter protocol and its local implementation.
 
-One :class:`AdaptiveLimiter` belongs to one client and is shared by every call made through
-it, bulk or not. It enforces three things:
+A client sends each attempt on a *slot* of its :class:`Limiter` and hands the slot back with
+the attempt's outcome (:data:`SUCCEEDED`, :data:`FAILED`, or :class:`Throttled`). What a
+limiter does with that is its own business; the client only needs the protocol, so a
+limiter may be shared: by several clients of one process (pass one
+:class:`AdaptiveLimiter` to each), or by a fleet of processes (a budget kept elsewhere, with
+leases that a slot returns when it is released).
+
+:class:`AdaptiveLimiter`, the default, belongs to one process and enforces three things:
 
 * at most ``limit`` requests in flight, where ``limit`` is moved by the control law of
   :mod:`._throttle` (it finds Twilio's concurrency cap from 429s, up to
@@ -9,25 +15,41 @@ it, bulk or not. It enforces three things:
 * at most ``rate_limit`` request starts per second, when set;
 * a pause for every new request after the server asked for one (``Retry-After``).
 
-A granted slot comes with its *level* (requests in flight at that moment, itself included)
-and the controller's *generation*; the transport hands both back with the outcome, which
-is what lets the law tell "this many was too many" and "this burst was already counted".
+Each of its slots carries its *level* (requests in flight when it was granted, itself
+included) and the controller's *generation*; the outcome reported through the slot is what
+lets the law tell "this many was too many" and "this burst was already counted".
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
+import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol, TypeAlias
 
 import attrs
 
+from . import _testmode
 from ._throttle import LimitController, ThrottlePolicy
 from ._validation import positive_int, positive_number
 
-__all__ = ["AdaptiveLimiter", "LimiterStats", "ThrottlePolicy"]
+__all__ = [
+    "FAILED",
+    "SUCCEEDED",
+    "AdaptiveLimiter",
+    "Limiter",
+    "LimiterListener",
+    "LimiterSlot",
+    "LimiterStats",
+    "Outcome",
+    "SlotOutcome",
+    "ThrottlePolicy",
+    "Throttled",
+]
 
 
 @attrs.frozen
@@ -50,16 +72,123 @@ class LimiterStats:
     ceiling: int | None = None
 
 
+class Outcome(enum.Enum):
+    """How an attempt ended, when it was not throttled."""
+
+    #: A 2xx answer, with its body: the level it was sent at was fine.
+    SUCCEEDED = "succeeded"
+    #: Nothing learned about load: another status (a 404...), a connection error, a
+    #: timeout, a damaged body, a cancellation.
+    FAILED = "failed"
+
+
+SUCCEEDED = Outcome.SUCCEEDED
+FAILED = Outcome.FAILED
+
+
+@attrs.frozen
+class Throttled:
+    """The attempt was throttled: a 429 (too many requests in flight) or a 503."""
+
+    #: 429 or 503.
+    status: int
+    #: The server's ``Retry-After`` in seconds (capped by the call's retry policy), if any.
+    retry_after: float | None = None
+
+    @property
+    def concurrency(self) -> bool:
+        """Whether it speaks of concurrency (a 429); a 503 may have any cause."""
+        return self.status == 429
+
+
+#: What a slot is released with.
+SlotOutcome: TypeAlias = Outcome | Throttled
+#: Called with the limiter's stats and ``"throttle"`` or ``"increase"`` when it changes.
+LimiterListener: TypeAlias = Callable[[LimiterStats, str], None]
+
+
+class LimiterSlot(Protocol):
+    """Permission for one attempt to be on the wire; released exactly once, with its outcome."""
+
+    def release(self, outcome: SlotOutcome) -> Awaitable[None] | None:
+        """Give the slot back, saying how the attempt ended.
+
+        Return ``None`` when done at once (the common case, no coroutine), or an awaitable
+        the caller awaits (e.g. to return a lease to a shared store). Called even when the
+        attempt was cancelled, then with :data:`FAILED`.
+        """
+        ...
+
+
+class Limiter(Protocol):
+    """What a client needs of a limiter. :class:`AdaptiveLimiter` is the default one."""
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests ever in flight at once: also the size of the connection pool."""
+        ...
+
+    def try_acquire(self) -> LimiterSlot | None:
+        """A slot at once if nothing stands in the way, else ``None`` (then :meth:`acquire`).
+
+        The uncontended path of every request: it must not need a coroutine.
+        """
+        ...
+
+    async def acquire(self) -> LimiterSlot:
+        """Wait until a request may start; its slot."""
+        ...
+
+    def stats(self) -> LimiterStats:
+        """A snapshot of the current state (what ``InsightsClient.stats()`` returns)."""
+        ...
+
+    def add_listener(self, listener: LimiterListener) -> None:
+        """Call ``listener`` whenever the limit or the pause changes."""
+        ...
+
+    def remove_listener(self, listener: LimiterListener) -> None:
+        """Stop calling ``listener`` (a client that closes removes its own)."""
+        ...
+
+
+class _Slot:
+    """A slot of an :class:`AdaptiveLimiter`: its level and generation when granted."""
+
+    __slots__ = ("_limiter", "generation", "level")
+
+    def __init__(self, limiter: AdaptiveLimiter, level: int, generation: int) -> None:
+        self._limiter: AdaptiveLimiter | None = limiter
+        self.level = level
+        self.generation = generation
+
+    def release(self, outcome: SlotOutcome) -> None:
+        """Give the slot back and let the control law learn from ``outcome``; idempotent."""
+        limiter, self._limiter = self._limiter, None
+        if limiter is not None:
+            limiter._released(self, outcome)
+        return None
+
+    def __repr__(self) -> str:
+        state = "released" if self._limiter is None else "held"
+        return f"<slot level={self.level} generation={self.generation} {state}>"
+
+
 class AdaptiveLimiter:
-    """Grants request slots; see the module documentation."""
+    """A :class:`Limiter` for one process; see the module documentation.
+
+    A client builds one from its ``max_concurrency``, ``rate_limit`` and ``throttle``
+    options. Build one yourself to share it: every client given the same limiter counts
+    against the same cap and slows down together.
+    """
 
     def __init__(
         self,
-        max_concurrency: int,
+        max_concurrency: int = 32,
         *,
         rate_limit: float | None = None,
         throttle: ThrottlePolicy | None = None,
-        on_change: Callable[[LimiterStats, str], None] | None = None,
+        on_change: LimiterListener | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         positive_int(max_concurrency, "max_concurrency")
@@ -69,17 +198,20 @@ class AdaptiveLimiter:
         self._policy = throttle if throttle is not None else ThrottlePolicy()
         self._control = LimitController(max_concurrency, self._policy, clock)
         self._limit = self._control.limit
-        #: Bumped by every decrease of the limit; a throttle hands back the value its
-        #: request's slot was granted under. (A plain attribute: read on every request.)
-        self.generation = self._control.generation
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._next_start = 0.0
+        self._last_start = -math.inf
         self._pause_until = 0.0
         self._in_flight = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._throttle_events = 0
-        self._on_change = on_change
+        self._listeners: list[LimiterListener] = [on_change] if on_change is not None else []
         self._clock = clock
+
+    @property
+    def max_concurrency(self) -> int:
+        """The configured ceiling of the limit."""
+        return self._max
 
     @property
     def limit(self) -> int:
@@ -90,6 +222,11 @@ class AdaptiveLimiter:
     def in_flight(self) -> int:
         """Requests in flight now."""
         return self._in_flight
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every decrease of the limit; each slot remembers the one it was granted in."""
+        return self._control.generation
 
     def stats(self) -> LimiterStats:
         """A snapshot of the current state."""
@@ -103,17 +240,26 @@ class AdaptiveLimiter:
             ceiling=self._control.ceiling,
         )
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one request slot for the duration of the block."""
-        await self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
+    def add_listener(self, listener: LimiterListener) -> None:
+        """Call ``listener(stats, reason)`` after every change of the limit or the pause."""
+        self._listeners.append(listener)
 
-    def try_acquire(self) -> int:
-        """Take a slot at once if nothing stands in the way: its level, or 0 (use :meth:`acquire`).
+    def remove_listener(self, listener: LimiterListener) -> None:
+        """Stop calling ``listener``; a listener never added is ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[_Slot]:
+        """Hold one slot for the duration of the block (released as :data:`SUCCEEDED`)."""
+        slot = await self.acquire()
+        try:
+            yield slot
+        finally:
+            slot.release(SUCCEEDED)
+
+    def try_acquire(self) -> _Slot | None:
+        """A slot at once if nothing stands in the way, or ``None`` (use :meth:`acquire`).
 
         The uncontended case costs no coroutine, which matters at thousands of requests a
         second.
@@ -125,50 +271,45 @@ class AdaptiveLimiter:
             and self._clock() >= self._pause_until
         ):
             self._in_flight += 1
-            return self._in_flight
-        return 0
+            return _Slot(self, self._in_flight, self._control.generation)
+        return None
 
-    async def acquire(self) -> int:
-        """Wait until a request may start, count it as in flight; returns its level."""
+    async def acquire(self) -> _Slot:
+        """Wait until a request may start, count it as in flight; its slot."""
+        served = 0.0
         while True:
-            await self._wait_for_pause()
+            served = await self._wait_for_pause(served)
             await self._take_slot()
             # A throttle may have arrived while we queued: honour it before sending.
-            if self._clock() >= self._pause_until:
+            if self._pause_until <= served or self._clock() >= self._pause_until:
                 break
-            self.release()
+            self._give_back()
+        slot = _Slot(self, self._in_flight, self._control.generation)
         if self._interval:
-            delay = self._reserve_start()
-            if delay > 0:
-                try:
-                    await asyncio.sleep(delay)
-                except BaseException:
-                    self.release()
-                    raise
-        return self._in_flight
+            try:
+                await self._space_start()
+            except BaseException:
+                slot.release(FAILED)
+                raise
+        return slot
 
-    def release(self) -> None:
-        """Give a slot back."""
+    def _released(self, slot: _Slot, outcome: SlotOutcome) -> None:
         self._in_flight -= 1
+        if outcome is SUCCEEDED:
+            if self._limit < self._max and self._control.on_success(slot.level):
+                self._limit = self._control.limit
+                self._notify("increase")
+        elif isinstance(outcome, Throttled):
+            self._throttled(outcome, slot)
         self._wake()
 
-    def record_success(self, level: int) -> None:
-        """Count a response that was not throttled, sent at ``level``; may raise the limit."""
-        if self._limit >= self._max:
-            return  # the common case, kept to one comparison
-        if self._control.on_success(level):
-            self._limit = self._control.limit
-            self._wake()
-            self._notify("increase")
+    def _throttled(self, outcome: Throttled, slot: _Slot) -> None:
+        """React to a throttle: pause everyone if asked, and lower the limit.
 
-    def record_throttle(
-        self, retry_after: float | None, *, level: int | None, generation: int
-    ) -> None:
-        """React to a throttling response: pause everyone if asked, and lower the limit.
-
-        ``level`` is that of a 429's request (``None`` for a 503, which says nothing about
-        concurrency); ``generation`` is :attr:`generation` when its slot was granted.
+        Only a 429 carries its slot's level to the law; a 503 says nothing about concurrency.
         """
+        level = slot.level if outcome.concurrency else None
+        retry_after = outcome.retry_after
         changed = False
         pause = None
         if retry_after is not None and retry_after > 0 and self._policy.pause_on_retry_after:
@@ -180,23 +321,31 @@ class AdaptiveLimiter:
             if until > self._pause_until and self._control.pauses_client(level):
                 self._pause_until = until
                 changed = True
-        if self._control.on_throttle(level, generation, pause):
+        if self._control.on_throttle(level, slot.generation, pause):
             self._limit = self._control.limit
             changed = True
-        self.generation = self._control.generation
         if changed:
             self._throttle_events += 1
             self._notify("throttle")
 
     def _notify(self, reason: str) -> None:
-        if self._on_change is not None:
-            self._on_change(self.stats(), reason)
+        if self._listeners:
+            stats = self.stats()
+            for listener in tuple(self._listeners):
+                listener(stats, reason)
 
-    async def _wait_for_pause(self) -> None:
-        # A deadline that later throttles may push back, not a condition to be signalled:
-        # sleeping until it, then re-reading it, is the simplest correct wait.
-        while (remaining := self._pause_until - self._clock()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(remaining)
+    async def _wait_for_pause(self, served: float) -> float:
+        """Wait out the client-wide pause; returns the deadline waited for.
+
+        A deadline that later throttles may push back, not a condition to be signalled:
+        sleeping until it, then re-reading it, is the simplest correct wait. In the test mode
+        the sleep is skipped, and the deadline counts as served all the same.
+        """
+        sleep = _testmode.sleep(asyncio.sleep)
+        while (until := self._pause_until) > served and (remaining := until - self._clock()) > 0:
+            await sleep(remaining)
+            served = until
+        return served
 
     async def _take_slot(self) -> None:
         if self._in_flight < self._limit and not self._waiters:
@@ -209,10 +358,14 @@ class AdaptiveLimiter:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 # The slot was granted just as we were cancelled: hand it on.
-                self.release()
+                self._give_back()
             elif waiter in self._waiters:
                 self._waiters.remove(waiter)
             raise
+
+    def _give_back(self) -> None:
+        self._in_flight -= 1
+        self._wake()
 
     def _wake(self) -> None:
         while self._waiters and self._in_flight < self._limit:
@@ -221,9 +374,17 @@ class AdaptiveLimiter:
                 self._in_flight += 1
                 waiter.set_result(None)
 
-    def _reserve_start(self) -> float:
-        """Book the next start time allowed by the rate limit; returns the wait until it."""
+    async def _space_start(self) -> None:
+        """Wait until this start is at least ``1 / rate_limit`` after every other one.
+
+        Each start books the next free time, so waiters wake one by one; one that woke late
+        must not make the next bunch up behind it, hence the check against the last start.
+        """
         now = self._clock()
         start = max(now, self._next_start)
         self._next_start = start + self._interval
-        return start - now
+        delay = max(start - now, self._last_start + self._interval - now)
+        while delay > 0:
+            await asyncio.sleep(delay)
+            delay = self._last_start + self._interval - self._clock()
+        self._last_start = self._clock()

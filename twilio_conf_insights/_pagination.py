@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import types
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -27,6 +28,7 @@ from collections.abc import (
     Callable,
     Generator,
     Iterator,
+    Mapping,
     Sequence,
 )
 from typing import Any, Generic, TypeVar
@@ -36,6 +38,7 @@ from yarl import URL
 
 from ._decoding import Decoder
 from ._errors import DecodeError, ForeignOriginError, PaginationLoopError
+from ._pipeline import Response
 from ._urls import resolve_next_page
 
 __all__ = ["INSIGHTS_PAGES", "API_2010_PAGES", "MAX_EMPTY_PAGES", "Page", "PageFormat", "Paginator"]
@@ -48,6 +51,7 @@ MAX_EMPTY_PAGES = 20
 T = TypeVar("T")
 
 _TOLERANT = Decoder()
+_NO_HEADERS: Mapping[str, str] = types.MappingProxyType({})
 
 
 @attrs.frozen
@@ -67,6 +71,10 @@ class Page(Generic[T]):
     #: Why the next link will not be followed (another origin); raised after this page's
     #: items, so that a bad link never costs the records that came with it.
     next_error: ForeignOriginError | None = attrs.field(default=None, eq=False, repr=False)
+    #: Twilio's id of the response this page came in (``Twilio-Request-Id``), if it had one.
+    request_id: str | None = attrs.field(default=None, eq=False)
+    #: The response headers (case-insensitive, read-only).
+    headers: Mapping[str, str] = attrs.field(default=_NO_HEADERS, eq=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -90,8 +98,14 @@ class PageFormat:
         items_key: str,
         url: URL,
         decoder: Decoder = _TOLERANT,
+        *,
+        headers: Mapping[str, str] = _NO_HEADERS,
+        request_id: str | None = None,
     ) -> Page[T]:
-        """Decode a list response into a :class:`Page`; bad shapes raise :class:`DecodeError`."""
+        """Decode a list response into a :class:`Page`; bad shapes raise :class:`DecodeError`.
+
+        ``headers`` and ``request_id`` are those of the response the body came in.
+        """
         resource = f"page of {item_type.__name__}"
         if type(body) is not dict:
             raise DecodeError("expected a JSON object", resource=resource, field="$", url=str(url))
@@ -134,6 +148,8 @@ class PageFormat:
             url=url,
             next_url=next_url,
             next_error=next_error,
+            request_id=request_id,
+            headers=headers,
         )
 
 
@@ -161,8 +177,8 @@ INSIGHTS_PAGES = PageFormat(name="insights", meta_key="meta", next_key="next_pag
 #: Core API 2010-04-01: ``{"participants": [...], "next_page_uri": "/2010-04-01/...", ...}``.
 API_2010_PAGES = PageFormat(name="2010", meta_key=None, next_key="next_page_uri")
 
-#: Fetches one page's JSON.
-FetchJson = Callable[[URL], Awaitable[Any]]
+#: Fetches one page: the response, its parsed JSON included.
+FetchPage = Callable[[URL], Awaitable[Response]]
 
 
 @attrs.frozen
@@ -174,7 +190,7 @@ class _PageWalk(Generic[T]):
     the cyclic garbage collector happened by. This way, dropping the paginator closes it.
     """
 
-    fetch_json: FetchJson
+    fetch_response: FetchPage
     first_url: URL
     item_type: type[T]
     items_key: str
@@ -183,8 +199,16 @@ class _PageWalk(Generic[T]):
     decoder: Decoder
 
     async def fetch(self, url: URL) -> Page[T]:
-        body = await self.fetch_json(url)
-        return self.page_format.parse(body, self.item_type, self.items_key, url, self.decoder)
+        response = await self.fetch_response(url)
+        return self.page_format.parse(
+            response.json,
+            self.item_type,
+            self.items_key,
+            url,
+            self.decoder,
+            headers=response.headers,
+            request_id=response.request_id,
+        )
 
     def loop_error(self, page: Page[T], seen: _SeenPages) -> PaginationLoopError | None:
         """Why following ``page.next_url`` would go round in circles, if it would."""
@@ -276,7 +300,7 @@ class Paginator(Generic[T], AsyncIterator[T]):
 
     def __init__(
         self,
-        fetch_json: FetchJson,
+        fetch_response: FetchPage,
         first_url: URL,
         *,
         item_type: type[T],
@@ -287,7 +311,7 @@ class Paginator(Generic[T], AsyncIterator[T]):
         decoder: Decoder = _TOLERANT,
     ) -> None:
         self._walk = _PageWalk(
-            fetch_json, first_url, item_type, items_key, page_format, limit, decoder
+            fetch_response, first_url, item_type, items_key, page_format, limit, decoder
         )
         self._page_size = page_size
         self._pages: AsyncGenerator[Page[T], None] | None = None

@@ -13,7 +13,8 @@ as long as the credential object lives (a weak reference drops them), so it neve
 secret that no client uses any more; errors built while it lived were redacted then.
 
 ``PageToken`` values in URLs are replaced too: Twilio's cursor is an opaque capability to
-read the next page, and it has no place in logs or error messages.
+read the next page, and it has no place in logs or error messages. So is the password of any
+URL written with one (``http://user:password@proxy:3128``), however short.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ _MIN_SECRET_LENGTH = 6
 
 # ``PageToken=…`` in a query string, up to the next parameter, fragment or quote.
 _PAGE_TOKEN = re.compile(r"(?i)([?&]PageToken=)[^&#\s'\"<>]*")
+# The password of a URL's user information (``scheme://user:password@host``): a proxy's,
+# whatever its length (the registry skips short secrets; a URL says where its password is).
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/@:\s]*:)[^@/\s]+@")
 
 
 class SecretHolder(Protocol):
@@ -114,13 +118,15 @@ def register(holder: SecretHolder) -> None:
 
 
 def redact(text: str, *, extra: Iterable[str] = ()) -> str:
-    """``text`` without any registered secret (nor ``extra`` ones) and without page tokens."""
+    """``text`` without any registered secret (nor ``extra`` ones), URL password or page token."""
     pattern = _registry.pattern()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
     for secret in extra:
         if len(secret) >= _MIN_SECRET_LENGTH:
             text = text.replace(secret, REDACTED)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", text)
     return _PAGE_TOKEN.sub(rf"\g<1>{REDACTED}", text)
 
 

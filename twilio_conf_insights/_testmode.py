@@ -4,9 +4,10 @@ One process-wide switch, read by the retry loop each time a call fails (so it ap
 clients created before it was switched on too). It lives in the core, not in ``testing``,
 because the retry code must read it without importing the fake server.
 
-While it is on, the retry policy still decides every wait, and events and logs still report
-it; only the sleeping is skipped: the waits between attempts and the client-wide pause after
-a ``Retry-After``.
+While it is on, the retry policy still decides every wait, events and logs still report it,
+and the limiter still receives every ``Retry-After`` (its pause, its longer hold before the
+next probe): only the sleeping is skipped, that of the waits between attempts and that of
+new requests through the client-wide pause. Everything else runs as in production.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import attrs
 
 from ._validation import positive_int
 
-__all__ = ["attempts", "fast_retries", "pause", "sleep"]
+__all__ = ["attempts", "fast_retries", "sleep"]
 
 
 @attrs.frozen
@@ -40,9 +41,11 @@ def fast_retries(*, attempts: int | None = None) -> Iterator[None]:
     retries still happen, as many as each client's
     :class:`~twilio_conf_insights.RetryPolicy` allows, or at most ``attempts`` per call when
     given (``attempts=1``: no retries at all), but no time is spent waiting between them or
-    in the client-wide pause a ``Retry-After`` causes. The policy still decides each wait,
-    and :class:`~twilio_conf_insights.RetryScheduled` events and the INFO log still report
-    it, so a test can assert the waits without spending them. Applies to every client, also
+    in the client-wide pause a ``Retry-After`` causes. Only the sleeping is skipped: the
+    policy still decides each wait, :class:`~twilio_conf_insights.RetryScheduled` events and
+    the INFO log still report it, and the limiter still records the pause (``stats()``
+    shows it) and adapts to it as in production, so a test can assert the waits and their
+    effects without spending them. Applies to every client, also
     those created before the block; a nested block replaces the settings until it ends.
     Process-wide: do not use it in production code.
     """
@@ -70,10 +73,9 @@ async def _no_wait(_: float) -> None:
 def sleep(
     configured: Callable[[float], Awaitable[None]],
 ) -> Callable[[float], Awaitable[None]]:
-    """The sleep for the wait between two attempts: ``configured``, or none in test mode."""
+    """The sleep for a wait the test mode skips: ``configured``, or none in test mode.
+
+    Used for the wait between two attempts and for the client-wide pause after a
+    ``Retry-After``.
+    """
     return configured if _active is None else _no_wait
-
-
-def pause(seconds: float | None) -> float | None:
-    """The client-wide pause after a ``Retry-After``: ``seconds``, or none in test mode."""
-    return seconds if _active is None else None

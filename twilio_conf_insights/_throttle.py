@@ -16,14 +16,17 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   request sent in an earlier generation was sent before the client reacted: it counts as
   the same event, and may only refine the cut with its level.
 
-* **A 429 below the last safe level means sharing.** A client's own excess is found at
-  or above the level it last learned to be safe; a 429 below it says that another client
-  of the account took the capacity. From then on the client is *contended*: every 429
-  cuts multiplicatively (to ``contention_factor`` of its level), as in TCP's AIMD, and
-  doubles the hold before the next probe (the account is at its cap, and every client's
-  probe costs all of them a 429); a client with fewer than 16 slots holds shorter (down
-  to half), so that clients sharing a cap converge to equal shares instead of keeping
-  those they started with. A probe that holds (a whole hold without a 429) ends it.
+* **A 429 below the last safe level means sharing** (``ThrottlePolicy.infer_contention``).
+  A client's own excess is found at or above the level it last learned to be safe; a 429
+  below it says that another client of the account took the capacity. From then on the
+  client is *contended*: every 429 cuts multiplicatively (to ``contention_factor`` of its
+  level), as in TCP's AIMD, and doubles the hold before the next probe (the account is at
+  its cap, and every client's probe costs all of them a 429); a client with fewer than 16
+  slots holds shorter (down to half), so that clients sharing a cap converge to equal
+  shares instead of keeping those they started with. A probe that holds (a whole hold
+  without a 429) ends it. A limiter that shares one budget across every client of the
+  account knows their total and turns this inference off: for it, such a 429 means the
+  cap itself is lower than the last safe level, and it cuts as for its own excess.
 
 Growth: starting at ``initial_limit``, one more slot per two successes (about 1.5x per
 round trip, "slow start") while below the ceiling, as long as the slots are in use. At the
@@ -114,7 +117,7 @@ class ThrottlePolicy:
 
     ``enabled=False`` pins the concurrency at ``max_concurrency`` (a server-sent
     ``Retry-After`` still pauses the client: it is the server's explicit instruction).
-    See the README's Reliability section for what each field changes.
+    The documentation's Reliability guide says what each field changes.
     """
 
     #: Adapt the concurrency limit to throttling.
@@ -134,6 +137,11 @@ class ThrottlePolicy:
     #: Pause every new request of the client for the server's ``Retry-After`` (a 503's,
     #: or a 429's that a lower concurrency cannot explain: see the module documentation).
     pause_on_retry_after: bool = True
+    #: Read a 429 below the last level known to be safe as another client of the account
+    #: taking capacity, and converge to a fair share (see the module documentation). A
+    #: limiter whose levels already count every client of the account (one budget shared
+    #: by the fleet) sets it to ``False``.
+    infer_contention: bool = True
 
 
 class LimitController:
@@ -233,7 +241,9 @@ class LimitController:
             # Probing: the ceiling was raised above the safe level (or cleared, when the
             # probe reached max_concurrency).
             probing = safe is not None and (self.ceiling is None or self.ceiling > safe)
-            if self._contended or (safe is not None and level < safe):
+            if self._contended or (
+                safe is not None and level < safe and self.policy.infer_contention
+            ):
                 self._contended = True
                 # Below a level known to be safe: another client of the account takes
                 # capacity. Cut by a fraction, so that clients sharing an account converge

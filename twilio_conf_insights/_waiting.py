@@ -87,18 +87,6 @@ class WaitTimeoutError(TwilioInsightsError, TimeoutError):
             f"{seen}){cause}"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only attributes would be lost by the default Exception pickling.
-        return (_rebuild_wait_timeout, (self.what, self.timeout, self.polls, self.last_state))
-
-
-def _rebuild_wait_timeout(
-    what: str, timeout: float, polls: int, last_state: str | None
-) -> WaitTimeoutError:
-    return WaitTimeoutError(
-        what, timeout=timeout, polls=polls, last_state=last_state, last_error=None
-    )
-
 
 def _check_seconds(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:

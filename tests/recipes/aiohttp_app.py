@@ -1,4 +1,5 @@
-"""An aiohttp.web service that answers from Twilio Conference Insights."""
+"""An aiohttp.web service that answers from Twilio Conference Insights, and stores each
+conference's summary when Twilio's status callback says it ended."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -19,24 +22,37 @@ from twilio_conf_insights import (
     RetryExhaustedError,
     TwilioInsightsError,
 )
+from twilio_conf_insights.webhooks import SignatureCheck
+
+from .worker import SummaryWorkers, json_files
 
 CLIENT = web.AppKey("client", InsightsClient)
 DEADLINE = web.AppKey("deadline", float)
+SUMMARIES = web.AppKey("summaries", SummaryWorkers)
 
 
 def create_app(
     make_client: Callable[[], InsightsClient] = InsightsClient.from_env,
     *,
     deadline: float = 10.0,
+    summaries: SummaryWorkers | None = None,
 ) -> web.Application:
-    """The service: one InsightsClient for the whole app, opened and closed with it."""
+    """The service: one InsightsClient for the whole app, opened and closed with it.
+
+    With ``summaries``, ``POST /twilio/conference-events`` takes Twilio's conference status
+    callbacks, and the workers store each ended conference's summary.
+    """
 
     async def insights_client(app: web.Application) -> AsyncIterator[None]:
         # Created on the server's event loop at startup, closed at shutdown: never at import
         # time, never one per request.
         async with make_client() as client:
             app[CLIENT] = client
-            yield
+            if summaries is None:
+                yield
+                return
+            async with summaries.running(client):
+                yield
 
     app = web.Application()
     app[DEADLINE] = deadline
@@ -44,6 +60,11 @@ def create_app(
     app.add_routes(
         [web.get("/conferences", conferences), web.get("/conferences/{sid}", conference)]
     )
+    if summaries is not None:
+        app[SUMMARIES] = summaries
+        # Only requests Twilio signed reach the handler; any other gets a 403.
+        handler = summaries.check.aiohttp(conference_event)
+        app.add_routes([web.post("/twilio/conference-events", handler)])
     return app
 
 
@@ -105,16 +126,29 @@ async def conferences(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def conference_event(request: web.Request) -> web.Response:
+    """POST /twilio/conference-events: the conference's statusCallback (signature checked)."""
+    form = await request.post()
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
+    return web.Response(status=request.app[SUMMARIES].callback_status(fields))
+
+
 def json_line(value: object) -> bytes:
     """One NDJSON line."""
     return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
 def main() -> None:
-    """Serve on port 8080 until Ctrl-C."""
+    """Serve on port 8080 until Ctrl-C; summaries go to ./summaries/."""
+    check = SignatureCheck(
+        auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        # Where Twilio reaches us, e.g. https://hooks.example.com behind a proxy.
+        public_url=os.environ.get("PUBLIC_URL"),
+    )
+    summaries = SummaryWorkers(json_files(Path("summaries")), check)
     # handler_cancellation: a caller that hangs up cancels its handler, and with it the
     # Twilio call it is waiting for.
-    web.run_app(create_app(), port=8080, handler_cancellation=True)
+    web.run_app(create_app(summaries=summaries), port=8080, handler_cancellation=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A FastAPI service that answers from Twilio Conference Insights."""
+"""A FastAPI service that answers from Twilio Conference Insights, and stores each
+conference's summary when Twilio's status callback says it ended."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -23,6 +26,9 @@ from twilio_conf_insights import (
     RetryExhaustedError,
     TwilioInsightsError,
 )
+from twilio_conf_insights.webhooks import SignatureCheck, VerifiedRequest
+
+from .worker import SummaryWorkers, json_files
 
 T = TypeVar("T")
 
@@ -31,8 +37,13 @@ def create_app(
     make_client: Callable[[], InsightsClient] = InsightsClient.from_env,
     *,
     deadline: float = 10.0,
+    summaries: SummaryWorkers | None = None,
 ) -> FastAPI:
-    """The service: one InsightsClient for the whole app, opened and closed with it."""
+    """The service: one InsightsClient for the whole app, opened and closed with it.
+
+    With ``summaries``, ``POST /twilio/conference-events`` takes Twilio's conference status
+    callbacks, and the workers store each ended conference's summary.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,11 +51,18 @@ def create_app(
         # time, never one per request.
         async with make_client() as client:
             app.state.insights = client
-            yield
+            if summaries is None:
+                yield
+                return
+            async with summaries.running(client):
+                yield
 
     app = FastAPI(lifespan=lifespan)
     app.state.deadline = deadline
     app.include_router(router)
+    if summaries is not None:
+        app.state.summaries = summaries
+        app.include_router(callbacks)
     for error in (TimeoutError, InvalidArgumentError, TwilioInsightsError):
         app.add_exception_handler(error, http_status)
     return app
@@ -56,8 +74,16 @@ def insights(request: Request) -> InsightsClient:
     return client
 
 
+async def twilio_request(request: Request) -> VerifiedRequest:
+    """The request, if Twilio signed it (403 otherwise), with its form parameters."""
+    summaries: SummaryWorkers = request.app.state.summaries
+    return await summaries.check.starlette(request)
+
+
 Insights = Annotated[InsightsClient, Depends(insights)]
+TwilioRequest = Annotated[VerifiedRequest, Depends(twilio_request)]
 router = APIRouter()
+callbacks = APIRouter()
 
 
 async def http_status(request: Request, error: Exception) -> Response:
@@ -105,6 +131,13 @@ async def conferences(
     return StreamingResponse(ndjson(page, pages), media_type="application/x-ndjson")
 
 
+@callbacks.post("/twilio/conference-events")
+async def conference_event(request: Request, callback: TwilioRequest) -> Response:
+    """The conference's statusCallback (signature checked by the dependency)."""
+    summaries: SummaryWorkers = request.app.state.summaries
+    return Response(status_code=summaries.callback_status(callback.params))
+
+
 async def ndjson(
     page: Page[ConferenceSummary] | None,
     pages: AsyncGenerator[Page[ConferenceSummary], None],
@@ -149,10 +182,16 @@ async def unless_hung_up(request: Request, work: Coroutine[Any, Any, T]) -> T | 
 
 
 def main() -> None:
-    """Serve on port 8080 until Ctrl-C."""
+    """Serve on port 8080 until Ctrl-C; summaries go to ./summaries/."""
     import uvicorn
 
-    uvicorn.run(create_app(), port=8080)
+    check = SignatureCheck(
+        auth_token=os.environ["TWILIO_AUTH_TOKEN"],
+        # Where Twilio reaches us, e.g. https://hooks.example.com behind a proxy.
+        public_url=os.environ.get("PUBLIC_URL"),
+    )
+    summaries = SummaryWorkers(json_files(Path("summaries")), check)
+    uvicorn.run(create_app(summaries=summaries), port=8080)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,11 @@ class TwilioModel:
         result: dict[str, Any] = converter.unstructure(self)
         return result
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its JSON (what to_dict gives back exactly), decoded again on loading:
+        # Model.from_dict(m.to_dict()) == m, problems included.
+        return (_from_json, (type(self), self.to_dict()))
+
     @classmethod
     def from_dict(cls, data: Any, *, strict: bool = False) -> Self:
         """Parse the API's JSON for this model.
@@ -69,6 +74,11 @@ class TwilioModel:
 
 
 M = TypeVar("M", bound=TwilioModel)
+
+
+def _from_json(model: type[M], data: dict[str, Any]) -> M:
+    """A model unpickled (see ``TwilioModel.__reduce__``)."""
+    return decode(data, model)
 
 
 def known_shape(model: type[M], raw: JSONValue) -> M | None:

@@ -1,4 +1,4 @@
-"""What every resource shares: the transport, the base URLs, and request plumbing."""
+"""What every resource shares: how calls are made, the base URLs, and request plumbing."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import attrs
 from yarl import URL
 
 from .. import _validation
+from .._calls import Calls
 from .._decoding import Decoder
 from .._pagination import PageFormat, Paginator
-from .._transport import Transport
 
 __all__ = ["ResourceContext"]
 
@@ -22,23 +22,33 @@ T = TypeVar("T")
 class ResourceContext:
     """The client's plumbing, handed to each resource."""
 
-    transport: Transport
+    #: How the client (or the view) makes its calls.
+    calls: Calls
     #: ``https://insights.twilio.com`` (or a regional/edge host, or an override).
     insights_url: URL
     #: ``https://api.twilio.com`` (or a regional/edge host, or an override).
     api_url: URL
     #: The account whose 2010 resources are read by default.
     account_sid: str
-    #: The client's ``max_concurrency``: how many items a bulk call works on at once unless
-    #: told otherwise (the limiter caps requests in flight regardless).
-    max_concurrency: int
     #: Tolerant or strict decoding, and where records with problems are reported.
     decoder: Decoder = attrs.field(factory=Decoder)
 
+    @property
+    def max_concurrency(self) -> int:
+        """How many items a bulk call works on at once unless told otherwise.
+
+        The limiter's ``max_concurrency``, which caps requests in flight regardless.
+        """
+        return self.calls.max_concurrency
+
+    def with_calls(self, calls: Calls) -> ResourceContext:
+        """The same context, making its calls with ``calls``."""
+        return attrs.evolve(self, calls=calls)
+
     async def fetch(self, url: URL, model: type[T]) -> T:
         """GET one resource and decode it."""
-        body = await self.transport.get_json(url)
-        return self.decoder.one(body, model, url=str(url))
+        response = await self.calls.get(url)
+        return self.decoder.one(response.json, model, url=str(url))
 
     def paginate(
         self,
@@ -61,9 +71,9 @@ class ResourceContext:
             # Ask for no more than wanted: one round trip when the limit fits in a page.
             query["PageSize"] = min(limit, _validation.MAX_PAGE_SIZE)
         first = url.with_query(query) if query else url
-        self.transport.check_origin(first)
+        self.calls.check_origin(first)
         return Paginator(
-            self.transport.get_json,
+            self.calls.get,
             first,
             item_type=model,
             items_key=items_key,

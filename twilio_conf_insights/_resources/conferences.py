@@ -112,12 +112,13 @@ class Conferences:
             limit=limit,
         )
 
-    def _list_raw(self, query: Mapping[str, str], *, page_size: int) -> Paginator[dict[str, Any]]:
+    def list_raw(self, query: Mapping[str, str], *, page_size: int) -> Paginator[dict[str, Any]]:
         """The API's JSON objects of a listing whose query is already in Twilio's spelling.
 
-        For a sync, which stores the JSON as received (what ``to_dict()`` would give back)
-        and needs no typed model: decoding and re-encoding every record would cost more
-        CPU than the requests.
+        For code that keeps the JSON as received (what ``to_dict()`` would give back) and
+        needs no typed model, such as a sync: decoding and re-encoding every record would
+        cost more CPU than the requests. ``query`` is not checked: build it with
+        ``conference_query`` (or :meth:`WorkUnit.query`).
         """
         return self._ctx.paginate(
             self._base,

@@ -79,8 +79,12 @@ class ParticipantSummaries:
             max_interval=max_poll_interval,
         )
 
-    def _list_raw(self, conference_sid: str) -> Paginator[dict[str, Any]]:
-        """The API's JSON objects of a conference's participant summaries (for a sync)."""
+    def list_raw(self, conference_sid: str) -> Paginator[dict[str, Any]]:
+        """The API's JSON objects of a conference's participant summaries, pages of 1000.
+
+        For code that keeps the JSON as received, such as a sync (see
+        :meth:`Conferences.list_raw`).
+        """
         conference = _validation.sid(conference_sid, "CF", "conference_sid")
         return self._ctx.paginate(
             self._conferences.joinpath(conference, "Participants"),

@@ -28,7 +28,6 @@ import attrs
 
 from .._errors import InvalidArgumentError, TwilioInsightsError
 from .._redaction import LOGGER_NAME, redact
-from ._commands import Command, Runtime
 from ._exit import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILURE,
@@ -38,6 +37,7 @@ from ._exit import (
 )
 from ._options import PROG, client_options
 from ._parser import parse_args
+from ._runtime import Command, Runtime
 
 __all__ = ["main"]
 

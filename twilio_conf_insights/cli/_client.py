@@ -44,6 +44,8 @@ class ClientOptions:
     timeout: float | None = None
     insights_base_url: str | None = None
     api_base_url: str | None = None
+    #: ``--proxy``: every request through it (else ``HTTPS_PROXY``/``NO_PROXY`` decide).
+    proxy: str | None = attrs.field(default=None, repr=False)
 
     def tuning(self) -> dict[str, Any]:
         """The constructor options that were given."""
@@ -52,6 +54,8 @@ class ClientOptions:
             options["max_concurrency"] = self.max_concurrency
         if self.timeout is not None:
             options["timeout"] = self.timeout
+        if self.proxy is not None:
+            options["proxy"] = self.proxy
         return options
 
 
@@ -106,6 +110,8 @@ async def _demo_client(
             insights_base_url=fake.insights_base_url,
             api_base_url=fake.api_base_url,
             hooks=hooks,
+            # The demo's server is on this machine: a proxy only when --proxy asks for one.
+            trust_env=False,
             **options.tuning(),
         ) as client,
     ):

@@ -10,24 +10,22 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import shlex
 import signal
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
-
-import attrs
+from typing import Any
 
 from .._client import InsightsClient
-from .._events import EventHook
 from .._models import TwilioModel
 from .._pagination import Paginator
 from .._resources._query import FilterTable
 from .._resources.participant_summaries import PARTICIPANT_SUMMARY_FILTERS
 from .._resources.participants import PARTICIPANT_FILTERS
 from .._results import ConferenceReport
-from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, ClientOptions, open_client
+from .._urls import display_url, url_scheme
+from ._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL
 from ._exit import EXIT_OK, EXIT_USAGE
 from ._export import export_writer
 from ._files import open_output
@@ -46,30 +44,21 @@ from ._output import (
 )
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
+from ._runtime import Command, Runtime
 from ._sync import export_from_store, stored_reports, write_report
+from ._sync_parser import STORE_SOURCE
 
-__all__ = ["Command", "Runtime"]
-
-
-@attrs.frozen
-class Runtime:
-    """What a command may use besides its arguments: streams, environment, client settings."""
-
-    stdout: TextIO
-    stderr: TextIO
-    environ: Mapping[str, str]
-    client_options: ClientOptions
-    quiet: bool = False
-
-    def client(
-        self, hooks: Sequence[EventHook] = ()
-    ) -> AbstractAsyncContextManager[InsightsClient]:
-        """The command's client (see :func:`open_client`)."""
-        return open_client(self.client_options, environ=self.environ, hooks=hooks)
-
-
-#: A command: arguments and runtime in, exit status out.
-Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
+__all__ = [
+    "conferences_get",
+    "conferences_list",
+    "export",
+    "fake_server",
+    "live_participants_get",
+    "live_participants_list",
+    "participant_summaries_get",
+    "participant_summaries_list",
+    "report",
+]
 
 
 async def _records(items: Paginator[Any]) -> AsyncGenerator[Record, None]:
@@ -188,8 +177,9 @@ async def export(args: argparse.Namespace, runtime: Runtime) -> int:
     Written as :mod:`._files` says (atomically for a regular file, directly into a pipe or
     device, ``-`` for stdout); ends with one line on stderr saying what was written.
     """
-    if args.db:
-        return await export_from_store(args, runtime)
+    db = STORE_SOURCE.value(args.db, runtime.environ)
+    if db is not None:
+        return await export_from_store(args, runtime, db)
     fmt = args.format  # checked against the file name by the parser
     filters = conference_filters(args)
     progress = Progress.on(runtime.stderr, label="export", quiet=runtime.quiet, total=args.limit)
@@ -236,9 +226,11 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
             top=DEFAULT_TOP if args.top is None else None if args.top == "all" else args.top,
         )
     )
-    if args.db:
-        source = f"Store {os.path.basename(args.db)}"
-        async with contextlib.aclosing(stored_reports(args)) as stored:
+    db = STORE_SOURCE.value(args.db, runtime.environ)
+    if db is not None:
+        # A URL's database (never its password), or a file's name.
+        source = f"Store {display_url(db) if url_scheme(db) else os.path.basename(db)}"
+        async with contextlib.aclosing(stored_reports(args, db)) as stored:
             async for conference in stored:
                 builder.add(conference)
     else:
@@ -287,7 +279,13 @@ async def fake_server(args: argparse.Namespace, runtime: Runtime) -> int:
         host="127.0.0.1",
         port=args.port,
         now=datetime.now(UTC),  # recent data, as for --demo
+        event_sink=args.sink,
     )
+    if args.sink is not None:
+        # Something to deliver: what is still in progress settles within the first minute.
+        spread = random.Random(args.seed)
+        for sid in fake.data.processing.unsettled():
+            fake.data.processing.settle_after(sid, seconds=spread.uniform(1.0, 60.0))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -1,16 +1,20 @@
-"""``report --html``: check for the ``report`` extra, then write the page atomically.
+"""``report --html``: check for the ``report`` extra, then write the page like any output.
 
 This module imports nothing from the extra, so the command can say what is missing (one
-line, exit status 2) instead of failing with an ``ImportError``.
+line, exit status 2) instead of failing with an ``ImportError``. The page is written as
+every ``-o PATH`` is (``_files.open_output``): atomically over a regular file, keeping its
+mode; through a symlink to its target; straight into a FIFO; ``-`` to standard output.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
-from ._files import atomic_output
+from ._files import open_output
 from ._html_data import ReportContent
 
 __all__ = ["REPORT_EXTRA_INSTALL", "missing_report_extra", "write_html_report"]
@@ -34,12 +38,17 @@ def write_html_report(
     *,
     source: str,
     generated: datetime | None = None,
+    stdout: TextIO | None = None,
 ) -> int:
-    """Write the report page to ``path`` (whole or not at all); return its size in bytes."""
+    """Write the report page to ``path`` (whole or not at all); return its size in bytes.
+
+    ``path`` is handled as ``-o PATH`` is (see the module documentation); ``-`` writes to
+    ``stdout`` (default: ``sys.stdout``).
+    """
     # Imported here: only with the extra installed (see missing_report_extra).
     from ._html_report import render_html
 
     page = render_html(content, generated=generated or datetime.now(UTC), source=source)
-    with atomic_output(path) as stream:
+    with open_output(os.fspath(path), stdout if stdout is not None else sys.stdout) as stream:
         stream.write(page)
     return len(page.encode("utf-8"))

@@ -48,6 +48,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "timeout": None,
     "insights_base_url": None,
     "api_base_url": None,
+    "proxy": None,
 }
 
 
@@ -58,6 +59,7 @@ CLIENT_FLAGS = {
     "timeout": "--timeout",
     "insights_base_url": "--insights-base-url",
     "api_base_url": "--api-base-url",
+    "proxy": "--proxy",
     "verbose": "--verbose",  # the SDK's log: the server makes no client request
 }
 
@@ -72,7 +74,7 @@ class _Arguments(Protocol):
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
-    """--demo, -q, -v, --max-concurrency, --timeout, base URLs: before or after the command."""
+    """The options every command takes, before or after its name (--demo, -v, --proxy...)."""
     group = parser.add_argument_group("global options")
     suppress = argparse.SUPPRESS
     group.add_argument(
@@ -92,7 +94,10 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
         "--verbose",
         action="store_true",
         default=suppress,
-        help="log every request and retry on stderr (the library's DEBUG log, redacted)",
+        help=(
+            "log every request and retry on stderr (the library's DEBUG log, redacted); "
+            "TWILIO_CONF_INSIGHTS_LOG=debug|info does the same without the option"
+        ),
     )
     group.add_argument(
         "--max-concurrency",
@@ -107,6 +112,15 @@ def add_global_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         default=suppress,
         help="seconds one request attempt may take (default: 30)",
+    )
+    group.add_argument(
+        "--proxy",
+        metavar="URL",
+        default=suppress,
+        help=(
+            "send every request through this HTTP proxy, http://[user:password@]host:port "
+            "(default: $HTTPS_PROXY / $HTTP_PROXY, except hosts in $NO_PROXY)"
+        ),
     )
     group.add_argument(
         "--insights-base-url",
@@ -211,4 +225,5 @@ def client_options(args: argparse.Namespace) -> ClientOptions:
         timeout=args.timeout,
         insights_base_url=args.insights_base_url,
         api_base_url=args.api_base_url,
+        proxy=args.proxy,
     )

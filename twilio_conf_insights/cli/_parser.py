@@ -15,6 +15,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 import attrs
+from yarl import URL
 
 from .._errors import InvalidArgumentError
 from .._resources._query import FilterTable
@@ -23,7 +24,6 @@ from .._resources.participants import PARTICIPANT_FILTERS
 from .._version import __version__
 from . import _commands
 from ._client import DEMO_CONFERENCES, DEMO_SEED, ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL
-from ._commands import Command
 from ._files import EXPORT_FORMATS, infer_format
 from ._options import (
     CLIENT_FLAGS,
@@ -35,6 +35,7 @@ from ._options import (
     add_output_format,
     add_paging,
 )
+from ._runtime import Command
 from ._sync import sync
 from ._sync_parser import SYNC_DESCRIPTION, add_store_source, sync_options
 from ._values import (
@@ -183,6 +184,14 @@ def _report(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sink_url(value: str) -> str:
+    """An absolute http(s) URL for ``fake-server --sink``."""
+    if not value.startswith(("http://", "https://")) or not URL(value, encoded=True).host:
+        # Not echoed: a sink URL may carry a password.
+        raise argparse.ArgumentTypeError("not an absolute http(s) URL")
+    return value
+
+
 def _fake_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port, default=0, help="TCP port (default: any free one)")
     parser.add_argument(
@@ -209,6 +218,13 @@ def _fake_server(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="MS",
         help="milliseconds added to every response (default: 0)",
+    )
+    parser.add_argument(
+        "--sink",
+        type=_sink_url,
+        metavar="URL",
+        help="also deliver signed Event Streams events to URL as conferences settle "
+        "(the unsettled ones settle over the first minute)",
     )
 
 

@@ -25,11 +25,12 @@ from ._files import open_output
 from ._options import PROG, conference_filters, filter_values
 from ._output import REPORT_TABLE_TOP, report_json, report_lines, write_record
 from ._report import ReportBuilder
+from ._runtime import Runtime
+from ._sync_parser import BROKER_SWITCH, STORE
 from ._worker import sync_with_broker
 
 if TYPE_CHECKING:
     from ..sync import SyncSummary
-    from ._commands import Runtime
 
 __all__ = ["export_from_store", "store_query", "stored_reports", "sync", "write_report"]
 
@@ -97,22 +98,31 @@ class SyncMeter:
 
 async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
     """``sync --db PATH``: bring the store up to date."""
+    db = STORE.text(args.db, runtime.environ)
+    broker = BROKER_SWITCH.value(args.broker, runtime.environ)
     filters = conference_filters(args)
     filters.pop("page_size", None)
     filters.pop("limit", None)
     subaccounts = filters.pop("subaccount", None) or []
     meter = SyncMeter.on(runtime.stderr, quiet=runtime.quiet)
-    if args.broker is not None:  # the units run on workers (see `worker`)
+    if broker is not None:  # the units run on workers (see `worker`)
         try:
             _, summary = await sync_with_broker(
-                args, runtime, subaccounts=subaccounts, filters=filters, on_progress=meter.update
+                runtime,
+                db=db,
+                broker=broker,
+                window=args.window,
+                refresh=args.refresh,
+                subaccounts=subaccounts,
+                filters=filters,
+                on_progress=meter.update,
             )
         finally:
             meter.close()
         return _finish(summary, runtime)
     async with (
         runtime.client() as client,
-        contextlib.aclosing(await open_store(args.db)) as store,
+        contextlib.aclosing(await open_store(db)) as store,
     ):
         try:
             summary = await client.sync(
@@ -160,11 +170,13 @@ def store_query(args: argparse.Namespace) -> ReportQuery:
     )
 
 
-async def stored_reports(args: argparse.Namespace) -> AsyncGenerator[ConferenceReport, None]:
-    """The store's conferences matching the options (``--db``, filters, ``--limit``)."""
+async def stored_reports(
+    args: argparse.Namespace, db: str
+) -> AsyncGenerator[ConferenceReport, None]:
+    """The conferences of store ``db`` matching the options (filters, ``--limit``)."""
     query = store_query(args)
     limit = args.limit
-    async with contextlib.aclosing(await open_store(args.db, read_only=True)) as store:
+    async with contextlib.aclosing(await open_store(db, read_only=True)) as store:
         reports = store.reports(query)
         async with contextlib.aclosing(reports) as stream:  # type: ignore[type-var]
             count = 0
@@ -193,13 +205,13 @@ def write_report(
         stream.write("\n".join(report_lines(result, top=top)) + "\n")
 
 
-async def export_from_store(args: argparse.Namespace, runtime: Runtime) -> int:
-    """``export --db PATH -o FILE``: stored conferences to JSONL or CSV, atomically."""
+async def export_from_store(args: argparse.Namespace, runtime: Runtime, db: str) -> int:
+    """``export --db PATH -o FILE``: stored conferences of ``db`` to JSONL or CSV, atomically."""
     fmt = args.format  # checked against the file name by the parser
     store_query(args)  # bad filters fail before the file is created
     with open_output(args.output, runtime.stdout) as stream:
         writer = export_writer(fmt, stream, with_participants=args.with_participants)
-        async with contextlib.aclosing(stored_reports(args)) as reports:
+        async with contextlib.aclosing(stored_reports(args, db)) as reports:
             async for conference in reports:
                 participants = conference.participants if args.with_participants else None
                 writer.write(conference.summary, participants)

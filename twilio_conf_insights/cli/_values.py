@@ -1,17 +1,24 @@
 """Option values: text from the command line turned into numbers, datetimes, booleans.
 
 Each raises :class:`argparse.ArgumentTypeError`, which argparse turns into a usage error
-(exit status 2) naming the option.
+(exit status 2) naming the option. :class:`EnvironmentOption` is an option whose value may
+come from an environment variable instead (a URL with a password in it).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 
+import attrs
+
+from .._errors import InvalidArgumentError
+
 __all__ = [
+    "FROM_ENVIRONMENT",
+    "EnvironmentOption",
     "count_or_all",
     "int_at_least",
     "non_negative_float",
@@ -101,3 +108,66 @@ def split_commas(values: list[str] | None) -> list[str] | None:
     if values is None:
         return None
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class _FromEnvironment(str):
+    """The value argparse stores for an :class:`EnvironmentOption` given without a value."""
+
+    __slots__ = ()
+
+
+#: ``--db`` given alone: take the value from the option's variable.
+FROM_ENVIRONMENT = _FromEnvironment("(from the environment)")
+
+
+@attrs.frozen
+class EnvironmentOption:
+    """An option that may hold a password, so its value may come from the environment.
+
+    Whatever is on a command line, every local user can read (``ps``,
+    ``/proc/PID/cmdline``); the environment of a process only its owner can. An option a
+    command cannot run without falls back to ``variable`` when it is absent; an option
+    that switches a command to another source or runner (``report --db``, ``sync
+    --broker``) is never turned on by the environment alone: given without a value, it
+    takes the variable's.
+    """
+
+    flag: str
+    variable: str
+    #: Whether the command cannot run without it (then absent means "from the variable").
+    required: bool
+    #: How the value is written in help and errors.
+    metavar: str = "URL"
+
+    def add(self, parser: argparse.ArgumentParser, *, help: str) -> None:
+        """Add the option to ``parser``."""
+        where = "when absent or " if self.required else ""
+        parser.add_argument(
+            self.flag,
+            nargs="?",
+            const=FROM_ENVIRONMENT,
+            metavar=self.metavar,
+            help=f"{help}; {where}given without a value: ${self.variable}",
+        )
+
+    def value(self, given: str | None, environ: Mapping[str, str]) -> str | None:
+        """The option's text (see :meth:`text`); ``None`` when an optional one is absent."""
+        if given is None and not self.required:
+            return None
+        return self.text(given, environ)
+
+    def text(self, given: str | None, environ: Mapping[str, str]) -> str:
+        """The option's text: as given, or the variable's when given bare or absent.
+
+        Raises :class:`InvalidArgumentError` when it should come from the variable and the
+        variable is not set.
+        """
+        if given is not None and not isinstance(given, _FromEnvironment):
+            return given
+        found = environ.get(self.variable) or None
+        if found is None:
+            raise InvalidArgumentError(
+                f"{self.flag} needs a value: give {self.flag} {self.metavar} or set "
+                f"{self.variable} (better for a URL with a password: ps shows command lines)"
+            )
+        return found

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import yarl
-
 from .._errors import ConfigurationError, InvalidArgumentError
+from .._urls import REDIS_SCHEMES, connection_url, display_url, is_postgres_url
 from ..sync import open_store
 from ..sync._units import parse_duration
 from ._exit import EXIT_FAILURE, EXIT_OK
+from ._runtime import Runtime
+from ._sync_parser import BROKER, ENV_BROKER, ENV_DB, STORE
 from ._values import int_at_least
 
 if TYPE_CHECKING:
     from ..sync import SyncProgress, SyncSummary
-    from ._commands import Runtime
 
 __all__ = [
     "WORKER_DESCRIPTION",
-    "add_broker_option",
+    "broker_url",
+    "shared_store",
     "sync_with_broker",
     "worker",
     "worker_options",
@@ -32,10 +34,6 @@ __all__ = [
 
 #: Seconds a unit may stay unacknowledged before another worker runs it (``--redeliver-after``).
 DEFAULT_REDELIVER = "5m"
-
-
-def _display(url: str) -> str:
-    return str(yarl.URL(url).with_password(None))
 
 
 def _need_distributed() -> Any:
@@ -49,18 +47,18 @@ def _need_distributed() -> Any:
     return distributed
 
 
-def _shared_store(db: str) -> str:
-    if not db.startswith(("postgresql://", "postgres://")):
+def shared_store(db: str) -> str:
+    """``--db`` of a run with workers: a PostgreSQL URL (files cannot be shared)."""
+    if not is_postgres_url(db):
         raise InvalidArgumentError(
             "workers share one store: --db must be a postgresql:// URL, not a file"
         )
     return db
 
 
-def _redis_url(text: str) -> str:
-    if not text.startswith(("redis://", "rediss://", "unix://")):
-        raise argparse.ArgumentTypeError(f"not a Redis URL: {_display(text)!r} (redis://host:port)")
-    return text
+def broker_url(text: str) -> str:
+    """``--broker``: a Redis URL (checked before anything connects)."""
+    return connection_url(text, REDIS_SCHEMES, what="Redis")
 
 
 def _seconds(text: str) -> float:
@@ -70,30 +68,24 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_broker_option(parser: argparse.ArgumentParser) -> None:
-    """``--broker redis://…`` on ``sync``: run the units on workers instead of here."""
-    parser.add_argument(
-        "--broker",
-        type=_redis_url,
-        metavar="URL",
-        help="run the units on workers listening on this Redis (see `worker`); "
-        "--db must then be a PostgreSQL URL the workers share",
-    )
-
-
 #: ``worker --help``'s description.
 WORKER_DESCRIPTION = (
     "Take sync units (one window of one account each) from the Redis queue and\n"
     "sync them into the shared PostgreSQL store, until stopped. A unit is\n"
     "acknowledged after it ran: if this worker dies, another one runs it again.\n"
-    "Credentials come from the environment, as for every command."
+    "Credentials come from the environment, as for every command; units are signed\n"
+    "with a key derived from them (or from $TWILIO_CONF_INSIGHTS_SIGNING_KEY), which\n"
+    "the planner (`sync --broker`) must share. Keep passwords off the command line:\n\n"
+    f"  export {ENV_BROKER}=redis://:PASSWORD@redis.internal:6379/0\n"
+    f"  export {ENV_DB}=postgresql://sync:PASSWORD@db.internal/insights\n"
+    "  twilio-conf-insights worker --units 8"
 )
 
 
 def worker_options(parser: argparse.ArgumentParser) -> None:
     """The options of ``worker``."""
-    parser.add_argument("--broker", required=True, type=_redis_url, metavar="URL")
-    parser.add_argument("--db", required=True, metavar="URL", help="postgresql://… store")
+    BROKER.add(parser, help="the Redis the units come from")
+    STORE.add(parser, help="the shared store: a postgresql:// URL")
     parser.add_argument(
         "--units",
         type=int_at_least(1),
@@ -113,14 +105,18 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
 async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
     """``worker``: run units until SIGINT/SIGTERM."""
     distributed = _need_distributed()
+    broker = broker_url(BROKER.text(args.broker, runtime.environ))
+    db = shared_store(STORE.text(args.db, runtime.environ))
+    key = distributed.SigningKey.from_env(runtime.environ)
     async with runtime.client() as client:
-        store = await open_store(_shared_store(args.db))
+        store = await open_store(db)
         try:
 
             def ready() -> None:
                 # A line for supervisors and logs: the worker takes units from now on.
                 print(
-                    f"worker ready: broker {_display(args.broker)}, store {_display(args.db)}",
+                    f"worker ready: broker {display_url(broker)}, store {display_url(db)}, "
+                    f"signing key {key.fingerprint}",
                     file=runtime.stderr,
                     flush=True,
                 )
@@ -128,7 +124,8 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
             await distributed.run_worker(
                 client,
                 store,
-                args.broker,
+                broker,
+                signing_key=key,
                 units=args.units,
                 redeliver_after=args.redeliver_after,
                 on_ready=ready,
@@ -139,23 +136,30 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def sync_with_broker(
-    args: argparse.Namespace,
     runtime: Runtime,
     *,
+    db: str,
+    broker: str,
+    window: timedelta,
+    refresh: bool,
     subaccounts: list[str],
     filters: dict[str, Any],
     on_progress: Callable[[SyncProgress], None],
 ) -> tuple[int, SyncSummary]:
     """``sync --broker``: plan, send to the workers, wait; the exit status and summary."""
     distributed = _need_distributed()
-    store = await open_store(_shared_store(args.db))
+    db = shared_store(db)
+    url = broker_url(broker)
+    key = distributed.SigningKey.from_env(runtime.environ)
+    store = await open_store(db)
     try:
         summary: SyncSummary = await distributed.sync_with_workers(
             store,
-            args.broker,
-            window=args.window,
+            url,
+            signing_key=key,
+            window=window,
             subaccounts=subaccounts,
-            refresh=args.refresh,
+            refresh=refresh,
             on_progress=on_progress,
             filters=filters,
         )

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import tenacity
-from taskiq import AsyncTaskiqTask
-from taskiq.kicker import AsyncKicker
+import attrs
 
 from .._bulk import map_bounded
+from .._errors import InvalidArgumentError
+from .._urls import REDIS_SCHEMES, connection_url
 from ..sync._engine import DEFAULT_WINDOW, SyncProgress, SyncSummary, plan_sync
 from ..sync._store import Store
-from ..sync._units import format_time
-from ._broker import TASK_NAME, build_broker
+from ..sync._units import WorkUnit, format_time
+from ._broker import UnitStreamBroker, build_broker, patiently
+from ._checks import check_unit
+from ._messages import RejectedMessage, UnitMessage
+from ._signing import SigningKey
 from ._unit import UnitOutcome
 
 __all__ = ["UnitFailedError", "sync_with_workers"]
@@ -27,39 +31,30 @@ _CHECKS = 16
 #: order sent, so polling thousands every round would only spend Redis and CPU time.
 _LOOK_AHEAD = 64
 
+_log = logging.getLogger("twilio_conf_insights.distributed")
+
 
 class UnitFailedError(Exception):
     """A unit a worker ran could not be synced completely (a re-run picks it up)."""
 
 
-def _broker_retrying() -> tenacity.AsyncRetrying:
-    # Redis restarting: keep trying (backing off up to two seconds) rather than give up
-    # on a run the workers are still carrying out.
-    return tenacity.AsyncRetrying(
-        retry=tenacity.retry_if_exception_type(Exception),
-        wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
-        stop=tenacity.stop_after_delay(300),
-        reraise=True,
-    )
+@attrs.frozen
+class _Sent:
+    """A unit on the queue: its task id (its result's key) and its stream entry."""
+
+    task_id: str
+    entry_id: str
 
 
-async def _outcome(task: AsyncTaskiqTask[Any]) -> UnitOutcome | None:
-    """The unit's outcome once a worker saved it; ``None`` while not (or Redis is away)."""
-    try:
-        if not await task.is_ready():
-            return None
-        result = await task.get_result()
-    except Exception:  # Redis restarting: look again next round
-        return None
-    if result.is_err:
-        return UnitOutcome(errors=(f"{result.error}",))
-    return UnitOutcome.from_dict(result.return_value)
+def _window(unit: WorkUnit) -> str:
+    return f"window {format_time(unit.start)} to {format_time(unit.end)}"
 
 
 async def sync_with_workers(
     store: Store,
     broker_url: str,
     *,
+    signing_key: SigningKey,
     window: timedelta = DEFAULT_WINDOW,
     subaccounts: Iterable[str] = (),
     refresh: bool = False,
@@ -70,30 +65,42 @@ async def sync_with_workers(
 ) -> SyncSummary:
     """Like :meth:`InsightsClient.sync`, with the units run by workers on ``broker_url``.
 
-    Plans the units (recording them in ``store``, which the workers must share), sends
-    each to the queue, and waits until every one has a result, calling ``on_progress``
-    as they come in. Delivery is at-least-once; units are idempotent, so the store ends
+    Plans the units (recording them in ``store``, which the workers must share), signs
+    each with ``signing_key`` (the workers' key, see :class:`SigningKey`), sends it to the
+    queue, and waits until every one has a result signed with that key, calling
+    ``on_progress`` as they come in. A result not signed with it is logged once and never
+    counted. A unit the workers would refuse (a window Twilio no longer keeps, a "now" far
+    from this machine's clock) is not sent, and a unit that left the queue without a
+    result (a worker with another key refused it) ends the wait for it: both are errors
+    of the summary. Delivery is at-least-once; units are idempotent, so the store ends
     exact. Returns the summed :class:`SyncSummary`.
     """
+    url = connection_url(broker_url, REDIS_SCHEMES, what="Redis")
     plan, moment = await plan_sync(
         store, window=window, subaccounts=subaccounts, refresh=refresh, now=now, filters=filters
     )
-    broker = build_broker(broker_url)
-    async for attempt in _broker_retrying():
+    broker = build_broker(url, signing_key=signing_key)
+    async for attempt in patiently():
         with attempt:
             await broker.startup()
     try:
-        kicker: AsyncKicker[Any, Any] = AsyncKicker(TASK_NAME, broker, labels={})
-        pending: list[AsyncTaskiqTask[Any]] = []
+        clock = datetime.now(UTC)
+        unsent: list[UnitOutcome] = []
+        sent: list[_Sent] = []
         for unit in plan.units:
-            async for attempt in _broker_retrying():
+            try:
+                check_unit(unit, moment, clock=clock)
+            except InvalidArgumentError as error:
+                unsent.append(UnitOutcome(errors=(f"{_window(unit)} not sent: {error}",)))
+                continue
+            message = UnitMessage(unit=unit, now=moment, refresh=refresh)
+            async for attempt in patiently():
                 with attempt:
-                    pending.append(
-                        await kicker.kiq(
-                            unit=unit.to_dict(), now=format_time(moment), refresh=refresh
-                        )
-                    )
-        outcomes = await _wait(pending, len(plan.units), on_progress, poll_interval)
+                    entry_id = await broker.send(message)
+            sent.append(_Sent(message.task_id, entry_id))
+        outcomes = await _Waiting(broker, len(plan.units), on_progress, unsent).wait(
+            sent, poll_interval
+        )
     finally:
         await broker.shutdown()
     totals = dict.fromkeys(("new", "updated", "settled", "unsettled", "participants"), 0)
@@ -106,39 +113,92 @@ async def sync_with_workers(
     return SyncSummary(**totals, errors=tuple(errors))
 
 
-async def _wait(
-    pending: list[AsyncTaskiqTask[Any]],
-    total: int,
-    on_progress: Callable[[SyncProgress], None] | None,
-    poll_interval: float,
-) -> list[UnitOutcome]:
-    done: list[UnitOutcome] = []
+class _Waiting:
+    """The wait for every sent unit's signed result, with progress as they come."""
 
-    def report() -> None:
-        if on_progress is not None:
-            on_progress(
+    def __init__(
+        self,
+        broker: UnitStreamBroker,
+        total: int,
+        on_progress: Callable[[SyncProgress], None] | None,
+        done: list[UnitOutcome],
+    ) -> None:
+        self._broker = broker
+        self._total = total
+        self._on_progress = on_progress
+        self.done = list(done)
+        self._ignored: set[str] = set()
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            done = self.done
+            self._on_progress(
                 SyncProgress(
                     sum(o.windows for o in done),
-                    total,
+                    self._total,
                     sum(o.conferences for o in done),
                     sum(o.conferences - o.skipped for o in done),
                 )
             )
 
-    report()
-    while pending:
-        still: list[AsyncTaskiqTask[Any]] = []
-        head, rest = pending[:_LOOK_AHEAD], pending[_LOOK_AHEAD:]
-        checks = map_bounded(head, _outcome, concurrency=_CHECKS)
+    async def _outcome(self, sent: _Sent) -> UnitOutcome | None:
+        """The unit's outcome once a worker saved it; ``None`` while not (or Redis is away)."""
+        # The backend itself, not taskiq's task handle: that one hides why a read failed.
+        results = self._broker.result_backend
+        try:
+            if not await results.is_result_ready(sent.task_id):
+                return None
+            result = await results.get_result(sent.task_id)
+            return UnitOutcome.from_dict(result.return_value)
+        except RejectedMessage as forged:
+            if sent.task_id not in self._ignored:  # once: it is read again every round
+                self._ignored.add(sent.task_id)
+                _log.warning("ignored the result of unit %s: %s", sent.task_id, forged)
+            return None
+        except Exception:  # Redis restarting: look again next round
+            return None
+
+    async def _gone(self, waiting: list[_Sent]) -> list[_Sent]:
+        """Those of ``waiting`` that left the queue: acknowledged without a signed result."""
+        try:
+            present = await self._broker.present([sent.entry_id for sent in waiting])
+        except Exception:  # Redis restarting: look again next round
+            return []
+        return [sent for sent, here in zip(waiting, present, strict=True) if not here]
+
+    async def wait(self, pending: list[_Sent], poll_interval: float) -> list[UnitOutcome]:
+        """Every unit's outcome, in the order they came."""
+        self._report()
+        while pending:
+            head, rest = pending[:_LOOK_AHEAD], pending[_LOOK_AHEAD:]
+            outcomes = await self._outcomes(head)
+            still = [sent for sent in head if sent.task_id not in outcomes]
+            # A worker saves the result before it removes the entry: a unit whose entry is
+            # gone and that still has no result was refused unread (or lost with Redis).
+            for sent in await self._gone(still):
+                if (outcome := await self._outcome(sent)) is None:
+                    outcome = UnitOutcome(
+                        errors=(
+                            "a unit left the queue without a result signed with this run's "
+                            f"key (fingerprint {self._broker.signing_key.fingerprint}): a worker "
+                            "with another key refused it, or Redis lost it; see the workers' logs",
+                        )
+                    )
+                outcomes[sent.task_id] = outcome
+                still.remove(sent)
+            self.done += outcomes.values()
+            if outcomes:
+                self._report()
+            pending = still + rest
+            if not outcomes:  # nothing new among the oldest: wait before looking again
+                await asyncio.sleep(poll_interval)
+        return self.done
+
+    async def _outcomes(self, head: list[_Sent]) -> dict[str, UnitOutcome]:
+        found: dict[str, UnitOutcome] = {}
+        checks = map_bounded(head, self._outcome, concurrency=_CHECKS)
         async with contextlib.aclosing(checks) as results:
-            async for task, outcome, _ in results:
-                if outcome is None:
-                    still.append(task)
-                else:
-                    done.append(outcome)
-        if len(still) != len(head):
-            report()
-        pending = still + rest
-        if len(still) == len(head):  # nothing new among the oldest: wait before looking again
-            await asyncio.sleep(poll_interval)
-    return done
+            async for sent, outcome, _ in results:
+                if outcome is not None:
+                    found[sent.task_id] = outcome
+        return found

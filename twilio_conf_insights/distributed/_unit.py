@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import cattrs
 
-from ..sync._engine import _Run
+from ..sync._engine import SyncRun
 from ..sync._store import Store
 from ..sync._units import WorkUnit
 
@@ -52,7 +52,7 @@ async def run_unit(
     client: InsightsClient, store: Store, unit: WorkUnit, *, now: datetime, refresh: bool
 ) -> UnitOutcome:
     """Sync one window, exactly as a single-process sync would, and say what changed."""
-    run = _Run(client, store, now, refresh)
+    run = SyncRun(client, store, now, refresh)
     writer = run.writer
     failure: list[str] = []
     try:

@@ -8,12 +8,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import tenacity
+from redis.exceptions import RedisError
 from taskiq import AcknowledgeType
 from taskiq.receiver import Receiver
 
+from .._urls import REDIS_SCHEMES, connection_url
 from ..sync._store import Store
 from ..sync._units import WorkUnit, parse_time
-from ._broker import TASK_NAME, build_broker
+from ._broker import build_broker
+from ._messages import TASK_NAME
+from ._signing import SigningKey
 from ._unit import run_unit
 
 if TYPE_CHECKING:
@@ -24,25 +28,42 @@ __all__ = ["run_worker"]
 _log = logging.getLogger("twilio_conf_insights.worker")
 
 
+def _broker_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or every error of a task group's) means Redis cannot be reached.
+
+    Anything else is a bug, not a reason to reconnect for ever under a misleading name.
+    """
+    if isinstance(error, BaseExceptionGroup):
+        return all(_broker_unavailable(inner) for inner in error.exceptions)
+    return isinstance(error, RedisError | ConnectionError)
+
+
 async def run_worker(
     client: InsightsClient,
     store: Store,
     broker_url: str,
     *,
+    signing_key: SigningKey,
     units: int = 4,
     redeliver_after: float = 60.0,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run units from ``broker_url`` into ``store`` until cancelled.
 
-    ``units`` run at once; the client's limiter bounds their requests together. A unit is
-    acknowledged only after it ran, so if this process dies its units go to another
-    worker after ``redeliver_after`` seconds. When Redis goes away the worker keeps
-    reconnecting (backing off up to two seconds) and carries on where the queue is.
+    ``signing_key`` must be the planner's (see :class:`SigningKey`): a unit not signed
+    with it, malformed, or failing the checks a command line would make (SIDs, filters,
+    window bounds, a "now" ahead of this machine's clock) is acknowledged, logged once on
+    the ``twilio_conf_insights.worker`` logger and never run. ``units`` run at once; the
+    client's limiter bounds their requests together. A unit is acknowledged only after it
+    ran, so if this process dies its units go to another worker after ``redeliver_after``
+    seconds. When Redis goes away the worker keeps reconnecting (backing off up to two
+    seconds) and carries on where the queue is.
     """
-    broker = build_broker(broker_url, redeliver_after=redeliver_after)
+    url = connection_url(broker_url, REDIS_SCHEMES, what="Redis")
+    broker = build_broker(url, signing_key=signing_key, redeliver_after=redeliver_after)
 
     async def sync_unit(unit: dict[str, Any], now: str, refresh: bool) -> dict[str, Any]:
+        # Checked field by field by the broker before taskiq handed it here.
         outcome = await run_unit(
             client, store, WorkUnit.from_dict(unit), now=parse_time(now), refresh=refresh
         )
@@ -51,7 +72,7 @@ async def run_worker(
     broker.register_task(sync_unit, task_name=TASK_NAME)
     broker.is_worker_process = True
     reconnecting = tenacity.AsyncRetrying(
-        retry=tenacity.retry_if_exception_type(Exception),
+        retry=tenacity.retry_if_exception(_broker_unavailable),
         wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
         before_sleep=lambda state: _log.warning(
             "broker unavailable, reconnecting: %s", state.outcome and state.outcome.exception()

@@ -9,12 +9,18 @@
         summary = await client.sync(store)          # from where the store left off to now
         print(summary.line())
 
-A conference is *settled* when its summary and all its participant summaries have a
-terminal ``processing_state``; settled conferences are never fetched again. The range is
-cut into :class:`WorkUnit` windows (plain values); a window older than 24 h 30 min that
-holds only settled conferences is closed and never listed again. Any object implementing
-:class:`Store` can take the SQLite store's place; :class:`PostgresStore` (the ``[postgres]``
-extra) is one, for several workers writing at once.
+A conference is *settled* when it is complete: its summary and all its participant
+summaries have a terminal ``processing_state``, and there are at least as many participant
+summaries as the summary's ``unique_participants``; settled conferences are never fetched
+again. The range is cut into :class:`WorkUnit` windows (plain values); a window older than
+24 h 30 min that holds only settled conferences is closed and never listed again.
+
+Writes merge and never regress: :meth:`Store.write` takes :class:`ConferenceRecord` values
+holding a conference summary, participant summaries or both (a sync writes whole records,
+a webhook listener one event at a time), in any order, from several writers at once; of
+every summary the store keeps the most final, then the latest version. Any object
+implementing :class:`Store` can take the SQLite store's place; :class:`PostgresStore` (the
+``[postgres]`` extra) is one, for many workers writing at once.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -38,6 +38,7 @@ __all__ = [
     "FIRST_RUN",
     "SyncPlan",
     "SyncProgress",
+    "SyncRun",
     "SyncSummary",
     "plan_sync",
     "run_sync",
@@ -177,8 +178,14 @@ async def plan_units(
 
 
 @attrs.define
-class _Run:
-    """The mutable state of one sync run."""
+class SyncRun:
+    """One sync run over a store: what :func:`run_sync` drives, and a worker runs per unit.
+
+    A runner elsewhere (``distributed``) processes the units it is handed with
+    ``run = SyncRun(client, store, now, refresh)``, ``await run.unit(unit)``, then
+    ``await run.writer.flush()`` and ``await run.writer.aclose()``; :meth:`totals` and
+    :attr:`errors` say what it did.
+    """
 
     client: InsightsClient
     store: Store
@@ -213,12 +220,14 @@ class _Run:
         }
 
     def report(self) -> None:
+        """Hand the progress so far to ``on_progress``, if given."""
         if self.on_progress is not None:
             self.on_progress(
                 SyncProgress(self.windows_done, self.windows_total, self.conferences, self.fetched)
             )
 
     async def participants_of(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every participant summary (as JSON) of the conference a summary describes."""
         conference = summary.get("conference_sid")
         if not isinstance(conference, str) or not is_sid(conference, "CF"):
             # Server data, not the caller's argument: a decode problem.
@@ -227,7 +236,7 @@ class _Run:
                 resource="ConferenceSummary",
                 field="$.conference_sid",
             )
-        return await self.client.participant_summaries._list_raw(conference).collect()
+        return await self.client.participant_summaries.list_raw(conference).collect()
 
     async def unit(self, unit: WorkUnit) -> None:
         """Sync one window (what a worker of a distributed sync runs for its unit)."""
@@ -248,7 +257,7 @@ class _Run:
         try:
             fetches = map_bounded(self._queued(queue), self._fetch, concurrency=self.concurrency)
             async with contextlib.aclosing(fetches) as outcomes:
-                async for (state, summary), participants, error in outcomes:
+                async for (state, summary, listed_at), participants, error in outcomes:
                     if self.store_failure is not None:
                         raise self.store_failure
                     state.pending -= 1
@@ -256,7 +265,11 @@ class _Run:
                         state.mark(state.failed, summary)
                         self.errors.append(error)
                     else:
-                        record = ConferenceRecord(summary, participants or [])
+                        # Stamped with the time its summary was listed: its participants
+                        # were fetched later, so the record never claims to be newer.
+                        record = ConferenceRecord(
+                            summary, participants or [], observed_at=listed_at
+                        )
                         if not record.settled:
                             state.mark(state.unsettled, summary)
                         self.writer.add(record)
@@ -290,10 +303,11 @@ class _Run:
 
     async def _list(self, state: _ListingState, queue: asyncio.Queue[_Queued]) -> None:
         query = state.listing.query()
-        pages = self.client.conferences._list_raw(query, page_size=1000).pages()
+        pages = self.client.conferences.list_raw(query, page_size=1000).pages()
         try:
             async with contextlib.aclosing(pages) as stream:
                 async for page in stream:
+                    listed_at = datetime.now(UTC)
                     self.conferences += len(page.items)
                     sids = [s.get("conference_sid") for s in page.items]
                     known = [sid for sid in sids if isinstance(sid, str)]
@@ -302,7 +316,7 @@ class _Run:
                     self.skipped += len(page.items) - len(todo)
                     if todo:
                         state.pending += len(todo)
-                        await queue.put([(state, summary) for summary in todo])
+                        await queue.put([(state, summary, listed_at) for summary in todo])
         except StoreError:
             raise
         except Exception as error:
@@ -348,7 +362,7 @@ class _Run:
 
 #: What the listing side hands the fetching side: a page's conferences to fetch, the
 #: error that ended the listing (a store failure), or ``None`` after the last listing.
-_Item = tuple["_ListingState", Mapping[str, Any]]
+_Item = tuple["_ListingState", Mapping[str, Any], datetime]
 _Queued = list[_Item] | Exception | None
 
 
@@ -434,7 +448,7 @@ async def run_sync(
     plan, moment = await plan_sync(
         store, window=window, subaccounts=subaccounts, refresh=refresh, now=now, filters=filters
     )
-    run = _Run(client, store, moment, refresh, on_progress=on_progress)
+    run = SyncRun(client, store, moment, refresh, on_progress=on_progress)
     run.concurrency = width or run.concurrency
     run.windows_total = len(plan.units)
     writer = run.writer

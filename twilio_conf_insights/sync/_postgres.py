@@ -2,9 +2,11 @@
 
 Needs the optional ``[postgres]`` extra (asyncpg). The public tables ``conferences`` and
 ``participant_summaries`` have the SQLite store's columns, with native types: ``json`` is
-``jsonb``, times are ``timestamptz``, ``settled`` is ``boolean``. Unlike the SQLite store,
-which one sync holds exclusively, any number of workers write here at once: every write is
-an idempotent upsert in one transaction, so a unit delivered twice leaves the same rows.
+``jsonb``, times are ``timestamptz``, ``settled`` is ``boolean``. Any number of workers
+write at once. A write locks the conferences it touches (a transaction-scoped advisory lock
+per conference, taken in one order by every writer, so that even two first writes of one
+conference wait for each other), reads what it merges into, and executes the plan of
+``_merge.py``, as the SQLite store does: the same writes leave the same rows.
 """
 
 from __future__ import annotations
@@ -16,85 +18,58 @@ from typing import Any, Self
 
 import asyncpg
 import tenacity
-import yarl
 
+from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
-from .._transport import json_loads
+from .._urls import display_url, is_postgres_url
+from ._merge import (
+    NEVER,
+    ConferenceRecord,
+    StoredConference,
+    StoredParticipant,
+    WriteCounts,
+    plan_write,
+    touched,
+)
+from ._postgres_schema import migrate
 from ._schema import json_text, upsert
 from ._store import (
-    ConferenceRecord,
-    NotAStoreError,
     ReportQuery,
     StoreBase,
     StoreError,
     StoreFullError,
     StoreReadOnlyError,
     WindowState,
-    WriteCounts,
 )
 from ._units import WorkUnit
 
-__all__ = ["PostgresStore", "is_postgres_url"]
+__all__ = ["CONFERENCE_LOCKS", "PostgresStore", "is_postgres_url"]
 
-#: The layout written by this version (kept in ``twilio_conf_insights_store``).
-SCHEMA_VERSION = 1
 #: Conferences read back per batch by :meth:`PostgresStore.reports`.
 _READ_BATCH = 500
-#: Any constant: serialises schema creation when several workers start at once.
-_SCHEMA_LOCK = 0x54434953
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS twilio_conf_insights_store (schema_version integer NOT NULL);
-CREATE TABLE IF NOT EXISTS conferences (
-    conference_sid   text PRIMARY KEY,
-    account_sid      text,
-    create_time      timestamptz,
-    processing_state text,
-    settled          boolean NOT NULL,  -- once it and all its participants are terminal
-    synced_at        timestamptz NOT NULL,
-    json             jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conferences_by_create_time ON conferences (create_time);
-CREATE TABLE IF NOT EXISTS participant_summaries (
-    participant_sid  text PRIMARY KEY,
-    conference_sid   text NOT NULL,
-    processing_state text,
-    json             jsonb NOT NULL,
-    -- first-insertion order, as SQLite's rowid: the order the API listed them in
-    seq              bigint GENERATED ALWAYS AS IDENTITY
-);
-CREATE INDEX IF NOT EXISTS participant_summaries_by_conference
-    ON participant_summaries (conference_sid);
-CREATE TABLE IF NOT EXISTS sync_windows (
-    scope        text NOT NULL,
-    window_start timestamptz NOT NULL,
-    window_end   timestamptz NOT NULL,
-    unit         jsonb NOT NULL,
-    closed       boolean NOT NULL DEFAULT false,
-    listed_at    timestamptz,
-    PRIMARY KEY (scope, window_start, window_end)
-);
-"""
+#: The first key of the store's per-conference advisory locks (the second: the SID's hash).
+CONFERENCE_LOCKS = 0x5443
 
 _UPSERT_CONFERENCE = upsert(
-    "conferences", ["$1", "$2", "$3::text::timestamptz", "$4", "$5", "$6", "$7::jsonb"]
+    "conferences", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9::jsonb"]
 )
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4::jsonb"])
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4", "$5::jsonb"])
+# The subquery sorts: every writer takes its locks in SID order, so none waits in a cycle.
+_LOCK_CONFERENCES = (
+    "SELECT count(pg_advisory_xact_lock($2, hashtext(sid))) "
+    "FROM (SELECT unnest($1::text[]) AS sid ORDER BY 1) AS ordered"
+)
 
 
-def is_postgres_url(text: str) -> bool:
-    """Whether ``--db`` names a PostgreSQL database rather than a file."""
-    return text.startswith(("postgresql://", "postgres://"))
-
-
-def _state(value: object) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
+def _whole_second(moment: datetime) -> datetime:
+    # synced_at in whole seconds, as the SQLite store writes it.
+    return moment.replace(microsecond=0)
 
 
 def _retryable(error: BaseException) -> bool:
-    # Two writers upserting the same rows (a unit delivered twice) may deadlock; one is
-    # aborted by the server and simply runs again.
+    # Writers lock conferences in one order, so they should not deadlock; should the
+    # server still abort one (a lock it takes on its own), it simply runs again.
     return isinstance(error, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
 
 
@@ -102,8 +77,9 @@ class PostgresStore(StoreBase):
     """A sync store in a PostgreSQL database; several workers may write to it at once.
 
     ``async with PostgresStore("postgresql://user@host/db") as store:``. The tables are
-    created when missing. ``read_only=True`` opens every transaction read-only. The URL's
-    password never appears in a repr or an error message.
+    created when missing, and a store of an earlier layout is migrated once.
+    ``read_only=True`` opens every transaction read-only. The URL's password never
+    appears in a repr or an error message.
     """
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 10) -> None:
@@ -116,8 +92,8 @@ class PostgresStore(StoreBase):
 
     @property
     def display_url(self) -> str:
-        """The URL without its password."""
-        return str(yarl.URL(self._url).with_password(None))
+        """The URL without its password (in any spelling)."""
+        return display_url(self._url)
 
     def _where(self) -> str:
         return self.display_url
@@ -157,34 +133,8 @@ class PostgresStore(StoreBase):
             raise
 
     async def _prepare(self) -> None:
-        pool = self._live()
-        async with pool.acquire() as conn:
-            present = await conn.fetchval(
-                "SELECT to_regclass('twilio_conf_insights_store') IS NOT NULL"
-            )
-            if not present:
-                if await conn.fetchval("SELECT to_regclass('conferences') IS NOT NULL"):
-                    raise NotAStoreError(
-                        f"{self.display_url} has a conferences table that is not a "
-                        "twilio-conf-insights store; left untouched"
-                    )
-                if self._read_only:
-                    raise StoreError(f"no store at {self.display_url}")
-                async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
-                    await conn.execute(_SCHEMA)
-                    if await conn.fetchval("SELECT count(*) FROM twilio_conf_insights_store") == 0:
-                        await conn.execute(
-                            "INSERT INTO twilio_conf_insights_store VALUES ($1)", SCHEMA_VERSION
-                        )
-            version = await conn.fetchval(
-                "SELECT max(schema_version) FROM twilio_conf_insights_store"
-            )
-        if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(
-                f"store {self.display_url} was written by a newer version (layout {version}); "
-                "upgrade twilio-conf-insights"
-            )
+        async with self._live().acquire() as conn:
+            await migrate(conn, self.display_url, read_only=self._read_only)
 
     async def aclose(self) -> None:
         """Close the connections. Idempotent."""
@@ -267,14 +217,12 @@ class PostgresStore(StoreBase):
         return {row[0] for row in rows}
 
     async def write(self, records: Sequence[ConferenceRecord]) -> WriteCounts:
-        """Upsert conferences with their participants, all in one transaction."""
+        """Merge summaries into the store (see :meth:`Store.write`), in one transaction."""
         if not records:
             return WriteCounts()
         if self._read_only:
             raise StoreReadOnlyError(f"store {self.display_url} was opened read-only")
-        # One lock order for every writer: fewer deadlocks between duplicate deliveries.
-        ordered = sorted(records, key=lambda r: r.conference_sid)
-        now = datetime.now(UTC).replace(microsecond=0)
+        batch = list(records)
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(_retryable),
             stop=tenacity.stop_after_attempt(5),
@@ -285,75 +233,77 @@ class PostgresStore(StoreBase):
             async for attempt in retrying:
                 with attempt:
                     async with self._live().acquire() as conn, conn.transaction():
-                        return await self._write(conn, ordered, now)
+                        return await self._write(conn, batch)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise self._translate(error) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _write(
-        self, conn: asyncpg.Connection, records: list[ConferenceRecord], now: datetime
+        self, conn: asyncpg.Connection, records: list[ConferenceRecord]
     ) -> WriteCounts:
-        sids = [r.conference_sid for r in records]
-        old = {
-            row[0]: (json_loads(row[1]), row[2])
+        conference_sids, participant_sids = touched(records)
+        # Held until the transaction ends; taken before any read, also for conferences
+        # without a row yet, so two first writes of one conference cannot interleave.
+        await conn.execute(_LOCK_CONFERENCES, conference_sids, CONFERENCE_LOCKS)
+        now = datetime.now(UTC)
+        conferences = {
+            row[0]: StoredConference(row[1], row[2] or NEVER, row[3], row[4], row[5], row[6])
             for row in await conn.fetch(
-                "SELECT conference_sid, json::text, settled FROM conferences "
-                "WHERE conference_sid = ANY($1) ORDER BY conference_sid FOR UPDATE",
-                sids,
+                "SELECT conference_sid, processing_state, observed_at, json::text, "
+                "unique_participants, settled, synced_at FROM conferences "
+                "WHERE conference_sid = ANY($1)",
+                conference_sids,
             )
         }
-        old_parts: dict[str, dict[str, Any]] = {}
-        for row in await conn.fetch(
-            "SELECT conference_sid, participant_sid, json::text FROM participant_summaries "
-            "WHERE conference_sid = ANY($1)",
-            sids,
-        ):
-            old_parts.setdefault(row[0], {})[row[1]] = json_loads(row[2])
-        new = updated = settled = unsettled = 0
-        conference_rows: list[tuple[Any, ...]] = []
-        participant_rows: list[tuple[Any, ...]] = []
-        gone_rows: list[tuple[str]] = []
-        for record in records:
-            summary_dict = record.summary
-            sid = record.conference_sid
-            is_settled = record.settled
-            before = old_parts.get(sid, {})
-            changed = [
-                (p.get("participant_sid"), sid, _state(p.get("processing_state")), json_text(p))
-                for p in record.participants
-                if before.get(str(p.get("participant_sid"))) != p
-            ]
-            gone = set(before) - {p.get("participant_sid") for p in record.participants}
-            previous = old.get(sid)
-            if previous is None:
-                new += 1
-            elif previous[0] != summary_dict or changed or gone:
-                updated += 1
-                settled += int(is_settled and not previous[1])
-            unsettled += int(not is_settled)
-            if previous is None or previous[0] != summary_dict or previous[1] != is_settled:
-                conference_rows.append(
-                    (
-                        sid,
-                        summary_dict.get("account_sid"),
-                        summary_dict.get("create_time"),
-                        _state(summary_dict.get("processing_state")),
-                        is_settled,
-                        now,
-                        json_text(summary_dict),
-                    )
-                )
-            participant_rows += changed
-            gone_rows += [(psid,) for psid in gone]
-        if conference_rows:
-            await conn.executemany(_UPSERT_CONFERENCE, conference_rows)
-        if participant_rows:
-            await conn.executemany(_UPSERT_PARTICIPANT, participant_rows)
-        if gone_rows:
-            await conn.executemany(
-                "DELETE FROM participant_summaries WHERE participant_sid = $1", gone_rows
+        participants = {
+            row[0]: StoredParticipant(row[1], row[2], row[3] or NEVER, row[4])
+            for row in await conn.fetch(
+                "SELECT participant_sid, conference_sid, processing_state, observed_at, "
+                "json::text FROM participant_summaries "
+                "WHERE conference_sid = ANY($1) OR participant_sid = ANY($2)",
+                conference_sids,
+                participant_sids,
             )
-        return WriteCounts(new, updated, settled, unsettled, len(participant_rows))
+        }
+        plan = plan_write(records, conferences, participants, now=now)
+        if plan.conferences:
+            await conn.executemany(
+                _UPSERT_CONFERENCE,
+                [
+                    (
+                        row.conference_sid,
+                        row.account_sid,
+                        row.create_time,
+                        row.processing_state,
+                        row.unique_participants,
+                        row.settled,
+                        row.observed_at,
+                        _whole_second(row.synced_at),
+                        row.json,
+                    )
+                    for row in plan.conferences
+                ],
+            )
+        if plan.settled:
+            await conn.executemany(
+                "UPDATE conferences SET settled = $1, synced_at = $2 WHERE conference_sid = $3",
+                [(c.settled, _whole_second(c.synced_at), c.conference_sid) for c in plan.settled],
+            )
+        if plan.participants:
+            await conn.executemany(
+                _UPSERT_PARTICIPANT,
+                [
+                    (
+                        row.participant_sid,
+                        row.conference_sid,
+                        row.processing_state,
+                        row.observed_at,
+                        row.json,
+                    )
+                    for row in plan.participants
+                ],
+            )
+        return plan.counts
 
     # -- reading back -----------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
-"""The SQLite store's tables: the public ones users query, and the sync's own state.
+"""What both stores' layouts share: the columns a write sets, the upsert, the ``json`` text.
 
 ``conferences`` and ``participant_summaries`` (with the columns below) are a public
 contract: users query them with SQL, DuckDB or pandas. ``json`` is the API's JSON of the
-latest fetch, exactly as ``to_dict()`` gives it. More columns may be added; none removed.
+stored version, exactly as ``to_dict()`` gives it. Columns may be added; none removed.
+Each store's layout is built by its migration steps (``_sqlite_schema.py``,
+``_postgres_schema.py``), a new store by running all of them: a migrated store and a new
+one have the same layout.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import attrs
 
 
 def _stdlib_dumps(data: Any) -> bytes:
@@ -33,68 +38,89 @@ try:  # the `fast` extra: several times faster, and a sync writes every record i
 except ImportError:  # pragma: no cover - depends on the environment
     _dumps = _stdlib_dumps
 
-__all__ = ["APPLICATION_ID", "SCHEMA", "SCHEMA_VERSION", "json_text", "upsert"]
+__all__ = [
+    "APPLICATION_ID",
+    "CONFERENCE_COLUMNS",
+    "PARTICIPANT_COLUMNS",
+    "LAYOUTS",
+    "SCHEMA_VERSION",
+    "Step",
+    "steps",
+    "json_text",
+    "upsert",
+]
 
-#: ``PRAGMA application_id`` of a store ("TCIS"): how a store is told from other databases.
+#: ``PRAGMA application_id`` of an SQLite store ("TCIS"): how a store is told from others.
 APPLICATION_ID = 0x54434953
-#: ``PRAGMA user_version`` of the current layout.
-SCHEMA_VERSION = 1
+#: What each layout version changed, oldest first: both stores' steps are numbered by it.
+LAYOUTS = (
+    "conferences, participant summaries and sync windows",
+    "merging writes: when each version was observed, the announced participant count",
+)
+#: The layout this version writes (SQLite ``user_version``; PostgreSQL's version table).
+SCHEMA_VERSION = len(LAYOUTS)
 
-SCHEMA = """
-CREATE TABLE conferences (
-    conference_sid   TEXT PRIMARY KEY,
-    account_sid      TEXT,
-    create_time      TEXT,              -- UTC, 2025-06-01T08:00:00Z: sorts as time
-    processing_state TEXT,
-    settled          INTEGER NOT NULL,  -- 1 once it and all its participants are terminal
-    synced_at        TEXT NOT NULL,     -- when this row last changed
-    json             TEXT NOT NULL
-);
-CREATE INDEX conferences_by_create_time ON conferences (create_time);
-
-CREATE TABLE participant_summaries (
-    participant_sid  TEXT PRIMARY KEY,
-    conference_sid   TEXT NOT NULL,
-    processing_state TEXT,
-    json             TEXT NOT NULL
-);
-CREATE INDEX participant_summaries_by_conference ON participant_summaries (conference_sid);
-
--- Sync state: which windows of which scope were listed, and which are closed.
-CREATE TABLE sync_windows (
-    scope        TEXT NOT NULL,
-    window_start TEXT NOT NULL,
-    window_end   TEXT NOT NULL,
-    unit         TEXT NOT NULL,         -- the WorkUnit as JSON
-    closed       INTEGER NOT NULL DEFAULT 0,
-    listed_at    TEXT,
-    PRIMARY KEY (scope, window_start, window_end)
-);
-"""
+#: The columns of a ``conferences`` row a write sets, in order (the fields of ``ConferenceRow``).
+CONFERENCE_COLUMNS = (
+    "conference_sid",
+    "account_sid",
+    "create_time",
+    "processing_state",
+    "unique_participants",
+    "settled",
+    "observed_at",
+    "synced_at",
+    "json",
+)
+#: The columns of a ``participant_summaries`` row a write sets (the fields of ``ParticipantRow``).
+PARTICIPANT_COLUMNS = (
+    "participant_sid",
+    "conference_sid",
+    "processing_state",
+    "observed_at",
+    "json",
+)
+_COLUMNS = {"conferences": CONFERENCE_COLUMNS, "participant_summaries": PARTICIPANT_COLUMNS}
 
 
-#: The columns each upsert writes, in order; the first is the key.
-_UPSERTED = {
-    "conferences": (
-        "conference_sid",
-        "account_sid",
-        "create_time",
-        "processing_state",
-        "settled",
-        "synced_at",
-        "json",
-    ),
-    "participant_summaries": ("participant_sid", "conference_sid", "processing_state", "json"),
-}
+@attrs.frozen
+class Step:
+    """One migration step: what takes a store's layout from ``version - 1`` to ``version``.
+
+    ``statements`` then ``fill`` (data the statements cannot compute, e.g. through the
+    planner's rules) run inside the migration's one transaction; a store runs every step
+    above its version, in order, and records the last one. Adding columns is one more
+    entry in :data:`LAYOUTS` and one more ``(statements, fill)`` in each store's list.
+    """
+
+    version: int
+    #: What the step changes, for a reader of the list.
+    summary: str
+    statements: tuple[str, ...]
+    #: Called with the store's connection after the statements (PostgreSQL: awaited).
+    fill: Callable[[Any], Any] | None = None
+
+
+def steps(*changes: tuple[tuple[str, ...], Callable[[Any], Any] | None]) -> tuple[Step, ...]:
+    """A store's :class:`Step` list: ``(statements, fill)`` for each of :data:`LAYOUTS`."""
+    if len(changes) != len(LAYOUTS):
+        raise ValueError(f"a store takes {len(LAYOUTS)} steps, not {len(changes)}")
+    return tuple(
+        Step(version, summary, statements, fill)
+        for version, (summary, (statements, fill)) in enumerate(
+            zip(LAYOUTS, changes, strict=True), 1
+        )
+    )
 
 
 def upsert(table: str, values: Sequence[str]) -> str:
-    """``INSERT ... ON CONFLICT DO UPDATE`` of one row of ``table`` (SQLite and PostgreSQL).
+    """``INSERT ... ON CONFLICT DO UPDATE`` of one whole row of ``table`` (both stores).
 
     ``values`` are the placeholders in column order, in the driver's style (``?`` or ``$1``,
-    with casts where the database needs them).
+    with casts where the database needs them). The planner decided that the row is to be
+    written; the statement does not decide again.
     """
-    key, *rest = columns = _UPSERTED[table]
+    key, *rest = columns = _COLUMNS[table]
     if len(values) != len(columns):
         raise ValueError(f"{table} takes {len(columns)} values, not {len(values)}")
     updates = ",\n    ".join(f"{column} = excluded.{column}" for column in rest)

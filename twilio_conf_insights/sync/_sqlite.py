@@ -1,13 +1,15 @@
 """The SQLite store: one file, WAL, standard-library ``sqlite3`` on one thread of its own.
 
 Every call runs on the store's single worker thread (the connection lives there), so the
-event loop never waits on the disk. Writes are one transaction each: a killed process
-leaves the last committed transaction in place and nothing of the one in flight.
+event loop never waits on the disk. Writes are one ``BEGIN IMMEDIATE`` transaction each:
+a killed process leaves the last committed transaction in place and nothing of the one in
+flight. Several writers share one file (a sync and a webhook listener, two syncs): SQLite
+lets one write at a time, the others wait for it (``busy_timeout``), and each write reads
+what it merges into under the same lock (``_merge.py`` decides).
 
 Guards, before SQLite touches a file: a non-empty file that is not an SQLite database, or
-an SQLite database of another application, is refused untouched. A store being synced is
-held with an exclusive ``flock`` for as long as the sync has it open, so a second sync
-refuses at once (the lock dies with the process, even on ``kill -9``).
+an SQLite database of another application (its write-ahead log included), is refused
+untouched. A store made by an earlier version is migrated once, when opened for writing.
 """
 
 from __future__ import annotations
@@ -18,25 +20,35 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from .._decoding import decode_list
+from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
-from .._transport import json_loads
-from ._guards import check_store_file, hold_exclusively, translate
-from ._schema import APPLICATION_ID, SCHEMA, SCHEMA_VERSION, json_text, upsert
-from ._store import (
+from ._guards import check_store_file, open_writable, translate
+from ._merge import (
     ConferenceRecord,
+    StoredConference,
+    StoredParticipant,
+    WriteCounts,
+    instant_text,
+    parse_instant,
+    plan_write,
+    touched,
+)
+from ._schema import APPLICATION_ID, SCHEMA_VERSION, json_text, upsert
+from ._sqlite_schema import migrate, store_version
+from ._store import (
+    NotAStoreError,
     ReportQuery,
     StoreBase,
     StoreError,
     StoreReadOnlyError,
     WindowState,
-    WriteCounts,
 )
 from ._units import WorkUnit, format_time, parse_time
 
@@ -44,49 +56,51 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
 #: Conferences read back per batch by :meth:`SQLiteStore.reports`.
 _READ_BATCH = 500
+#: Keys per ``IN (...)`` query.
+_CHUNK = 500
+#: How long a write waits for another writer's transaction before StoreBusyError.
+DEFAULT_BUSY_TIMEOUT = 30.0
 
-_UPSERT_CONFERENCE = upsert("conferences", ["?"] * 7)
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * 4)
+_UPSERT_CONFERENCE = upsert("conferences", ["?"] * 9)
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * 5)
 
 
-def _state(value: object) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
+def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
+    return [keys[start : start + _CHUNK] for start in range(0, len(keys), _CHUNK)]
 
 
-def _create_time(value: object) -> str | None:
-    """The stored, sortable form of an API ``create_time`` (the raw text if unreadable)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value  # drifted spelling: kept, so the record is not lost
-    return format_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+def _marks(keys: Sequence[str]) -> str:
+    return ",".join("?" * len(keys))
 
 
 class SQLiteStore(StoreBase):
     """A sync store in one SQLite file; also what ``report``/``export --db`` read.
 
     Open it with ``async with SQLiteStore(path) as store:`` (or :meth:`open` and
-    :meth:`aclose`). A missing file is created as an empty store. ``read_only=True``
-    opens an existing store for reading only (any number of readers, even during a
-    sync); otherwise the store is held exclusively until closed, and a second writer
-    gets :class:`StoreBusyError`.
+    :meth:`aclose`). A missing file is created as an empty store, readable by its owner
+    only. ``read_only=True`` opens an existing store for reading only. Any number of
+    readers and writers may have the store open at once, in any processes: a write waits
+    up to ``busy_timeout`` seconds for another one to commit, then raises
+    :class:`StoreBusyError`.
 
     The tables ``conferences`` and ``participant_summaries`` are public: query the file
-    with ``sqlite3``, DuckDB or pandas while no sync holds it, or at any time through
-    WAL's snapshot reads.
+    with ``sqlite3``, DuckDB or pandas at any time (WAL gives readers a snapshot).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self._path = Path(path)
         self._read_only = read_only
+        self._busy_timeout = busy_timeout
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
-        self._lock_fd: int | None = None
 
     def _where(self) -> str:
         return str(self._path)
@@ -102,9 +116,15 @@ class SQLiteStore(StoreBase):
     # -- lifecycle -----------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> Self:
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> Self:
         """Open (or create) a store; see the class docstring for the errors."""
-        store = cls(path, read_only=read_only)
+        store = cls(path, read_only=read_only, busy_timeout=busy_timeout)
         await store._start()
         return store
 
@@ -121,7 +141,7 @@ class SQLiteStore(StoreBase):
             raise
 
     async def aclose(self) -> None:
-        """Close the connection and release the hold on the store. Idempotent."""
+        """Close the connection. Idempotent."""
         executor, self._executor = self._executor, None
         if executor is None:
             return
@@ -139,60 +159,51 @@ class SQLiteStore(StoreBase):
 
     # -- worker-thread side: opening ---------------------------------------------------------
 
-    def _check_foreign(self) -> bool:
-        return check_store_file(self._path, read_only=self._read_only)
-
-    def _hold(self) -> None:
-        self._lock_fd = hold_exclusively(self._path)
-
     def _connect(self) -> None:
-        exists = self._check_foreign()
+        check_store_file(self._path, read_only=self._read_only)
         if not self._read_only:
-            self._hold()
+            open_writable(self._path)
         mode = "ro" if self._read_only else "rw"
         uri = f"{self._path.absolute().as_uri()}?mode={mode}"
         try:
-            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=True)
+            db = sqlite3.connect(
+                uri,
+                uri=True,
+                isolation_level=None,
+                check_same_thread=True,
+                timeout=self._busy_timeout,
+            )
         except sqlite3.Error as error:
             raise translate(error, str(self._path)) from None
-        self._db = db
+        self._db = db  # from here on, aclose() closes it, whatever fails next
         try:
-            db.execute("PRAGMA busy_timeout = 10000")
-            if not exists and not self._read_only:
-                self._create_schema(db)
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self._path} was written by a newer version (layout {version}); "
-                    "upgrade twilio-conf-insights"
-                )
-            if not self._read_only:
+            if self._read_only:
+                self._check_readable(db)
+            else:
+                migrate(db, str(self._path))
+                # WAL: readers never wait for a writer, nor a writer for readers.
                 db.execute("PRAGMA journal_mode = WAL")
                 # WAL + NORMAL: a killed process never loses a commit; only power loss can.
                 db.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
             raise translate(error, str(self._path)) from None
 
-    def _create_schema(self, db: sqlite3.Connection) -> None:
-        # Identity first, in rollback-journal mode, so it is in the file itself at once
-        # (the foreign-file probe reads the file without its WAL).
-        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        try:
-            db.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+    def _check_readable(self, db: sqlite3.Connection) -> None:
+        # An earlier layout reads as well: reading uses only the public columns, which
+        # every layout has; it is migrated by the next writer.
+        application_id, version = store_version(db)
+        if application_id != APPLICATION_ID:
+            raise NotAStoreError(f"{self._path} is not a twilio-conf-insights store")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self._path} was written by a newer version (layout {version}); "
+                "upgrade twilio-conf-insights"
             )
-        except sqlite3.Error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def _disconnect(self) -> None:
         db, self._db = self._db, None
         if db is not None:
             db.close()
-        fd, self._lock_fd = self._lock_fd, None
-        if fd is not None:
-            os.close(fd)  # after the connection: closing it releases the flock
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -284,102 +295,92 @@ class SQLiteStore(StoreBase):
     def _settled(self, sids: list[str]) -> set[str]:
         db = self._conn()
         found: set[str] = set()
-        for start in range(0, len(sids), 500):  # SQLite's bound-parameter limit
-            chunk = sids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in _chunks(sids):  # SQLite's bound-parameter limit
             found.update(
                 row[0]
                 for row in db.execute(
-                    f"SELECT conference_sid FROM conferences "
-                    f"WHERE settled = 1 AND conference_sid IN ({marks})",
+                    "SELECT conference_sid FROM conferences "
+                    f"WHERE settled = 1 AND conference_sid IN ({_marks(chunk)})",
                     chunk,
                 )
             )
         return found
 
     async def write(self, records: Sequence[ConferenceRecord]) -> WriteCounts:
-        """Upsert conferences with their participants, all in one transaction."""
+        """Merge summaries into the store (see :meth:`Store.write`), in one transaction."""
         if not records:
             return WriteCounts()
-        now = format_time(datetime.now(UTC))
-        return await self._call(self._transaction, lambda db: self._write(db, list(records), now))
+        batch = list(records)
+        return await self._call(self._transaction, lambda db: self._write(db, batch))
 
-    def _write(
-        self, db: sqlite3.Connection, records: list[ConferenceRecord], now: str
-    ) -> WriteCounts:
-        new = updated = settled = unsettled = participants_written = 0
-        sids = [record.conference_sid for record in records]
-        old_rows: dict[str, tuple[str, int]] = {}
-        old_participants: dict[str, dict[str, str]] = {}
-        # The batch's current rows in a few IN queries, not two queries per conference.
-        for start in range(0, len(sids), 500):
-            chunk = sids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for sid, text, was_settled in db.execute(
-                f"SELECT conference_sid, json, settled FROM conferences "
-                f"WHERE conference_sid IN ({marks})",
+    def _write(self, db: sqlite3.Connection, records: list[ConferenceRecord]) -> WriteCounts:
+        # Under the write lock: what is read here is what the plan merges into.
+        now = datetime.now(UTC)
+        conference_sids, participant_sids = touched(records)
+        conferences: dict[str, StoredConference] = {}
+        participants: dict[str, StoredParticipant] = {}
+        for chunk in _chunks(conference_sids):
+            for sid, state, observed, text, expected, settled, synced in db.execute(
+                "SELECT conference_sid, processing_state, observed_at, json, "
+                "unique_participants, settled, synced_at FROM conferences "
+                f"WHERE conference_sid IN ({_marks(chunk)})",
                 chunk,
             ):
-                old_rows[sid] = (text, was_settled)
-            for sid, psid, text in db.execute(
-                f"SELECT conference_sid, participant_sid, json FROM participant_summaries "
-                f"WHERE conference_sid IN ({marks})",
+                stamps = parse_instant(observed), parse_instant(synced)
+                conferences[sid] = StoredConference(
+                    state, stamps[0], text, expected, bool(settled), stamps[1]
+                )
+        # Every participant summary of these conferences (settled counts them all), and
+        # those written wherever they are stored (each is merged with its stored version).
+        queries = [("conference_sid", chunk) for chunk in _chunks(conference_sids)]
+        queries += [("participant_sid", chunk) for chunk in _chunks(participant_sids)]
+        for column, chunk in queries:
+            for psid, sid, state, observed, text in db.execute(
+                "SELECT participant_sid, conference_sid, processing_state, observed_at, json "
+                f"FROM participant_summaries WHERE {column} IN ({_marks(chunk)})",
                 chunk,
             ):
-                old_participants.setdefault(sid, {})[psid] = text
-        # Rows go in with one executemany per table, not statements per conference (less
-        # Python on the store thread, which shares the GIL with the event loop); a deletion
-        # first writes the participants queued before it, so statements keep record order.
-        conference_rows: list[tuple[Any, ...]] = []
-        participant_rows: list[tuple[str, str, str | None, str]] = []
-        for record in records:
-            summary = record.summary
-            sid = record.conference_sid
-            summary_json = json_text(summary)
-            parts = [(str(p.get("participant_sid")), p, json_text(p)) for p in record.participants]
-            is_settled = record.settled
-            old = old_rows.get(sid)
-            old_parts = old_participants.get(sid, {})
-            changed_parts = [
-                (psid, sid, _state(p.get("processing_state")), text)
-                for psid, p, text in parts
-                if old_parts.get(psid) != text
-            ]
-            gone = set(old_parts) - {psid for psid, _, _ in parts}
-            if old is None:
-                new += 1
-            elif old[0] != summary_json or changed_parts or gone:
-                updated += 1
-                settled += int(is_settled and not old[1])
-            unsettled += int(not is_settled)
-            if old is None or old[0] != summary_json or old[1] != int(is_settled):
-                conference_rows.append(
-                    (
-                        sid,
-                        summary.get("account_sid"),
-                        _create_time(summary.get("create_time")),
-                        _state(summary.get("processing_state")),
-                        int(is_settled),
-                        now,
-                        summary_json,
-                    )
+                participants[psid] = StoredParticipant(sid, state, parse_instant(observed), text)
+        plan = plan_write(records, conferences, participants, now=now)
+        db.executemany(
+            _UPSERT_CONFERENCE,
+            [
+                (
+                    row.conference_sid,
+                    row.account_sid,
+                    None if row.create_time is None else format_time(row.create_time),
+                    row.processing_state,
+                    row.unique_participants,
+                    int(row.settled),
+                    instant_text(row.observed_at),
+                    format_time(row.synced_at),
+                    row.json,
                 )
-            participant_rows += changed_parts
-            participants_written += len(changed_parts)
-            if gone:
-                db.executemany(_UPSERT_PARTICIPANT, participant_rows)
-                participant_rows = []
-                db.executemany(
-                    "DELETE FROM participant_summaries WHERE participant_sid = ?",
-                    [(psid,) for psid in gone],
+                for row in plan.conferences
+            ],
+        )
+        db.executemany(
+            "UPDATE conferences SET settled = ?, synced_at = ? WHERE conference_sid = ?",
+            [(int(c.settled), format_time(c.synced_at), c.conference_sid) for c in plan.settled],
+        )
+        db.executemany(
+            _UPSERT_PARTICIPANT,
+            [
+                (
+                    row.participant_sid,
+                    row.conference_sid,
+                    row.processing_state,
+                    instant_text(row.observed_at),
+                    row.json,
                 )
-        db.executemany(_UPSERT_CONFERENCE, conference_rows)
-        db.executemany(_UPSERT_PARTICIPANT, participant_rows)
-        return WriteCounts(new, updated, settled, unsettled, participants_written)
+                for row in plan.participants
+            ],
+        )
+        return plan.counts
 
     # -- reading back -----------------------------------------------------------------------
 
-    async def reports(self, query: ReportQuery) -> AsyncIterator[ConferenceReport]:
+    async def reports(self, query: ReportQuery) -> AsyncGenerator[ConferenceReport, None]:
         """Stored conferences with their participants, newest first, decoded off the loop."""
         after: tuple[str, str] | None = None
         while True:

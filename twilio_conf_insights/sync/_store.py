@@ -1,22 +1,21 @@
-"""What a sync needs from a store, as a small interface, and the values crossing it.
+"""What a sync (and any other writer) needs from a store, as a small interface.
 
-The engine (``_engine.py``) speaks only to :class:`Store`; :class:`~.SQLiteStore` is the
-implementation shipped. Another backend (PostgreSQL for several machines) implements the
-same few methods; nothing in the engine changes.
+The engine (``_engine.py``) speaks only to :class:`Store`; :class:`~.SQLiteStore` and
+:class:`~.PostgresStore` implement it. The write contract's values (:class:`ConferenceRecord`
+in, :class:`WriteCounts` out) and its rules live in ``_merge.py``, which both stores execute.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import attrs
 
 from .._closing import ClosedOnExit
-from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
-from .._waiting import is_terminal
+from ._merge import ConferenceRecord, WriteCounts
 from ._units import WorkUnit
 
 __all__ = [
@@ -47,7 +46,7 @@ class NotAStoreError(StoreError):
 
 
 class StoreBusyError(StoreError):
-    """Another sync is writing to the store right now."""
+    """Another writer held the store longer than the store waits for it (``busy_timeout``)."""
 
 
 class StoreReadOnlyError(StoreError):
@@ -56,58 +55,6 @@ class StoreReadOnlyError(StoreError):
 
 class StoreFullError(StoreError):
     """The disk (or the store's size limit) is full; the current transaction was undone."""
-
-
-@attrs.frozen
-class ConferenceRecord:
-    """A conference summary with every one of its participant summaries, as fetched.
-
-    Both are the API's JSON objects as received (what ``to_dict()`` of the parsed models
-    gives back); :meth:`from_models` builds one from models.
-    """
-
-    summary: Mapping[str, Any]
-    participants: Sequence[Mapping[str, Any]]
-
-    @classmethod
-    def from_models(
-        cls, summary: ConferenceSummary, participants: Sequence[ParticipantSummary]
-    ) -> ConferenceRecord:
-        """A record of parsed models."""
-        return cls(summary.to_dict(), [p.to_dict() for p in participants])
-
-    @property
-    def conference_sid(self) -> str:
-        """The conference's SID."""
-        return str(self.summary.get("conference_sid"))
-
-    @property
-    def settled(self) -> bool:
-        """Whether the summary and all participant summaries have a terminal state."""
-        return is_terminal(self.summary.get("processing_state")) and all(
-            is_terminal(p.get("processing_state")) for p in self.participants
-        )
-
-
-@attrs.frozen
-class WriteCounts:
-    """What one write changed in the store."""
-
-    #: Conferences the store did not have.
-    new: int = 0
-    #: Conferences the store had, whose summary or participants changed.
-    updated: int = 0
-    #: Conferences the store had unsettled and now has settled.
-    settled: int = 0
-    #: Conferences written that are still unsettled.
-    unsettled: int = 0
-    #: Participant summaries written (inserted or changed).
-    participants: int = 0
-
-    def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(
-            *(a + b for a, b in zip(attrs.astuple(self), attrs.astuple(other), strict=True))
-        )
 
 
 @attrs.frozen
@@ -149,7 +96,12 @@ class Store(Protocol):
         ...
 
     async def write(self, records: Sequence[ConferenceRecord]) -> WriteCounts:
-        """Upsert conferences with their participants, all in one transaction."""
+        """Merge summaries into the store, all in one transaction; what that changed.
+
+        Each record holds a conference summary, participant summaries or both, in any
+        order across writes and writers; every summary is kept or dropped by the rules of
+        ``_merge.py`` (the most final, then the latest version wins; nothing is deleted).
+        """
         ...
 
     async def finish_window(self, unit: WorkUnit, *, closed: bool, listed_at: datetime) -> None:
@@ -161,7 +113,7 @@ class Store(Protocol):
         ...
 
     async def aclose(self) -> None:
-        """Release the store (and a sync's hold on it)."""
+        """Release the store's connections."""
         ...
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "LIST_SPAN",
     "Listing",
     "WorkUnit",
+    "api_moment",
     "cut_windows",
     "format_time",
     "join_windows",
@@ -68,7 +69,7 @@ def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def _moment(value: object) -> datetime | None:
+def api_moment(value: object) -> datetime | None:
     """An API timestamp (ISO 8601; no offset means UTC) as an aware datetime, or ``None``."""
     if not isinstance(value, str):
         return None
@@ -229,7 +230,7 @@ class Listing:
 
         ``None`` for a timestamp that does not read, or lies outside the listing's range.
         """
-        moment = _moment(create_time)
+        moment = api_moment(create_time)
         if moment is None:
             return None
         for unit in self.units:

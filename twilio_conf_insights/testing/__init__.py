@@ -18,6 +18,10 @@ latency and fault injection::
         ...
         assert fake.requests[0].status == 429
 
+With ``event_sink=URL`` (``fake-server --sink URL``) it also delivers signed Event Streams
+events to that URL as conferences appear and settle (:class:`EventStream`,
+:class:`EventDelivery`).
+
 Run ``python -m twilio_conf_insights.testing --help`` to serve it from a terminal.
 
 :func:`fast_retries` makes every client retry without waiting, so tests of code that meets
@@ -27,6 +31,7 @@ faults run at full speed.
 from .._testmode import fast_retries
 from ._concurrency import ConcurrencyCap
 from ._data import FakeData
+from ._event_streams import DeliveryAttempt, EventDelivery, EventStream
 from ._faults import Fault, FaultInjector, FaultKind
 from ._processing import ProcessingStates
 from ._records import RecordedRequest
@@ -34,6 +39,9 @@ from ._server import FakeTwilio
 
 __all__ = [
     "ConcurrencyCap",
+    "DeliveryAttempt",
+    "EventDelivery",
+    "EventStream",
     "FakeData",
     "FakeTwilio",
     "Fault",

@@ -13,7 +13,7 @@ conference, from a per-conference RNG, so it does not depend on access order.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from ._format import JSONDict, derive_credentials, iso8601, rfc2822
@@ -22,12 +22,20 @@ from ._plan import ConfPlan, PlanContext, assign_labels, plan_conference
 from ._processing import ProcessingStates
 
 __all__ = [
+    "ADDED",
+    "ChangeListener",
     "FakeData",
     "JSONDict",
     "derive_credentials",
     "iso8601",
     "rfc2822",
 ]
+
+
+#: What a :data:`ChangeListener` is told for a conference that just appeared.
+ADDED = "added"
+#: Called with ``(conference_sid, what)``: :data:`ADDED`, or the new ``processing_state``.
+ChangeListener = Callable[[str, str], None]
 
 
 class _ParticipantView(Mapping[str, list[JSONDict]]):
@@ -130,6 +138,7 @@ class FakeData:
         """``conference_sid -> [participant summary, …]`` (Insights), built lazily."""
         self.participants: Mapping[str, list[JSONDict]] = _ParticipantView(self, 1)
         """``conference_sid -> [participant, …]`` (2010 API), built lazily."""
+        self._listeners: list[ChangeListener] = []
         self.processing = ProcessingStates(self)
         """Moves ``processing_state`` to terminal on command or in time; see
         :class:`~twilio_conf_insights.testing.ProcessingStates`."""
@@ -171,17 +180,35 @@ class FakeData:
             self._by_sid[plan.sid] = summary
         self.conferences[:0] = [summary for _, summary in planned]
         self.rebase(self.base_url)
-        return [plan.sid for plan, _ in planned]
+        sids = [plan.sid for plan, _ in planned]
+        for sid in reversed(sids):  # oldest first, as they started
+            self._notify(sid, ADDED)
+        return sids
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener`` when a conference appears or its ``processing_state`` changes.
+
+        Returns the function that unsubscribes it. (The fake's Event Streams use this.)
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self, conference_sid: str, what: str) -> None:
+        for listener in list(self._listeners):
+            listener(conference_sid, what)
 
     def set_processing_state(self, conference_sid: str, state: str) -> None:
         """Set ``processing_state`` of a conference and of all its participant summaries."""
         summary = self._by_sid[conference_sid]
+        previous = summary.get("processing_state")
         summary["processing_state"] = state
         self._plans[conference_sid].processing_state = state
         built = self._built.get(conference_sid)
         if built is not None:  # not built yet: they will be built with the new state
             for participant in built[0]:
                 participant["processing_state"] = state
+        if previous != state:
+            self._notify(conference_sid, state)
 
     def all_participant_summaries(self) -> Iterator[JSONDict]:
         """Every participant summary, conference by conference (builds them all)."""

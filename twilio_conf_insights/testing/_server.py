@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+import math
 import re
 import secrets
 import time
@@ -28,6 +29,7 @@ from .._closing import ClosedOnExit
 from ._concurrency import AccountGate, ConcurrencyCap
 from ._data import FakeData, JSONDict, derive_credentials
 from ._errors import ErrorResponse, error_body
+from ._event_streams import EventDelivery, EventStream
 from ._faults import RETRY_AFTER_KINDS, STATUS_FAULTS, Fault, FaultInjector, FaultKind
 from ._records import RecordedRequest, Recorder, without_secrets
 from ._routes import RequestContext, match_route
@@ -82,6 +84,10 @@ class FakeTwilio(ClosedOnExit):
     seed, so timestamps are reproducible; the demo and ``fake-server`` pass the current
     time, so that "the last day" has data); ``subaccount_sid`` may list
     several subaccounts.
+
+    With ``event_sink`` (a URL), the fake also acts as Twilio's Event Streams: it POSTs
+    signed deliveries of Voice Insights events to it as conferences appear and their
+    summaries settle (see :attr:`events` and :class:`EventDelivery`).
     """
 
     def __init__(
@@ -100,6 +106,8 @@ class FakeTwilio(ClosedOnExit):
         host: str = "127.0.0.1",
         port: int = 0,
         now: datetime | None = None,
+        event_sink: str | None = None,
+        event_delivery: EventDelivery | None = None,
     ) -> None:
         default_sid, default_token = derive_credentials(seed)
         subaccounts = (
@@ -138,15 +146,29 @@ class FakeTwilio(ClosedOnExit):
         """The records served; see :class:`FakeData`."""
         self.faults = FaultInjector()
         """Fault injection controls; see :class:`FaultInjector`."""
+        self.events: EventStream | None = (
+            None
+            if event_sink is None
+            else EventStream(
+                self.data,
+                event_sink,
+                auth_token=self._auth_token,
+                options=event_delivery or EventDelivery(),
+            )
+        )
+        """The Event Streams deliveries to ``event_sink`` (``None`` without a sink)."""
         self._recorder = Recorder()
         self._gate = AccountGate()
         self._in_flight = 0
         self._max_in_flight = 0
+        self._stalled = 0
         # (path fragment, requests still to see, future): see wait_for_requests().
         self._request_waiters: list[tuple[str, list[int], asyncio.Future[None]]] = []
         self._runner: web.ServerRunner | None = None
         self._port: int | None = None
         self._closing = asyncio.Event()
+        # Set by release_stalls(): ends every stall in progress (then replaced by a new one).
+        self._stalls_released = asyncio.Event()
 
     # -- configuration and state ------------------------------------------------------------
 
@@ -266,6 +288,23 @@ class FakeTwilio(ClosedOnExit):
         self._request_waiters.append((path_contains, [count], future))
         await future
 
+    def release_stalls(self) -> int:
+        """Answer every request held by a :attr:`FaultKind.STALL` fault now; returns how many.
+
+        A stall of ``stall_seconds=math.inf`` lasts until this call (or :meth:`close`), so a
+        test can hold requests in flight for exactly as long as it needs them held, however
+        slow the machine. Stalls that start later wait again.
+        """
+        released = self._stalled
+        self._stalls_released.set()
+        self._stalls_released = asyncio.Event()
+        return released
+
+    @property
+    def stalled(self) -> int:
+        """Requests held by a :attr:`FaultKind.STALL` fault right now."""
+        return self._stalled
+
     def _count_arrival(self, path: str) -> None:
         for fragment, left, future in list(self._request_waiters):
             if fragment in path:
@@ -292,6 +331,7 @@ class FakeTwilio(ClosedOnExit):
         if self._runner is not None:
             raise RuntimeError("FakeTwilio is already started")
         self._closing = asyncio.Event()
+        self._stalls_released = asyncio.Event()
         server = web.Server(self._handle, handler_cancellation=True, access_log=None)
         # Handlers finish quickly once _closing is set, so a short grace period suffices.
         runner = web.ServerRunner(server, shutdown_timeout=2.0)
@@ -305,6 +345,8 @@ class FakeTwilio(ClosedOnExit):
         self._runner = runner
         self._port = int(runner.addresses[0][1])
         self.data.rebase(self.base_url)
+        if self.events is not None:
+            await self.events.start()
         return self
 
     async def aclose(self) -> None:
@@ -316,7 +358,10 @@ class FakeTwilio(ClosedOnExit):
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        if self.events is not None:
+            await self.events.close()
         self._closing.set()
+        self._stalls_released.set()
         await runner.cleanup()
         self._port = None
 
@@ -356,6 +401,18 @@ class FakeTwilio(ClosedOnExit):
                 await self._closing.wait()
         except TimeoutError:
             pass
+
+    async def _stall(self, seconds: float) -> None:
+        """Hold a request ``seconds`` (may be infinite), until :meth:`release_stalls` or close."""
+        released = self._stalls_released
+        self._stalled += 1
+        try:
+            async with asyncio.timeout(None if math.isinf(seconds) else seconds):
+                await released.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._stalled -= 1
 
     def _authenticate(self, header: str | None) -> _Auth:
         if not header:
@@ -420,7 +477,7 @@ class FakeTwilio(ClosedOnExit):
         await self._pause(self._latency)
         if fault is not None:
             if fault.kind is FaultKind.STALL:
-                await self._pause(fault.stall_seconds)
+                await self._stall(fault.stall_seconds)
             else:
                 return await self._apply_fault(request, fault, ticket)
         status, payload, headers = self._answer(request, auth, query)

@@ -1,54 +1,47 @@
-"""The aiohttp.web recipe of the README, served for real on loopback against FakeTwilio."""
+"""The web-service recipes of both frameworks (aiohttp.web, FastAPI), served for real on
+loopback against FakeTwilio: every test here runs once per framework."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from tests.recipes.aiohttp_app import CLIENT, create_app
-from tests.web_support import RETRY, QueuePeak, assert_nothing_left, client_for, inbound, until
+from tests.web_support import (
+    RECIPES,
+    RETRY,
+    QueuePeak,
+    Recipe,
+    client_for,
+    hang_up_during_twilio_call,
+    served,
+    until,
+)
 from twilio_conf_insights import ClientEvent, InsightsClient, ResponseReceived, RetryPolicy
 from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
 MISSING_SID = "CF" + "0" * 32
 
-
-@asynccontextmanager
-async def served(app: web.Application) -> AsyncIterator[aiohttp.ClientSession]:
-    """Run ``app`` as the recipe's ``main()`` does (handler_cancellation on), on a free port."""
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        async with inbound(f"http://127.0.0.1:{port}") as session:
-            yield session
-    finally:
-        await runner.cleanup()
-    assert app[CLIENT].closed
-    await assert_nothing_left()
+pytestmark = pytest.mark.parametrize("recipe", RECIPES, ids=str)
 
 
 def sids(fake: FakeTwilio) -> list[str]:
     return [conference["conference_sid"] for conference in fake.data.conferences]
 
 
-async def test_400_concurrent_requests_answered_within_max_concurrency(fake: FakeTwilio) -> None:
+async def test_400_concurrent_requests_answered_within_max_concurrency(
+    recipe: Recipe, fake: FakeTwilio
+) -> None:
     """400 simultaneous callers all get their summary; Twilio never sees more than the cap."""
     fake.latency = 0.01
     peak = QueuePeak()
-    app = create_app(client_for(fake, max_concurrency=8, hooks=[peak]), deadline=120.0)
+    app = recipe.create_app(client_for(fake, max_concurrency=8, hooks=[peak]), deadline=120.0)
     wanted = [sids(fake)[i % len(sids(fake))] for i in range(400)]
     async with served(app) as session:
-        client = app[CLIENT]
+        client = recipe.client_of(app)
         peak.client = client
         fake.reset_stats()
 
@@ -65,28 +58,28 @@ async def test_400_concurrent_requests_answered_within_max_concurrency(fake: Fak
         assert client.stats().in_flight == 0
 
 
-async def test_hang_up_cancels_the_twilio_request(fake: FakeTwilio) -> None:
-    """A caller that disconnects cancels its handler and the Twilio request it waits for."""
-    fake.latency = 600.0  # the request would stay on the wire for ten minutes
+async def test_hang_up_cancels_the_twilio_request(recipe: Recipe, fake: FakeTwilio) -> None:
+    """A caller that disconnects cancels the Twilio request its handler waits for.
+
+    aiohttp does it with handler_cancellation; FastAPI's endpoint through unless_hung_up().
+    """
+    fake.latency = 600.0
     # No deadline, attempt timeout or retry may end it: only the hang-up can.
-    app = create_app(client_for(fake, timeout=600.0), deadline=600.0)
+    app = recipe.create_app(client_for(fake, timeout=600.0), deadline=600.0)
     async with served(app) as session:
         fake.reset_stats()
-        caller = asyncio.ensure_future(session.get(f"/conferences/{sids(fake)[0]}"))
-        await until(lambda: fake.in_flight == 1)
-        caller.cancel()  # closes the connection mid-request
-        with pytest.raises(asyncio.CancelledError):
-            await caller
-        await until(lambda: fake.in_flight == 0)
-        assert app[CLIENT].stats().in_flight == 0
+        await hang_up_during_twilio_call(session, f"/conferences/{sids(fake)[0]}", fake)
+        assert recipe.client_of(app).stats().in_flight == 0
         assert [request.status for request in fake.requests] == [0]  # never answered
 
 
-async def test_deadline_answers_504_without_disturbing_other_requests(fake: FakeTwilio) -> None:
+async def test_deadline_answers_504_without_disturbing_other_requests(
+    recipe: Recipe, fake: FakeTwilio
+) -> None:
     """A stalled Twilio call becomes a 504 at the deadline; others, and the next try, succeed."""
     slow, other = sids(fake)[:2]
     fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=600.0), path_contains=slow)
-    app = create_app(client_for(fake, retry=RETRY), deadline=3.0)
+    app = recipe.create_app(client_for(fake, retry=RETRY), deadline=3.0)
     async with served(app) as session:
         stalled = asyncio.ensure_future(session.get(f"/conferences/{slow}"))
         await until(lambda: fake.in_flight == 1)
@@ -99,7 +92,7 @@ async def test_deadline_answers_504_without_disturbing_other_requests(fake: Fake
         async with session.get(f"/conferences/{slow}") as response:
             assert response.status == 200
             assert (await response.json())["conference_sid"] == slow
-        assert app[CLIENT].stats().in_flight == 0
+        assert recipe.client_of(app).stats().in_flight == 0
 
 
 @pytest.mark.parametrize(
@@ -108,38 +101,40 @@ async def test_deadline_answers_504_without_disturbing_other_requests(fake: Fake
         (f"/conferences/{MISSING_SID}", 404),
         ("/conferences/not-a-sid", 400),
         ("/conferences?status=bogus", 400),
+        ("/conferences?limit=-1", 400),
         ("/conferences?limit=many", 400),
     ],
 )
-async def test_caller_errors_map_to_4xx(fake: FakeTwilio, path: str, status: int) -> None:
+async def test_caller_errors_map_to_4xx(
+    recipe: Recipe, fake: FakeTwilio, path: str, status: int
+) -> None:
     """NotFoundError answers 404, InvalidArgumentError (and a bad query) 400."""
-    async with served(create_app(client_for(fake))) as session, session.get(path) as response:
+    if recipe.name == "fastapi" and path.endswith("many"):
+        status = 422  # FastAPI's own validation of the int parameter
+    app = recipe.create_app(client_for(fake))
+    async with served(app) as session, session.get(path) as response:
         assert response.status == status
 
 
 @pytest.mark.parametrize(
-    ("fault", "retry", "retry_after"),
+    ("fault", "attempts", "retry_after"),
     [
-        (Fault(FaultKind.RATE_LIMIT, retry_after="7"), RetryPolicy(max_attempts=1), "7"),
-        (Fault(FaultKind.RATE_LIMIT), RetryPolicy(max_attempts=1), "1"),
-        (Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="3"), RETRY, "3"),
-        (Fault(FaultKind.SERVER_ERROR), RETRY, "1"),
+        (Fault(FaultKind.RATE_LIMIT, retry_after="7"), 1, "7"),
+        (Fault(FaultKind.RATE_LIMIT), 1, "1"),
+        (Fault(FaultKind.SERVICE_UNAVAILABLE, retry_after="3"), 4, "3"),
+        (Fault(FaultKind.SERVER_ERROR), 4, "1"),
     ],
     ids=["rate-limited", "rate-limited-no-header", "exhausted-503", "exhausted-500"],
 )
 async def test_unavailable_twilio_maps_to_503_with_retry_after(
-    fake: FakeTwilio, fault: Fault, retry: RetryPolicy, retry_after: str
+    recipe: Recipe, fake: FakeTwilio, fault: Fault, attempts: int, retry_after: str
 ) -> None:
     """RateLimitError and RetryExhaustedError answer 503 with Retry-After (Twilio's, or 1)."""
-    fake.faults.queue(fault, count=retry.max_attempts)
-    # A short cap keeps the client-wide pause after a 429 from slowing the test down.
+    fake.faults.queue(fault, count=attempts)
     quick = RetryPolicy(
-        max_attempts=retry.max_attempts,
-        initial_backoff=0.001,
-        max_backoff=0.01,
-        max_retry_after=0.05,
+        max_attempts=attempts, initial_backoff=0.001, max_backoff=0.01, max_retry_after=0.05
     )
-    app = create_app(client_for(fake, retry=quick))
+    app = recipe.create_app(client_for(fake, retry=quick))
     async with served(app) as session:
         async with session.get(f"/conferences/{sids(fake)[0]}") as response:
             assert response.status == 503
@@ -149,7 +144,7 @@ async def test_unavailable_twilio_maps_to_503_with_retry_after(
             assert response.status == 200
 
 
-async def test_other_twilio_failures_map_to_502(fake: FakeTwilio) -> None:
+async def test_other_twilio_failures_map_to_502(recipe: Recipe, fake: FakeTwilio) -> None:
     """A Twilio error that is neither the caller's nor transient (bad credentials) is a 502."""
 
     def wrong_token() -> InsightsClient:
@@ -157,13 +152,13 @@ async def test_other_twilio_failures_map_to_502(fake: FakeTwilio) -> None:
             fake.account_sid, "not-the-token", insights_base_url=fake.insights_base_url
         )
 
-    app = create_app(wrong_token)
+    app = recipe.create_app(wrong_token)
     async with served(app) as session, session.get(f"/conferences/{sids(fake)[0]}") as response:
         assert response.status == 502
         assert "not-the-token" not in await response.text()
 
 
-async def test_listing_streams_ndjson_page_by_page() -> None:
+async def test_listing_streams_ndjson_page_by_page(recipe: Recipe) -> None:
     """/conferences streams every matching summary as one JSON line, over several pages."""
     async with FakeTwilio(conferences=320, seed=5) as fake:
         make = client_for(fake)
@@ -172,7 +167,7 @@ async def test_listing_streams_ndjson_page_by_page() -> None:
                 conference.to_dict()
                 async for conference in direct.conferences.list(status="completed", limit=230)
             ]
-        async with served(create_app(make)) as session:
+        async with served(recipe.create_app(make)) as session:
             fake.reset_stats()
             async with session.get("/conferences?status=completed&limit=230") as response:
                 assert response.status == 200
@@ -184,7 +179,7 @@ async def test_listing_streams_ndjson_page_by_page() -> None:
         assert all(request.query["Status"] == ["completed"] for request in fake.requests)
 
 
-async def test_failure_after_the_first_page_cuts_the_stream() -> None:
+async def test_failure_after_the_first_page_cuts_the_stream(recipe: Recipe) -> None:
     """A listing that fails mid-stream never ends cleanly: the caller sees a broken body."""
     async with FakeTwilio(conferences=250, seed=5) as fake:
 
@@ -192,20 +187,20 @@ async def test_failure_after_the_first_page_cuts_the_stream() -> None:
             if isinstance(event, ResponseReceived) and event.status == 200:
                 fake.faults.queue(FaultKind.SERVER_ERROR, count=RETRY.max_attempts)
 
-        app = create_app(client_for(fake, retry=RETRY, hooks=[fail_later_pages]))
+        app = recipe.create_app(client_for(fake, retry=RETRY, hooks=[fail_later_pages]))
         async with served(app) as session:
             async with session.get("/conferences?limit=250") as response:
                 assert response.status == 200
                 with pytest.raises(aiohttp.ClientPayloadError):
                     await response.read()
-            assert app[CLIENT].stats().in_flight == 0
+            assert recipe.client_of(app).stats().in_flight == 0
 
 
-async def test_startup_and_shutdown_leave_nothing_behind(fake: FakeTwilio) -> None:
+async def test_startup_and_shutdown_leave_nothing_behind(recipe: Recipe, fake: FakeTwilio) -> None:
     """The client opens with the app and closes with it: no session, task or warning left."""
-    app = create_app(client_for(fake))
+    app = recipe.create_app(client_for(fake))
     async with served(app) as session:
-        client = app[CLIENT]
+        client = recipe.client_of(app)
         assert not client.closed
         async with session.get(f"/conferences/{sids(fake)[0]}") as response:
             assert response.status == 200
