@@ -37,8 +37,7 @@ sys.path.insert(0, str(ROOT))
 from redis.asyncio import Redis  # noqa: E402
 
 from tests.servers import RedisServer  # noqa: E402
-from twilio_conf_insights import ThrottlePolicy  # noqa: E402
-from twilio_conf_insights._limiter import AdaptiveLimiter  # noqa: E402
+from twilio_conf_insights import AdaptiveLimiter, Outcome, ThrottlePolicy  # noqa: E402
 from twilio_conf_insights.distributed._budget_redis import BudgetKeys, RedisLeases  # noqa: E402
 from twilio_conf_insights.distributed._fleet import FleetLaw  # noqa: E402
 from twilio_conf_insights.distributed._member import BudgetMember  # noqa: E402
@@ -142,8 +141,8 @@ async def _local(count: int) -> dict[str, float]:
     limiter = AdaptiveLimiter(64)
 
     async def one_request() -> None:
-        await limiter.acquire()
-        limiter.release()
+        slot = await limiter.acquire()
+        slot.release(Outcome.SUCCEEDED)
 
     return await _timed(count, one_request)
 

@@ -44,7 +44,12 @@ sys.path.insert(0, str(ROOT))
 
 from twilio_conf_insights import ThrottlePolicy  # noqa: E402
 from twilio_conf_insights._throttle import LimitController  # noqa: E402
-from twilio_conf_insights.distributed._fleet import FleetLaw, Grant, LeaseTable  # noqa: E402
+from twilio_conf_insights.distributed._fleet import (  # noqa: E402
+    FleetLaw,
+    Grant,
+    LeaseTable,
+    fleet_policy,
+)
 
 RESULTS = ROOT / "benchmarks" / "results"
 #: Targets of the shared budget at the largest fleet.
@@ -204,7 +209,8 @@ class Budget:
         if setup.tuned:
             self.law = FleetLaw(setup.cap, ThrottlePolicy(enabled=False), clock)
         else:
-            self.law = FleetLaw(setup.demand * setup.workers, ThrottlePolicy(), clock)
+            # As SharedBudget runs it, by default.
+            self.law = FleetLaw(setup.demand * setup.workers, fleet_policy(None), clock)
         self.table = LeaseTable(self.law, lease_ttl=3600.0, wait_ttl=4 * setup.poll)
         self.gates: dict[str, SharedGate] = {}
         self.calls = 0

@@ -41,7 +41,25 @@ import attrs
 
 from .._throttle import LimitController, ThrottlePolicy
 
-__all__ = ["FleetLaw", "Grant", "LeaseTable", "admits"]
+__all__ = ["FLEET_PROBE_INTERVAL", "FleetLaw", "Grant", "LeaseTable", "admits", "fleet_policy"]
+
+#: The fleet's ``ThrottlePolicy.probe_interval`` unless a policy is given (a client's: 0.15).
+FLEET_PROBE_INTERVAL = 0.5
+
+
+def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
+    """The law's settings for a fleet whose members were given ``throttle`` (or none).
+
+    The fleet's levels count every member: a 429 below a level known to be safe says that
+    the cap itself is lower, not that another member took capacity, so the law does not
+    infer contention (a member's fallback limiter, alone, does). Without settings of its
+    own, the fleet also probes less often than one client: it is the account's whole load,
+    its cap moves only when Twilio moves it, and each probe above it costs 429s across the
+    fleet.
+    """
+    if throttle is None:
+        return ThrottlePolicy(infer_contention=False, probe_interval=FLEET_PROBE_INTERVAL)
+    return attrs.evolve(throttle, infer_contention=False)
 
 
 def admits(

@@ -11,9 +11,10 @@ requests of one process:
 * a member that was refused asks again when Redis wakes it (a message on its own channel
   when a lease came free) or, should that message be lost, after ``poll_interval``;
 * every ``lease_ttl / 3`` it renews the leases it holds, so they expire only if it dies;
-* the outcome of each request moves the fleet's law (:class:`~._fleet.FleetLaw`): a report
-  that changes the law's state is stored by compare-and-set, one at a time per member,
-  applied again to the newer state if another member stored first.
+* the outcome of each request moves the fleet's law (:class:`~._fleet.FleetLaw`): outcomes
+  that may change the law's state wait for the next release call, which applies them all
+  and stores the state by compare-and-set (one such call at a time per member; if another
+  member stored first, the batch is applied again to its state).
 
 Every Redis call has a deadline (``call_timeout``). A call that fails or misses it raises
 :class:`BudgetUnavailableError` to whoever waits, and the member stops: its owner
@@ -99,7 +100,10 @@ class BudgetMember:
         self._poll: asyncio.TimerHandle | None = None
         #: Leases held by this process's requests (renewed while they are).
         self._held: set[str] = set()
-        self._report_lock = asyncio.Lock()
+        #: Outcomes that may move the law, not stored yet: (grant, ok, throttled, pause).
+        self._outcomes: list[tuple[Grant, bool, int | None, float]] = []
+        #: Whether a call carrying a report is on its way (one at a time).
+        self._reporting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._failure: BaseException | None = None
         self._closed = False
@@ -156,7 +160,11 @@ class BudgetMember:
         self._held.discard(grant.lease)
         if self._failure is not None or self._closed:
             return  # the lease expires by itself
-        self._spawn(self._release(grant, ok, throttled, pause))
+        if throttled is not None or (ok and self.law.may_grow(grant.level)):
+            self._outcomes.append((grant, ok, throttled, pause))
+        carry = bool(self._outcomes) and not self._reporting
+        self._reporting |= carry
+        self._spawn(self._release(grant.lease, carry))
 
     async def aclose(self) -> None:
         """Stop: give back nothing more (the leases still held expire), end the tasks."""
@@ -205,7 +213,7 @@ class BudgetMember:
                 self._held.add(grant.lease)
                 self._waiters.popleft().set_result(grant)
             else:  # nobody here wants it any more
-                self._spawn(self._release(grant, False, None, 0.0))
+                self._spawn(self._release(grant.lease, False))
         if self._wanted() and self._poll is None:
             # Refused: a wake comes when a lease is free; this is in case it is lost.
             self._poll = asyncio.get_running_loop().call_later(self._poll_interval, self._polled)
@@ -216,33 +224,42 @@ class BudgetMember:
 
     # -- giving leases back and reporting ------------------------------------------------
 
-    async def _release(self, grant: Grant, ok: bool, throttled: int | None, pause: float) -> None:
-        law = self.law
-
-        def report() -> bool:
-            """Apply the outcome to the law replica; whether its state changed."""
-            if ok:
-                return law.on_success(grant.level)
-            if throttled is not None:
-                level = grant.level if throttled == 429 else None
-                return law.on_throttle(level, grant.generation, pause or None)
-            return False
-
-        if throttled is None and not (ok and law.may_grow(grant.level)):
-            await self._give_back(grant.lease, None)
+    async def _release(self, lease: str, carry: bool) -> None:
+        """Give ``lease`` back; ``carry``: with the outcomes waiting to move the law."""
+        if not carry:
+            await self._give_back(lease, None)
             return
-        async with self._report_lock:
-            lease = grant.lease
-            for _ in range(_REPORT_ATTEMPTS):
-                changed = report()
-                self._limit_check()
-                if not changed:
-                    await self._give_back(lease, None)
-                    return
-                reply = await self._give_back(lease, law.dump())
-                if reply.count:
-                    return
-                lease = ""  # given back; only the report is left to store
+        try:
+            await self._report(lease)
+        finally:
+            self._reporting = False
+        if self._outcomes and self._failure is None and not self._reporting:
+            self._reporting = True  # outcomes that came meanwhile: their own call
+            self._spawn(self._release("", True))
+
+    async def _report(self, lease: str) -> None:
+        """Apply the waiting outcomes to the law, store the state by compare-and-set.
+
+        One such call at a time: outcomes that come meanwhile wait for the next, so a report
+        never queues behind another and a batch costs one round trip. If another member
+        stored first, the reply brings its state; the batch is applied again to that.
+        """
+        batch, self._outcomes = self._outcomes, []
+        for _ in range(_REPORT_ATTEMPTS):
+            changed = False
+            for grant, ok, throttled, pause in batch:
+                if ok:
+                    changed |= self.law.on_success(grant.level)
+                elif throttled is not None:
+                    level = grant.level if throttled == 429 else None
+                    changed |= self.law.on_throttle(level, grant.generation, pause or None)
+            self._limit_check()
+            if not changed:
+                break
+            if (await self._give_back(lease, self.law.dump())).count:
+                return
+            lease = ""  # given back; only the report is left to store
+        if lease:
             await self._give_back(lease, None)
 
     async def _give_back(self, lease: str, report: str | None) -> Reply:
