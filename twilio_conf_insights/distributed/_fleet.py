@@ -44,7 +44,7 @@ from .._throttle import LimitController, ThrottlePolicy
 __all__ = ["FLEET_PROBE_INTERVAL", "FleetLaw", "Grant", "LeaseTable", "admits", "fleet_policy"]
 
 #: The fleet's ``ThrottlePolicy.probe_interval`` unless a policy is given (a client's: 0.15).
-FLEET_PROBE_INTERVAL = 0.5
+FLEET_PROBE_INTERVAL = 0.3
 
 
 def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
