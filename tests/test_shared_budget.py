@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.helpers import wait_until
-from tests.servers import RedisServer
+from tests.servers import RedisServer, free_port
 from twilio_conf_insights import (
     ConferenceReport,
     InsightsClient,
@@ -161,6 +161,25 @@ async def test_a_hung_redis_delays_no_request_past_the_call_deadline(
             assert not budget.joined and budget.fallbacks == 1
         finally:
             os.kill(pid, signal.SIGCONT)
+
+
+async def test_a_redis_away_from_the_start_costs_one_attempt_not_one_per_request(
+    capped_fake: FakeTwilio,
+) -> None:
+    """Nothing listens at the URL: requests run under the fallback after one failed join."""
+    capped_fake.concurrency_cap = None
+    budget = SharedBudget(
+        f"redis://127.0.0.1:{free_port()}/0",
+        account_sid=capped_fake.account_sid,
+        rejoin_interval=60.0,
+    )
+    sids = [c["conference_sid"] for c in capped_fake.data.conferences[:10]]
+    async with budget, _client(capped_fake, budget) as client:
+        for sid in sids:
+            await client.conferences.fetch(sid)
+        assert not budget.joined
+    assert budget.fallbacks == 1
+    assert len(capped_fake.requests) == len(sids)
 
 
 def test_the_redis_password_stays_out_of_the_repr() -> None:

@@ -141,6 +141,7 @@ class SharedBudget:
         self._local = AdaptiveLimiter(max_concurrency, throttle=self._policy)
         self._member: BudgetMember | None = None
         self._joining: asyncio.Task[None] | None = None
+        self._tried = False  # whether joining was attempted (the first request does)
         self._rejoin: asyncio.Task[None] | None = None
         self._in_flight = 0  # leases held by this process's requests
         #: At most max_concurrency leases held by this process (its connection pool).
@@ -189,7 +190,7 @@ class SharedBudget:
 
     def try_acquire(self) -> LimiterSlot | None:
         """The fallback's slot at once when Redis is away; leases always need a call."""
-        if self._member is None and self._joining is None and not self._closed:
+        if not self._tried and not self._closed:
             self._join()
         if self.joined or self._joining is not None:
             return None
@@ -197,7 +198,7 @@ class SharedBudget:
 
     async def acquire(self) -> LimiterSlot:
         """A lease of the shared budget, or the fallback's slot while Redis is away."""
-        if self._member is None and self._joining is None and not self._closed:
+        if not self._tried and not self._closed:
             self._join()
         if self._joining is not None:
             await asyncio.shield(self._joining)  # the first call: one attempt at joining
@@ -280,6 +281,8 @@ class SharedBudget:
     # -- joining, falling back, rejoining --------------------------------------------------
 
     def _join(self) -> None:
+        # The first request joins; after a failure only the rejoining loop tries again.
+        self._tried = True
         self._joining = asyncio.ensure_future(self._start_member())
 
     async def _start_member(self) -> None:
@@ -297,9 +300,8 @@ class SharedBudget:
             )
             try:
                 await member.start()
-            except BudgetUnavailableError:
+            except BudgetUnavailableError:  # the member's failure already fell back
                 await member.aclose()
-                self._fall_back()
                 return
             self._member = member
             _log.info("shared budget joined: %s", self)
