@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from twilio_conf_insights import ClientEvent, InsightsClient, ResponseReceived
+from twilio_conf_insights.distributed import SharedBudget
 
 __all__ = ["CapRun", "capped_run"]
 
@@ -44,14 +45,19 @@ class CapRun:
         return self.throttled / self.requests if self.requests else 0.0
 
 
-def _client(env: dict[str, str], max_concurrency: int, hook: Any) -> InsightsClient:
+def _client(
+    env: dict[str, str], max_concurrency: int, hook: Any, budget: SharedBudget | None
+) -> InsightsClient:
+    sizing: dict[str, Any] = {"max_concurrency": max_concurrency}
+    if budget is not None:
+        sizing = {"limiter": budget}
     return InsightsClient(
         env["BENCH_ACCOUNT_SID"],
         env["BENCH_AUTH_TOKEN"],
         insights_base_url=env["BENCH_ORIGIN"],
         api_base_url=env["BENCH_ORIGIN"],
-        max_concurrency=max_concurrency,
         hooks=[hook],
+        **sizing,
     )
 
 
@@ -62,8 +68,14 @@ async def capped_run(
     passes: int = 1,
     page_size: int = 100,
     go: asyncio.Event | None = None,
+    shared_budget: str | None = None,
 ) -> CapRun:
-    """``passes`` concurrent ``conference_reports`` of one client; ``go`` gates the start."""
+    """``passes`` concurrent ``conference_reports`` of one client; ``go`` gates the start.
+
+    ``shared_budget``: a Redis URL; the client then takes its slots from the account's
+    :class:`~twilio_conf_insights.distributed.SharedBudget` there (``max_concurrency`` its
+    own most in flight).
+    """
     statuses: collections.Counter[int | None] = collections.Counter()
 
     def count(event: ClientEvent) -> None:
@@ -78,7 +90,14 @@ async def capped_run(
                 lost += report.error is not None
         return reports, lost
 
-    async with _client(env, max_concurrency, count) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        budget = None
+        if shared_budget is not None:
+            budget = SharedBudget(
+                shared_budget, account_sid=env["BENCH_ACCOUNT_SID"], max_concurrency=max_concurrency
+            )
+            await stack.enter_async_context(budget)
+        client = await stack.enter_async_context(_client(env, max_concurrency, count, budget))
         if go is not None:
             await go.wait()
         started = time.perf_counter()
@@ -107,7 +126,11 @@ async def _child(options: argparse.Namespace) -> None:
     print("ready", flush=True)
     waiter = asyncio.create_task(wait_for_go())
     result = await capped_run(
-        dict(os.environ), max_concurrency=options.max_concurrency, passes=options.passes, go=go
+        dict(os.environ),
+        max_concurrency=options.max_concurrency,
+        passes=options.passes,
+        go=go,
+        shared_budget=options.shared_budget,
     )
     await waiter
     print(json.dumps(attrs.asdict(result)), flush=True)
@@ -117,6 +140,7 @@ def _main() -> None:
     parser = argparse.ArgumentParser(description="one W7 client (child process)")
     parser.add_argument("--max-concurrency", type=int, required=True)
     parser.add_argument("--passes", type=int, default=1)
+    parser.add_argument("--shared-budget", metavar="REDIS_URL", help="share the account's budget")
     asyncio.run(_child(parser.parse_args()))
 
 

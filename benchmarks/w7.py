@@ -3,6 +3,7 @@
     python benchmarks/w7.py                    # caps 8/16/32 and the shared account, 3 rounds
     python benchmarks/w7.py --rounds 20        # "run W7 twenty times": lost reports summed
     python benchmarks/w7.py --retry-after 1    # the server's 429s carry Retry-After: 1
+    python benchmarks/w7.py --caps "" --shared-budget   # the three clients share a budget
 
 The fake answers 429 (error 20429) above ``cap`` requests in flight, with 20 ms latency,
 and serves 600 conferences of 5 participant summaries (``conference_reports`` with
@@ -34,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _capped import CapRun, capped_run
 from _server import ServerInfo, ServerProcess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _CHILD = Path(__file__).resolve().with_name("_capped.py")
@@ -96,10 +100,18 @@ async def _caps(info: ServerInfo, server: ServerProcess, options: argparse.Names
     return rows
 
 
-def _children(env: dict[str, str], max_concurrency: int, passes: int, count: int) -> list[Any]:
+def _children(
+    env: dict[str, str],
+    max_concurrency: int,
+    passes: int,
+    count: int,
+    shared_budget: str | None = None,
+) -> list[Any]:
     """Start ``count`` client processes, release them at once, return results and the wall."""
     command = [sys.executable, str(_CHILD), "--max-concurrency", str(max_concurrency)]
     command += ["--passes", str(passes)]
+    if shared_budget is not None:
+        command += ["--shared-budget", shared_budget]
     children = [
         subprocess.Popen(
             command,
@@ -136,30 +148,16 @@ def _shared(info: ServerInfo, server: ServerProcess, options: argparse.Namespace
     server.set_cap(SHARED_CAP, options.retry_after)
     env = info.to_env()
     rounds = []
-    for _ in range(options.rounds):
-        tuned_wall, tuned = _children(env, SHARED_CAP, SHARED_CLIENTS, 1)
-        wall, clients = _children(env, options.shared_max_concurrency, 1, SHARED_CLIENTS)
-        walls = [run.wall_s for run in clients]
-        requests = sum(run.requests for run in clients)
-        rounds.append(
-            {
-                "tuned_wall_s": tuned[0].wall_s,
-                "aggregate_wall_s": max(walls),
-                "wall_ratio": max(walls) / tuned[0].wall_s,
-                "fairness": max(walls) / min(walls),
-                "throttled_share": sum(run.throttled for run in clients) / requests,
-                "lost": sum(run.lost for run in [*clients, *tuned]),
-                "clients": [attrs.asdict(run) for run in clients],
-                "process_wall_s": [tuned_wall, wall],
-            }
-        )
-        print(
-            f"shared cap {SHARED_CAP}: tuned {tuned[0].wall_s:.2f}s, three clients "
-            f"{max(walls):.2f}s ({rounds[-1]['wall_ratio']:.2f}x), slowest/fastest "
-            f"{rounds[-1]['fairness']:.2f}, 429s {rounds[-1]['throttled_share']:.1%}",
-            file=sys.stderr,
-            flush=True,
-        )
+    redis = None
+    if options.shared_budget:
+        redis = RedisServer(appendfsync="everysec")
+        redis.start()
+    try:
+        for _ in range(options.rounds):
+            rounds.append(_shared_round(env, options, None if redis is None else redis.url))
+    finally:
+        if redis is not None:
+            redis.close()
     return {
         "rounds": rounds,
         "wall_ratio": statistics.median(r["wall_ratio"] for r in rounds),
@@ -167,6 +165,34 @@ def _shared(info: ServerInfo, server: ServerProcess, options: argparse.Namespace
         "throttled_share": statistics.median(r["throttled_share"] for r in rounds),
         "lost": sum(r["lost"] for r in rounds),
     }
+
+
+def _shared_round(env: dict[str, str], options: argparse.Namespace, redis: str | None) -> Any:
+    """One tuned client doing the three passes, then the three clients at once."""
+    tuned_wall, tuned = _children(env, SHARED_CAP, SHARED_CLIENTS, 1)
+    wall, clients = _children(
+        env, options.shared_max_concurrency, 1, SHARED_CLIENTS, shared_budget=redis
+    )
+    walls = [run.wall_s for run in clients]
+    requests = sum(run.requests for run in clients)
+    result = {
+        "tuned_wall_s": tuned[0].wall_s,
+        "aggregate_wall_s": max(walls),
+        "wall_ratio": max(walls) / tuned[0].wall_s,
+        "fairness": max(walls) / min(walls),
+        "throttled_share": sum(run.throttled for run in clients) / requests,
+        "lost": sum(run.lost for run in [*clients, *tuned]),
+        "clients": [attrs.asdict(run) for run in clients],
+        "process_wall_s": [tuned_wall, wall],
+    }
+    print(
+        f"shared cap {SHARED_CAP}: tuned {tuned[0].wall_s:.2f}s, three clients "
+        f"{max(walls):.2f}s ({result['wall_ratio']:.2f}x), slowest/fastest "
+        f"{result['fairness']:.2f}, 429s {result['throttled_share']:.1%}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
 
 
 def _verdicts(caps: list[Any], shared: Any | None) -> list[tuple[str, str, bool]]:
@@ -256,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"max_concurrency of the shared run's three clients (default {UNTUNED}; "
         f"{SHARED_CAP // SHARED_CLIENTS}: each pinned to its fair share, the reference)",
     )
+    parser.add_argument(
+        "--shared-budget",
+        action="store_true",
+        help="the shared run's three clients share one SharedBudget (a Redis started here)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=RESULTS)
     options = parser.parse_args(argv)
@@ -279,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     suffix = "" if options.retry_after is None else "-retry-after"
     if options.shared_max_concurrency != UNTUNED:
         suffix += f"-shared-{options.shared_max_concurrency}"
+    if options.shared_budget:
+        suffix += "-shared-budget"
     options.output.mkdir(parents=True, exist_ok=True)
     (options.output / f"w7{suffix}.json").write_text(
         json.dumps({"caps": caps, "shared": shared, "verdicts": verdicts}, indent=2),

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -146,14 +146,16 @@ class Worker:
         *,
         units: int = 2,
         redeliver_after: str = "2s",
+        flags: Sequence[str] = (),
     ) -> Worker:
-        """Start a worker with ``env`` and wait until it says it is ready."""
+        """Start a worker with ``env`` (and ``flags``) and wait until it says it is ready."""
         process = await start_cli(
             "worker",
             "--units",
             str(units),
             "--redeliver-after",
             redeliver_after,
+            *flags,
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
         )

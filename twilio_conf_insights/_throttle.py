@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -77,6 +77,24 @@ _FULL_HOLD_LIMIT = 16
 #: The cut of a 429 at the level the last cut called safe (that cut was not enough): small
 #: enough to find the cap in two or three round trips, not so deep that it overshoots.
 _SHORTFALL_FACTOR = 0.875
+#: The law's state, as :meth:`LimitController.snapshot` names it: name -> (attribute, type).
+_STATE: dict[str, tuple[str, type]] = {
+    "limit": ("limit", int),
+    "ceiling": ("ceiling", int),
+    "generation": ("generation", int),
+    "throttles": ("throttles", int),
+    "successes": ("_successes", int),
+    "held_since": ("_held_since", float),
+    "probe_step": ("_probe_step", int),
+    "safe": ("_safe", int),
+    "base_hold": ("_base_hold", float),
+    "hold": ("_hold", float),
+    "burst_floor": ("_burst_floor", int),
+    "contended": ("_contended", bool),
+    "probe_failed": ("_probe_failed", bool),
+}
+#: The fields that may be ``None`` (nothing learned yet).
+_OPTIONAL = frozenset({"ceiling", "safe"})
 
 
 def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -269,6 +287,40 @@ class LimitController:
         request that was alone in flight, or a limit that is pinned.
         """
         return level is None or level <= 1 or not self.policy.enabled
+
+    def snapshot(self) -> dict[str, int | float | bool | None]:
+        """The law's whole state as plain values (JSON-ready), for :meth:`restore`.
+
+        With the two, processes that share a budget apply the one law in turn to one state
+        kept in a shared store. The clock's readings are part of it: they must share a clock.
+        """
+        return {name: getattr(self, attribute) for name, (attribute, _) in _STATE.items()}
+
+    def restore(self, state: Mapping[str, object]) -> None:
+        """Take over a :meth:`snapshot` (of any controller); this one's policy and max stay.
+
+        The state usually comes from another process: every field is checked, and the
+        limit is kept within ``[1, max_concurrency]``. Raises :class:`ValueError` (leaving
+        this controller as it was) on a state that is not a snapshot.
+        """
+        values: dict[str, object] = {}
+        for name, (attribute, kind) in _STATE.items():
+            value = state.get(name)
+            if value is None and name in _OPTIONAL:
+                values[attribute] = None
+            elif kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise ValueError(f"law state: {name} is not finite")
+                values[attribute] = float(value)
+            elif isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+                values[attribute] = value
+            else:
+                raise ValueError(f"law state: {name} must be {kind.__name__}, got {value!r}")
+        limit = values["limit"]
+        assert isinstance(limit, int)  # checked above
+        values["limit"] = min(self.max, max(1, limit))
+        for attribute, value in values.items():
+            setattr(self, attribute, value)
 
     def _same_burst(self, level: int | None) -> bool:
         """A 429 of a request sent before the last cut: it may only refine the cut.

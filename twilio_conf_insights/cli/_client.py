@@ -12,6 +12,7 @@ import attrs
 from .._client import ENV_API_BASE_URL, ENV_INSIGHTS_BASE_URL, InsightsClient
 from .._errors import ConfigurationError
 from .._events import EventHook
+from .._limiter import Limiter
 
 __all__ = [
     "DEMO_CONFERENCES",
@@ -46,11 +47,16 @@ class ClientOptions:
     api_base_url: str | None = None
     #: ``--proxy``: every request through it (else ``HTTPS_PROXY``/``NO_PROXY`` decide).
     proxy: str | None = attrs.field(default=None, repr=False)
+    #: A limiter the command built (``worker``'s shared budget); it then holds the
+    #: ``max_concurrency``.
+    limiter: Limiter | None = attrs.field(default=None, repr=False)
 
     def tuning(self) -> dict[str, Any]:
         """The constructor options that were given."""
         options: dict[str, Any] = {}
-        if self.max_concurrency is not None:
+        if self.limiter is not None:
+            options["limiter"] = self.limiter
+        elif self.max_concurrency is not None:
             options["max_concurrency"] = self.max_concurrency
         if self.timeout is not None:
             options["timeout"] = self.timeout

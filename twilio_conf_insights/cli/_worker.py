@@ -7,10 +7,14 @@ Both need the ``[distributed]`` extra; without it they fail with one line saying
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from .._client import DEFAULT_MAX_CONCURRENCY
 from .._errors import ConfigurationError, InvalidArgumentError
 from .._urls import REDIS_SCHEMES, connection_url, display_url, is_postgres_url
 from ..sync import open_store
@@ -94,6 +98,13 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
         help="units run at once (default: 4)",
     )
     parser.add_argument(
+        "--shared-budget",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="share one concurrency budget per Twilio account with the other workers, in "
+        "the broker's Redis (default: on; off: each worker finds the account's limit alone)",
+    )
+    parser.add_argument(
         "--redeliver-after",
         type=_seconds,
         default=_seconds(DEFAULT_REDELIVER),
@@ -108,7 +119,11 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
     broker = broker_url(BROKER.text(args.broker, runtime.environ))
     db = shared_store(STORE.text(args.db, runtime.environ))
     key = distributed.SigningKey.from_env(runtime.environ)
-    async with runtime.client() as client:
+    async with contextlib.AsyncExitStack() as stack:
+        shared = ""  # said in the ready line
+        if args.shared_budget:
+            runtime, shared = await stack.enter_async_context(_sharing(broker, runtime))
+        client = await stack.enter_async_context(runtime.client())
         store = await open_store(db)
         try:
 
@@ -116,7 +131,7 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
                 # A line for supervisors and logs: the worker takes units from now on.
                 print(
                     f"worker ready: broker {display_url(broker)}, store {display_url(db)}, "
-                    f"signing key {key.fingerprint}",
+                    f"signing key {key.fingerprint}{shared}",
                     file=runtime.stderr,
                     flush=True,
                 )
@@ -133,6 +148,30 @@ async def worker(args: argparse.Namespace, runtime: Runtime) -> int:
         finally:
             await store.aclose()
     return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _sharing(broker: str, runtime: Runtime) -> AsyncIterator[tuple[Runtime, str]]:
+    """``runtime`` with the account's shared budget in ``broker`` as its client's limiter.
+
+    The account is that of the credentials (``TWILIO_ACCOUNT_SID``); without one (the
+    credentials are missing, which the client reports) the runtime is unchanged.
+    """
+    from ..distributed import SharedBudget
+
+    options = runtime.client_options
+    account = runtime.environ.get("TWILIO_ACCOUNT_SID", "")
+    if options.demo or not account:
+        yield runtime, ""
+        return
+    budget = SharedBudget(
+        broker,
+        account_sid=account,
+        max_concurrency=options.max_concurrency or DEFAULT_MAX_CONCURRENCY,
+    )
+    async with budget:
+        shared = attrs.evolve(runtime, client_options=attrs.evolve(options, limiter=budget))
+        yield shared, ", shared budget"
 
 
 async def sync_with_broker(

@@ -17,11 +17,15 @@ every worker share: derived from the Twilio credentials they already hold, or fr
 command line checks its arguments; one that fails (or is not signed with its key) is
 acknowledged, logged once and never run, and a result not signed with the key is never
 counted.
+
+Workers (and any clients of one account that share a Redis) share one concurrency budget
+per Twilio account: :class:`SharedBudget`, a limiter for ``InsightsClient(limiter=...)``.
 """
 
 from ._broker import UNITS_STREAM, build_broker
 from ._coordinator import UnitFailedError, sync_with_workers
 from ._queue import QueueStatus, queue_status
+from ._shared_budget import SharedBudget
 from ._signing import ENV_SIGNING_KEY, SigningKey
 from ._unit import UnitOutcome, run_unit
 from ._worker import run_worker
@@ -30,6 +34,7 @@ __all__ = [
     "ENV_SIGNING_KEY",
     "UNITS_STREAM",
     "QueueStatus",
+    "SharedBudget",
     "SigningKey",
     "UnitFailedError",
     "UnitOutcome",

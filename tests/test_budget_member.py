@@ -1,0 +1,146 @@
+"""A process's side of the shared budget over a real redis-server: waiting, hand-offs, failure."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.helpers import wait_until
+from tests.servers import RedisServer
+from twilio_conf_insights import ThrottlePolicy
+from twilio_conf_insights.distributed._member import BudgetMember, BudgetUnavailableError
+
+_accounts = (f"AC{n:032x}" for n in itertools.count(1000))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def _members(redis: Redis, count: int, account: str, **options: object) -> list[BudgetMember]:
+    members = [BudgetMember(redis, account, **options) for _ in range(count)]  # type: ignore[arg-type]
+    for member in members:
+        await member.start()
+    return members
+
+
+async def test_members_never_hold_more_than_the_fleets_limit_together(redis: Redis) -> None:
+    """Three members' 60 concurrent requests never have more than 8 leases at once."""
+    members = await _members(
+        redis, 3, next(_accounts), max_concurrency=8, policy=ThrottlePolicy(enabled=False)
+    )
+    holding = peak = done = 0
+
+    async def request(member: BudgetMember) -> None:
+        nonlocal holding, peak, done
+        grant = await member.acquire()
+        holding += 1
+        peak = max(peak, holding)
+        for _ in range(3):
+            await asyncio.sleep(0)  # other requests run meanwhile
+        holding -= 1
+        member.release(grant, ok=True)
+        done += 1
+
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(request(m) for m in members for _ in range(20)))
+    finally:
+        for member in members:
+            await member.aclose()
+    assert done == 60 and 1 < peak <= 8
+
+
+async def test_throttles_reported_by_members_move_the_fleets_limit(redis: Redis) -> None:
+    """A 429 reported through one member lowers the limit every member then sees."""
+    account = next(_accounts)
+    one, two = await _members(
+        redis, 2, account, max_concurrency=64, policy=ThrottlePolicy(initial_limit=20)
+    )
+    try:
+        grants = [await one.acquire() for _ in range(12)]
+        for grant in grants[:-1]:
+            one.release(grant)
+        one.release(grants[-1], throttled=429)
+        await wait_until(lambda: one.law.version == 1, "the cut is stored")
+        assert one.law.limit == 11
+
+        async def two_sees_it() -> None:
+            grant = await two.acquire()  # any reply carries the newer state
+            two.release(grant)
+
+        await two_sees_it()
+        assert (two.law.limit, two.law.generation) == (11, 1)
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_a_cancelled_wait_leaves_no_lease_behind(redis: Redis) -> None:
+    """A request cancelled while waiting does not keep a lease: the next one gets it."""
+    (member,) = await _members(
+        redis, 1, next(_accounts), max_concurrency=1, policy=ThrottlePolicy(enabled=False)
+    )
+    try:
+        first = await member.acquire()
+        waiting = asyncio.create_task(member.acquire())
+        await wait_until(lambda: member.waiting == 1, "the second request waits")
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        member.release(first)
+        async with asyncio.timeout(30):
+            third = await member.acquire()
+        assert member.in_flight == 1
+        member.release(third)
+    finally:
+        await member.aclose()
+
+
+async def test_redis_going_away_fails_every_waiter_within_the_deadline(
+    redis: Redis, redis_server: RedisServer
+) -> None:
+    """Stopped Redis: waiting requests get BudgetUnavailableError, and so does every new one."""
+    failures: list[BaseException] = []
+    (member,) = await _members(
+        redis,
+        1,
+        next(_accounts),
+        max_concurrency=1,
+        policy=ThrottlePolicy(enabled=False),
+        call_timeout=0.5,
+        on_failure=failures.append,
+    )
+    try:
+        held = await member.acquire()
+        waiters = [asyncio.create_task(member.acquire()) for _ in range(3)]
+        await wait_until(lambda: member.waiting == 3, "the requests wait")
+        redis_server.stop()
+        member.release(held)  # its call fails: the member stops
+        async with asyncio.timeout(10):
+            outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+        assert all(isinstance(o, BudgetUnavailableError) for o in outcomes)
+        assert member.failed and len(failures) == 1
+        with pytest.raises(BudgetUnavailableError):
+            await member.acquire()
+    finally:
+        await member.aclose()

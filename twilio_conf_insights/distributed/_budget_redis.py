@@ -1,0 +1,334 @@
+"""A fleet's concurrency budget kept in Redis: a counting semaphore with expiring leases.
+
+The rules are :mod:`._fleet`'s (its :class:`~._fleet.LeaseTable` is the reference these
+scripts are tested against); here each operation is one Lua script, so it is atomic
+however many members call at once:
+
+* **acquire**: give back expired leases, then grant up to ``count`` leases while the
+  fleet has fewer in flight than its limit and the member's turn allows (fairness);
+  a member refused stands in line.
+* **release**: give a lease back, store the member's new law state if the stored one is
+  still the version it started from (compare-and-set), take up to ``count`` leases
+  for the member's waiting requests (a hand-off: one round trip per request), and wake
+  the next members in line, one per free lease, by ``PUBLISH`` on their own channels.
+* **renew**: push the expiry of the member's live leases (its heartbeat); a member that
+  stops renewing, because it died, loses its leases within ``lease_ttl``.
+
+Every reply carries Redis's clock (milliseconds; the leases' expiries are in it, and the
+members' law uses it, so machines' clocks need not agree) and, when the stored law state
+is newer than the member's, that state. Keys live under
+``twilio-conf-insights:budget:{ACCOUNT_SID}:`` (the braces keep one account's keys in one
+Redis Cluster slot) and expire after an hour without a renewal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from redis.asyncio import Redis
+
+from ._fleet import FleetLaw, Grant
+
+__all__ = ["BudgetKeys", "Reply", "RedisLeases"]
+
+#: Keys of a budget nobody renewed for this long are removed by Redis.
+KEY_TTL_MS = 3_600_000
+
+_PRELUDE = """
+local LEASES, HELD, WAITING, ASKED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local SERIAL, LAW = KEYS[5], KEYS[6]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function held_by(member)
+  return tonumber(redis.call('HGET', HELD, member)) or 0
+end
+
+local function drop(member)
+  if redis.call('HINCRBY', HELD, member, -1) <= 0 then
+    redis.call('HDEL', HELD, member)
+  end
+end
+
+-- Expired leases come back; members that stopped asking stop waiting.
+local function expire(wait_ttl)
+  for _, lease in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', now)) do
+    redis.call('ZREM', LEASES, lease)
+    drop(string.match(lease, '^(.*)|'))
+  end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', ASKED, '-inf', now - wait_ttl)) do
+    redis.call('ZREM', WAITING, member)
+    redis.call('ZREM', ASKED, member)
+  end
+end
+
+local function law_field(name, default)
+  return tonumber(redis.call('HGET', LAW, name)) or default
+end
+
+-- The waiting members in line: the least-served first, then the longest waiting.
+local function line()
+  local entries = redis.call('ZRANGE', WAITING, 0, -1, 'WITHSCORES')
+  local members = {}
+  for i = 1, #entries, 2 do
+    members[#members + 1] = {entries[i], held_by(entries[i]), tonumber(entries[i + 1])}
+  end
+  table.sort(members, function(a, b)
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    if a[3] ~= b[3] then return a[3] < b[3] end
+    return a[1] < b[1]
+  end)
+  return members
+end
+
+-- _fleet.admits, with what it needs gathered from the keys.
+local function admits(member, limit)
+  local free = limit - redis.call('ZCARD', LEASES)
+  if free <= 0 then return false end
+  local held = held_by(member)
+  local mine = tonumber(redis.call('ZSCORE', WAITING, member))
+  local contenders = redis.call('HLEN', HELD)
+  if held == 0 then contenders = contenders + 1 end
+  local others, ahead = 0, 0
+  for _, entry in ipairs(line()) do
+    local other, other_held, since = entry[1], entry[2], entry[3]
+    if other ~= member then
+      others = others + 1
+      if other_held == 0 then contenders = contenders + 1 end
+      if other_held < held or (other_held == held and (mine == nil or since < mine
+          or (since == mine and other < member))) then
+        ahead = ahead + 1
+      end
+    end
+  end
+  if others == 0 then return true end
+  if held >= math.ceil(limit / contenders) then return false end
+  return held < math.floor(limit / contenders) or ahead < free
+end
+
+-- Up to count leases for member, each with its level; a member refused stands in line.
+local function grant(member, count, lease_ttl, limit)
+  local granted = {}
+  while #granted < 2 * count and admits(member, limit) do
+    local lease = member .. '|' .. redis.call('INCR', SERIAL)
+    redis.call('ZADD', LEASES, now + lease_ttl, lease)
+    redis.call('HINCRBY', HELD, member, 1)
+    granted[#granted + 1] = lease
+    granted[#granted + 1] = redis.call('ZCARD', LEASES)
+  end
+  if count > 0 and #granted < 2 * count then
+    local since = redis.call('ZSCORE', WAITING, member)
+    if #granted > 0 or not since then since = now end
+    redis.call('ZADD', WAITING, since, member)
+    redis.call('ZADD', ASKED, now, member)
+  elseif count > 0 then
+    redis.call('ZREM', WAITING, member)
+    redis.call('ZREM', ASKED, member)
+  end
+  return granted
+end
+
+-- The reply: Redis's clock, the law's version, its state if the caller's is older,
+-- the fleet's generation, then the rest.
+local function reply(known, rest)
+  local version = law_field('version', 0)
+  local state = ''
+  if version ~= known then state = redis.call('HGET', LAW, 'state') or '' end
+  local out = {now, version, state, law_field('generation', 0)}
+  for _, value in ipairs(rest) do out[#out + 1] = value end
+  return out
+end
+"""
+
+_ACQUIRE = (
+    _PRELUDE
+    + """
+-- ARGV: member, count, lease_ttl, wait_ttl, initial_limit, known version
+local member, count = ARGV[1], tonumber(ARGV[2])
+expire(tonumber(ARGV[4]))
+local granted = grant(member, count, tonumber(ARGV[3]), law_field('limit', tonumber(ARGV[5])))
+return reply(tonumber(ARGV[6]), {0, granted})
+"""
+)
+
+_RELEASE = (
+    _PRELUDE
+    + """
+-- ARGV: member, lease ('' for none), count, lease_ttl, wait_ttl, initial_limit,
+--       known version, expected version ('' for no report), state, limit, generation,
+--       wake channel prefix
+local member, lease, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+expire(tonumber(ARGV[5]))
+if lease ~= '' and redis.call('ZREM', LEASES, lease) == 1 then drop(member) end
+local known, stored = tonumber(ARGV[7]), 0
+if ARGV[8] ~= '' then
+  if law_field('version', 0) == tonumber(ARGV[8]) then
+    local version = redis.call('HINCRBY', LAW, 'version', 1)
+    redis.call('HSET', LAW, 'state', ARGV[9], 'limit', ARGV[10], 'generation', ARGV[11])
+    redis.call('PEXPIRE', LAW, KEY_TTL)
+    known, stored = version, 1
+  end
+end
+local limit = law_field('limit', tonumber(ARGV[6]))
+local granted = {}
+if count > 0 then granted = grant(member, count, tonumber(ARGV[4]), limit) end
+local free = limit - redis.call('ZCARD', LEASES)
+for _, entry in ipairs(line()) do
+  if free <= 0 then break end
+  if entry[1] ~= member then
+    redis.call('PUBLISH', ARGV[12] .. entry[1], '1')
+    free = free - 1
+  end
+end
+return reply(known, {stored, granted})
+"""
+).replace("KEY_TTL", str(KEY_TTL_MS))
+
+_RENEW = (
+    _PRELUDE
+    + """
+-- ARGV: member, lease_ttl, wait_ttl, leases...
+local member, lease_ttl = ARGV[1], tonumber(ARGV[2])
+expire(tonumber(ARGV[3]))
+local renewed = 0
+for i = 4, #ARGV do
+  local lease = ARGV[i]
+  if string.match(lease, '^(.*)|') == member and redis.call('ZSCORE', LEASES, lease) then
+    redis.call('ZADD', LEASES, 'XX', now + lease_ttl, lease)
+    renewed = renewed + 1
+  end
+end
+for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, KEY_TTL) end
+return reply(-1, {renewed, {}})
+"""
+).replace("KEY_TTL", str(KEY_TTL_MS))
+
+
+@attrs.frozen
+class BudgetKeys:
+    """The Redis keys of one account's budget, and the prefix of its wake channels."""
+
+    prefix: str
+
+    @classmethod
+    def for_account(cls, account_sid: str) -> BudgetKeys:
+        """The keys of ``account_sid``'s budget (one Redis Cluster slot)."""
+        return cls(f"twilio-conf-insights:budget:{{{account_sid}}}:")
+
+    @property
+    def all(self) -> list[str]:
+        """The keys, in the order the scripts take them."""
+        return [self.prefix + name for name in ("leases", "held", "waiting", "asked", "serial")] + [
+            self.prefix + "law"
+        ]
+
+    def wake_channel(self, member: str) -> str:
+        """The channel on which ``member`` is told that leases came free."""
+        return f"{self.prefix}wake:{member}"
+
+
+@attrs.frozen
+class Reply:
+    """What a script answered: Redis's clock, the grants, and what it says of the law."""
+
+    #: Redis's clock, in seconds.
+    now: float
+    grants: tuple[Grant, ...]
+    #: The stored law state's version, and its text when newer than the caller's.
+    version: int
+    state: str
+    #: The release's report was stored (compare-and-set held); the renewal's count.
+    count: int
+
+
+def _reply(raw: Sequence[Any]) -> Reply:
+    now, version, state, generation, count, flat = raw
+    grants = tuple(
+        Grant(_text(flat[i]), int(flat[i + 1]), int(generation)) for i in range(0, len(flat), 2)
+    )
+    return Reply(int(now) / 1000, grants, int(version), _text(state), int(count))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisLeases:
+    """One member's calls to one account's budget in Redis (each one script, one round trip).
+
+    ``member`` names this member (no ``|``); the law replica ``law`` says which version of
+    the stored state the member knows, and supplies the starting limit.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: BudgetKeys,
+        member: str,
+        law: FleetLaw,
+        *,
+        lease_ttl: float,
+        wait_ttl: float,
+    ) -> None:
+        if "|" in member:
+            raise ValueError("a member's name may not contain '|'")
+        self.keys = keys
+        self.member = member
+        self.law = law
+        self._redis = redis
+        self._lease_ttl = str(round(lease_ttl * 1000))
+        self._wait_ttl = str(round(wait_ttl * 1000))
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
+
+    async def acquire(self, count: int) -> Reply:
+        """Up to ``count`` leases; the member stands in line if it got fewer."""
+        raw = await self._acquire(
+            keys=self.keys.all,
+            args=[
+                self.member,
+                count,
+                self._lease_ttl,
+                self._wait_ttl,
+                self.law.limit,  # the fleet's limit while Redis holds no law state
+                self.law.version,
+            ],
+        )
+        return _reply(raw)
+
+    async def release(self, lease: str, *, count: int = 0, report: str | None = None) -> Reply:
+        """Give ``lease`` back (``""``: none), report, then take up to ``count`` leases.
+
+        ``report`` is the law's new state, stored if Redis still holds the version the
+        replica started from (``Reply.count`` says whether it was).
+        """
+        law = self.law
+        cas: list[str | int] = ["", "", "", ""]
+        if report is not None:
+            # Stored as the version after the one the replica started from, if that holds.
+            cas = [law.version, report, law.limit, law.generation]
+        raw = await self._release(
+            keys=self.keys.all,
+            args=[
+                self.member,
+                lease,
+                count,
+                self._lease_ttl,
+                self._wait_ttl,
+                law.limit,
+                law.version,
+                *cas,
+                self.keys.wake_channel(""),
+            ],
+        )
+        return _reply(raw)
+
+    async def renew(self, leases: Sequence[str]) -> Reply:
+        """Push the expiry of this member's live ``leases``; ``count`` says how many were."""
+        raw = await self._renew(
+            keys=self.keys.all, args=[self.member, self._lease_ttl, self._wait_ttl, *leases]
+        )
+        return _reply(raw)

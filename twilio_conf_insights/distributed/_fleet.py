@@ -1,0 +1,279 @@
+"""One account's concurrency budget shared by many clients: the rules, as pure logic.
+
+Twilio caps the requests an *account* has in flight. Clients that each find the cap by
+themselves (one :class:`~twilio_conf_insights.AdaptiveLimiter` each) each probe above
+their share on their own, so the 429s grow with their number, and none of them can go
+below one request in flight. A fleet that shares the budget runs the one law of
+:mod:`twilio_conf_insights._throttle` on the fleet's total instead:
+
+* **The fleet's limit** is moved by :class:`~twilio_conf_insights._throttle.LimitController`.
+  A request's *level* is the number of the fleet's requests in flight when its lease was
+  granted, itself included; its *generation* is the fleet's. :class:`FleetLaw` applies the
+  law to a state kept elsewhere (Redis): any member may apply a report to it, in turn.
+* **Every request holds a lease**, granted while the fleet has fewer requests in flight
+  than its limit. A lease expires ``lease_ttl`` after it was granted or last renewed:
+  a member renews its own while it lives, so a dead member's leases come back within
+  ``lease_ttl``.
+* **Fairness.** While other members wait, no member holds more than its share,
+  ``ceil(limit / contenders)`` (members holding leases or waiting), and the waiting
+  members stand in line: the least-served first, then the longest waiting. Up to
+  ``floor(limit / contenders)`` leases each, which every member can have at once, a
+  member takes what is free; beyond that (the remainder, which goes round) a member takes
+  a free lease only if fewer members stand before it in line than there are free leases.
+  A member waits from its first refused request, or from its last one that was served
+  (it goes to the back of the line), until ``wait_ttl`` after its last request (it asks
+  again while it still wants leases); :meth:`LeaseTable.next_in_line` is whom a freed
+  leases should wake.
+
+:class:`LeaseTable` keeps a budget in memory exactly as the Redis scripts of
+:mod:`._budget_redis` keep it in Redis: it is the reference the scripts are tested
+against, and what the fleet simulation (``benchmarks/fleet_sim.py``) runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from .._throttle import LimitController, ThrottlePolicy
+
+__all__ = ["FLEET_PROBE_INTERVAL", "FleetLaw", "Grant", "LeaseTable", "admits", "fleet_policy"]
+
+#: The fleet's ``ThrottlePolicy.probe_interval`` unless a policy is given (a client's: 0.15).
+FLEET_PROBE_INTERVAL = 0.3
+
+
+def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
+    """The law's settings for a fleet whose members were given ``throttle`` (or none).
+
+    The fleet's levels count every member: a 429 below a level known to be safe says that
+    the cap itself is lower, not that another member took capacity, so the law does not
+    infer contention (a member's fallback limiter, alone, does). Without settings of its
+    own, the fleet also probes less often than one client: it is the account's whole load,
+    its cap moves only when Twilio moves it, and each probe above it costs 429s across the
+    fleet.
+    """
+    if throttle is None:
+        return ThrottlePolicy(infer_contention=False, probe_interval=FLEET_PROBE_INTERVAL)
+    return attrs.evolve(throttle, infer_contention=False)
+
+
+def admits(
+    *, in_flight: int, limit: int, held: int, contenders: int, others_wait: bool, ahead: int
+) -> bool:
+    """Whether a member holding ``held`` leases may take one more.
+
+    ``contenders`` counts the members holding or waiting, this one included;
+    ``others_wait`` says whether another member waits, and ``ahead`` how many waiting
+    members stand before this one in line.
+    """
+    free = limit - in_flight
+    if free <= 0:
+        return False
+    if not others_wait:
+        return True
+    if held >= -(-limit // contenders):
+        return False  # its share is full
+    return held < limit // contenders or ahead < free
+
+
+class FleetLaw:
+    """The fleet's limit law, applied by one member to a state kept in a shared store.
+
+    A replica of the shared :class:`LimitController`: :meth:`load` takes the stored state
+    and its ``version``, a report (:meth:`on_success`, :meth:`on_throttle`) moves it and
+    says whether the state changed, and :meth:`dump` is what to store (under version + 1,
+    if the store still holds ``version``; else load the newer state and apply the report
+    again). ``clock`` must be one that every member shares (the wall clock, by default).
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        policy: ThrottlePolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._control = LimitController(
+            max_concurrency, policy if policy is not None else ThrottlePolicy(), clock
+        )
+        #: The version of the stored state this replica reflects (0: none stored yet).
+        self.version = 0
+
+    @property
+    def limit(self) -> int:
+        """The fleet's limit: leases granted at most at once."""
+        return self._control.limit
+
+    @property
+    def generation(self) -> int:
+        """The fleet's generation (bumped by every decrease)."""
+        return self._control.generation
+
+    @property
+    def ceiling(self) -> int | None:
+        """The level learned to be safe (``None`` before any 429)."""
+        return self._control.ceiling
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most the fleet's limit may grow to."""
+        return self._control.max
+
+    def load(self, version: int, state: str) -> None:
+        """Take over the stored ``state`` (:meth:`dump`'s text) at ``version``.
+
+        Raises :class:`ValueError` on text that is not such a state (this replica stays).
+        """
+        try:
+            parsed = json.loads(state)
+        except ValueError:
+            raise ValueError("law state: not JSON") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("law state: not an object")
+        self._control.restore(parsed)
+        self.version = version
+
+    def dump(self) -> str:
+        """The state as text, for the shared store."""
+        return json.dumps(self._control.snapshot(), separators=(",", ":"))
+
+    def may_grow(self, level: int) -> bool:
+        """Whether a success at ``level`` may change the state (cheap: no snapshot).
+
+        ``False`` where :meth:`LimitController.on_success` returns before touching anything:
+        at the top, pinned, or the slots not in use.
+        """
+        control = self._control
+        return control.limit < control.max and control.policy.enabled and 2 * level >= control.limit
+
+    def on_success(self, level: int) -> bool:
+        """A response that was not throttled, sent at fleet ``level``; whether the state changed."""
+        if not self.may_grow(level):
+            return False
+        before = self._control.snapshot()
+        self._control.on_success(level)
+        return self._control.snapshot() != before
+
+    def on_throttle(self, level: int | None, generation: int, pause: float | None = None) -> bool:
+        """A 429 at fleet ``level`` (``None``: a 503) sent in ``generation``; whether changed."""
+        before = self._control.snapshot()
+        self._control.on_throttle(level, generation, pause)
+        return self._control.snapshot() != before
+
+
+@attrs.frozen
+class Grant:
+    """A lease granted to a member: its id, and the request's level and generation."""
+
+    lease: str
+    level: int
+    generation: int
+
+
+class LeaseTable:
+    """A fleet's leases in memory, as the Redis scripts keep them (see the module docs).
+
+    ``law`` supplies the fleet's limit and generation; times are the caller's (seconds).
+    """
+
+    def __init__(self, law: FleetLaw, *, lease_ttl: float, wait_ttl: float) -> None:
+        self.law = law
+        self.lease_ttl = lease_ttl
+        self.wait_ttl = wait_ttl
+        #: lease -> (member, expiry)
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._held: dict[str, int] = {}
+        #: member -> (when it was first refused, when last)
+        self._waiting: dict[str, tuple[float, float]] = {}
+        self._serial = 0
+
+    def in_flight(self, now: float) -> int:
+        """Leases held now (expired ones given back first)."""
+        self._expire(now)
+        return len(self._leases)
+
+    def held(self, member: str) -> int:
+        """Leases ``member`` holds (as of the last call that expired leases)."""
+        return self._held.get(member, 0)
+
+    def waiting(self, now: float) -> list[str]:
+        """Members waiting now, in line: the least-served first, then the longest waiting."""
+        self._expire(now)
+        return sorted(self._waiting, key=lambda m: (self.held(m), self._waiting[m][0], m))
+
+    def next_in_line(self, now: float, *, besides: str = "") -> list[str]:
+        """The waiting members (other than ``besides``) to wake: one per free lease."""
+        free = self.law.limit - self.in_flight(now)
+        return [m for m in self.waiting(now) if m != besides][: max(0, free)]
+
+    def acquire(self, member: str, count: int, now: float) -> list[Grant]:
+        """Up to ``count`` leases for ``member``; it waits if it got fewer."""
+        self._expire(now)
+        grants: list[Grant] = []
+        while len(grants) < count and self._admits(member):
+            self._serial += 1
+            lease = f"{member}|{self._serial}"
+            self._leases[lease] = (member, now + self.lease_ttl)
+            self._held[member] = self.held(member) + 1
+            grants.append(Grant(lease, len(self._leases), self.law.generation))
+        if len(grants) < count:
+            # Served at all: to the back of the line; refused: its place is kept.
+            since = self._waiting.get(member, (now, now))[0] if not grants else now
+            self._waiting[member] = (since, now)
+        else:
+            self._waiting.pop(member, None)
+        return grants
+
+    def release(self, lease: str, now: float) -> bool:
+        """Give ``lease`` back; ``False`` if it had expired already."""
+        self._expire(now)
+        entry = self._leases.pop(lease, None)
+        if entry is None:
+            return False
+        self._drop(entry[0])
+        return True
+
+    def renew(self, member: str, leases: Iterable[str], now: float) -> int:
+        """Push the expiry of ``member``'s live ``leases`` to ``now + lease_ttl``; how many."""
+        self._expire(now)
+        renewed = 0
+        for lease in leases:
+            entry = self._leases.get(lease)
+            if entry is not None and entry[0] == member:
+                self._leases[lease] = (member, now + self.lease_ttl)
+                renewed += 1
+        return renewed
+
+    def _admits(self, member: str) -> bool:
+        held = self.held(member)
+        # Not waiting: at the back of the line among those holding as many.
+        mine = (held, self._waiting.get(member, (math.inf, 0.0))[0], member)
+        others = [m for m in self._waiting if m != member]
+        return admits(
+            in_flight=len(self._leases),
+            limit=self.law.limit,
+            held=held,
+            contenders=len(set(self._held) | set(self._waiting) | {member}),
+            others_wait=bool(others),
+            ahead=sum((self.held(m), self._waiting[m][0], m) < mine for m in others),
+        )
+
+    def _expire(self, now: float) -> None:
+        for lease, (member, expiry) in list(self._leases.items()):
+            if expiry <= now:
+                del self._leases[lease]
+                self._drop(member)
+        for member, (_, last) in list(self._waiting.items()):
+            if last + self.wait_ttl <= now:
+                del self._waiting[member]
+
+    def _drop(self, member: str) -> None:
+        held = self._held[member] - 1
+        if held:
+            self._held[member] = held
+        else:
+            del self._held[member]
