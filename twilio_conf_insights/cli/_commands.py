@@ -46,7 +46,8 @@ from ._output import (
 )
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
-from ._sync import export_from_store, stored_reports, write_report
+from ._report_source import add_stored
+from ._sync import export_from_store, store_query, write_report
 
 __all__ = ["Command", "Runtime"]
 
@@ -238,9 +239,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
     )
     if args.db:
         source = f"Store {os.path.basename(args.db)}"
-        async with contextlib.aclosing(stored_reports(args)) as stored:
-            async for conference in stored:
-                builder.add(conference)
+        await add_stored(args.db, store_query(args), builder, limit=args.limit)
     else:
         source = "Demo data (the bundled fake Twilio)" if args.demo else "Twilio Voice Insights"
         await _report_from_api(args, runtime, builder)
