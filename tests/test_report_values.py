@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from tests import payloads
 from tests.report_data import conference_documents, participant_documents, pick
 from twilio_conf_insights import ConferenceReport, ConferenceSummary, ParticipantSummary
-from twilio_conf_insights.cli._html_data import build_content
-from twilio_conf_insights.cli._report import Thresholds, build_report, poor_order
+from twilio_conf_insights.cli._html_data import build_content, histogram, percentile_of_two
+from twilio_conf_insights.cli._report import Thresholds, build_report, percentile, poor_order
 from twilio_conf_insights.cli._report_values import (
     CONFERENCE_PATHS,
     PARTICIPANT_PATHS,
@@ -161,3 +161,46 @@ def test_ties_on_every_measure_are_ordered_by_participant_then_conference() -> N
     assert len(same) > 2
     sids = [p.participant_sid or "" for p in same]
     assert sids == sorted(sids)
+
+
+def _binned_one_by_one(values: list[float], cap: float) -> tuple[float, tuple[int, ...], int]:
+    """The histogram's bins counted value by value, as the definition says."""
+    top = max(cap, 1e-9)
+    width = histogram([top], cap=top).width
+    counts = [0] * max(1, math.ceil(top / width))
+    overflow = 0
+    for value in values:
+        index = max(0, math.floor(value / width))
+        if index >= len(counts):
+            overflow += value > len(counts) * width
+            index = len(counts) - 1
+        counts[index] += 1
+    return width, tuple(counts), overflow
+
+
+_measures = st.lists(
+    st.floats(min_value=-1, max_value=1e4, allow_nan=False)
+    | st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0, 30.0]),
+    min_size=1,
+    max_size=300,
+)
+
+
+@given(_measures, st.none() | st.floats(min_value=0, max_value=1e3, allow_nan=False))
+def test_histogram_bins_like_counting_value_by_value(
+    values: list[float], cap: float | None
+) -> None:
+    """Binary searches over sorted values give exactly the bins of a value-by-value count."""
+    result = histogram(values, cap=cap)
+    top = cap if cap is not None else percentile(sorted(values), 0.99)
+    assert (result.width, result.counts, result.overflow) == _binned_one_by_one(values, top)
+
+
+@given(_measures, _measures, st.floats(min_value=0, max_value=1))
+def test_percentile_of_two_sorted_runs_is_that_of_their_union(
+    first: list[float], second: list[float], q: float
+) -> None:
+    """The percentile of two sorted runs equals that of the sorted union, bit for bit."""
+    union = sorted(first + second)
+    assert percentile_of_two(sorted(first), sorted(second), q) == percentile(union, q)
+    assert percentile_of_two([], sorted(second), q) == percentile(sorted(second), q)

@@ -17,10 +17,12 @@ to a few dozen points whatever the period.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -57,6 +59,7 @@ __all__ = [
     "WorstParticipant",
     "build_content",
     "histogram",
+    "percentile_of_two",
 ]
 
 #: Time buckets: name, length, and the longest span of start times charted with it.
@@ -97,17 +100,52 @@ def histogram(values: Sequence[float], bins: int = 30, *, cap: float | None = No
     if not values:
         return Histogram(start=0.0, width=1.0, counts=(0,), overflow=0)
     ordered = sorted(values)
-    top = max(cap if cap is not None else percentile(ordered, 0.99), 1e-9)
+    return _binned(ordered, bins, cap if cap is not None else percentile(ordered, 0.99))
+
+
+def _binned(ordered: Sequence[float], bins: int, cap: float) -> Histogram:
+    """:func:`histogram` of values already sorted."""
+    top = max(cap, 1e-9)
     width = _nice_width(top / bins)
-    counts = [0] * max(1, math.ceil(top / width))
-    overflow = 0
-    for value in ordered:
-        index = max(0, math.floor(value / width))
-        if index >= len(counts):
-            overflow += value > len(counts) * width
-            index = len(counts) - 1
-        counts[index] += 1
+    last = max(1, math.ceil(top / width)) - 1
+
+    def bin_of(value: float) -> int:
+        return max(0, math.floor(value / width))
+
+    # The values are sorted and bin_of never decreases along them: each bin's values are
+    # the run between two binary searches (a million values, not a million steps).
+    starts = [bisect.bisect_left(ordered, index, key=bin_of) for index in range(last + 1)]
+    counts = [end - start for start, end in itertools.pairwise([*starts, len(ordered)])]
+    overflow = len(ordered) - bisect.bisect_right(ordered, (last + 1) * width)
     return Histogram(start=0.0, width=width, counts=tuple(counts), overflow=overflow)
+
+
+def _nth(first: Sequence[float], second: Sequence[float], rank: int) -> float:
+    """The value of ``rank`` (from 0) in the sorted union of two sorted sequences."""
+    # Binary search on how many of the rank + 1 smallest come from ``first``.
+    low, high = max(0, rank + 1 - len(second)), min(rank + 1, len(first))
+    while low < high:
+        taken = (low + high) // 2
+        if first[taken] < second[rank - taken]:
+            low = taken + 1
+        else:
+            high = taken
+    return max(
+        first[low - 1] if low > 0 else -math.inf,
+        second[rank - low] if rank - low >= 0 else -math.inf,
+    )
+
+
+def percentile_of_two(first: Sequence[float], second: Sequence[float], q: float) -> float:
+    """``percentile(sorted([*first, *second]), q)`` of two sorted sequences, without merging."""
+    count = len(first) + len(second)
+    if not count:
+        raise ValueError("percentile of no values")
+    position = (count - 1) * q
+    low = math.floor(position)
+    below = _nth(first, second, low)
+    above = _nth(first, second, min(low + 1, count - 1))
+    return below + (above - below) * (position - low)
 
 
 def _nice_width(raw: float) -> float:
@@ -226,9 +264,17 @@ class HtmlReportData:
             for measure, _, _ in MEASURES
             for direction in DIRECTIONS
         }
+        # Per direction, where a stream's jitter, latency and packet loss go.
+        self._appends = {
+            direction: tuple(
+                self._values[(measure, direction)].append
+                for measure in ("jitter", "latency", "packet_loss")
+            )
+            for direction in DIRECTIONS
+        }
         self._mos_mixer: dict[str, array[float]] = {}
-        # (start hour, region) -> [measured participants, poor ones], MOS values
-        self._timeline: dict[tuple[datetime, str], tuple[list[int], array[float]]] = {}
+        # start hour -> region -> [measured participants, poor ones], MOS values
+        self._timeline: dict[datetime, dict[str, tuple[list[int], array[float]]]] = {}
         self._issues: Counter[str] = Counter()
         self._call_types: Counter[str] = Counter()
         self._first: datetime | None = None
@@ -243,43 +289,51 @@ class HtmlReportData:
     ) -> None:
         """Count one conference and its participants, given as values."""
         self._builder.add_conference(conference)
-        self._issues.update(conference.issues)
+        for issue in conference.issues:
+            self._issues[issue] += 1
         started = conference.started
-        hour = None
+        points = None
         if started is not None:
             self._first = started if self._first is None else min(self._first, started)
             self._last = started if self._last is None else max(self._last, started)
             hour = started.replace(minute=0, second=0, microsecond=0)
+            points = self._timeline.setdefault(hour, {})
         mixer = conference.mixer_region or "unknown"
+        # Local names: this loop runs once per participant, millions of times for a year.
+        count = self._builder.add_participant
+        add_stream = self._add_stream
+        inbound_appends, outbound_appends = self._appends["inbound"], self._appends["outbound"]
+        call_types = self._call_types
         for participant in participants:
-            measured = self._builder.add_participant(conference, participant)
+            measured = count(conference, participant)
             if measured is None:
                 continue
-            self._add_streams(participant.inbound, "inbound")
-            self._add_streams(participant.outbound, "outbound")
-            self._call_types[participant.call_type or "unknown"] += 1
+            if participant.inbound is not None:
+                add_stream(participant.inbound, inbound_appends)
+            if participant.outbound is not None:
+                add_stream(participant.outbound, outbound_appends)
+            call_types[participant.call_type or "unknown"] += 1
             mos = measured.mos
             if mos is not None:
                 collect(self._mos_mixer, mixer, mos)
-            if hour is not None:
-                point = self._timeline.get((hour, measured.region))
+            if points is not None:
+                point = points.get(measured.region)
                 if point is None:
-                    point = self._timeline[(hour, measured.region)] = ([0, 0], array("d"))
+                    point = points[measured.region] = ([0, 0], array("d"))
                 point[0][0] += 1
                 point[0][1] += bool(measured.problems)
                 if mos is not None:
                     point[1].append(mos)
 
-    def _add_streams(self, stream: StreamValues | None, direction: str) -> None:
-        if stream is None:
-            return
-        for measure, value in (
-            ("jitter", stream.jitter),
-            ("latency", stream.latency),
-            ("packet_loss", stream.packet_loss),
-        ):
-            if value is not None:
-                self._values[(measure, direction)].append(value)
+    @staticmethod
+    def _add_stream(stream: StreamValues, appends: tuple[Callable[[float], None], ...]) -> None:
+        jitter, latency, packet_loss = appends
+        if stream.jitter is not None:
+            jitter(stream.jitter)
+        if stream.latency is not None:
+            latency(stream.latency)
+        if stream.packet_loss is not None:
+            packet_loss(stream.packet_loss)
 
     def _bucketed(self) -> tuple[str, tuple[TimeBucket, ...]]:
         if self._first is None or self._last is None:
@@ -287,12 +341,13 @@ class HtmlReportData:
         span = self._last - self._first
         name, length, _ = next(bucket for bucket in BUCKETS if span <= bucket[2])
         merged: dict[tuple[datetime, str], tuple[list[int], array[float]]] = {}
-        for (hour, region), (counts, values) in self._timeline.items():
+        for hour, regions in self._timeline.items():
             start = _floor(hour, length)
-            into_counts, into_values = merged.setdefault((start, region), ([0, 0], array("d")))
-            into_counts[0] += counts[0]
-            into_counts[1] += counts[1]
-            into_values.extend(values)
+            for region, (counts, values) in regions.items():
+                into_counts, into_values = merged.setdefault((start, region), ([0, 0], array("d")))
+                into_counts[0] += counts[0]
+                into_counts[1] += counts[1]
+                into_values.extend(values)
         buckets = tuple(
             TimeBucket(
                 start=start,
@@ -312,12 +367,13 @@ class HtmlReportData:
         bucket, timeline = self._bucketed()
         distributions: dict[str, dict[str, Histogram]] = {}
         for measure, _title, _unit in MEASURES:
+            # Sorted into arrays: a year's store has millions of values per measure.
+            inbound, outbound = (array("d", sorted(self._values[(measure, d)])) for d in DIRECTIONS)
             # One scale for both directions, so that their bars line up.
-            inbound, outbound = (self._values[(measure, d)] for d in DIRECTIONS)
-            cap = percentile(sorted(inbound + outbound), 0.99) if inbound or outbound else None
+            cap = percentile_of_two(inbound, outbound, 0.99) if inbound or outbound else 1.0
             distributions[measure] = {
-                direction: histogram(self._values[(measure, direction)], cap=cap)
-                for direction in DIRECTIONS
+                direction: _binned(values, 30, cap) if values else histogram(values)
+                for direction, values in zip(DIRECTIONS, (inbound, outbound), strict=True)
             }
         return ReportContent(
             quality=quality,

@@ -340,7 +340,8 @@ class ReportBuilder:
         self._status[_key(conference.status)] += 1
         self._end_reason[_key(conference.end_reason)] += 1
         self._mixer_region[_key(conference.mixer_region)] += 1
-        self._tag.update(conference.tags)
+        for tag in conference.tags:
+            self._tag[tag] += 1
         if not conference.complete:
             self._incomplete.append(conference.conference_sid or NONE_KEY)
 
