@@ -1,22 +1,26 @@
 """``report --db``: the report's values read from a store with SQL, never whole models.
 
 A report needs a dozen values of each record (:mod:`._report_values`). Decoding every stored
-record into models to read them cost about 130 µs a row; here SQL extracts only those values
-from the public tables (``conferences`` and ``participant_summaries``, whose ``json`` is the
-API's JSON), so a store of millions of rows reports in seconds:
+record into models to read them cost about 130 µs a row; here the database extracts only
+those values from the public tables (``conferences`` and ``participant_summaries``, whose
+``json`` is the API's JSON), so a store of millions of rows reports in seconds:
 
-* **SQLite**: one ``json_extract`` with every path per row (SQLite parses each document
-  once), read on a thread of its own through a read-only connection, so the event loop
-  never waits on the disk; the next batch is read while the last one is counted. A
-  document SQLite cannot parse (the NaN a store keeps as the API sent it is not JSON to
-  SQLite) is read whole and decoded by the one converter instead, so no record is lost.
-* **PostgreSQL**: the same paths as one ``jsonb_build_array`` per row, on a connection of
-  its own in one read-only, repeatable-read transaction.
+* the SIDs of the selected conferences are read first, newest first (``create_time``, then
+  SID, descending); then, for each batch of 500 of them, the database answers the values
+  of the conferences and of all their participants as JSON arrays it builds itself (one
+  row per batch, not one per record);
+* **SQLite**: one ``json_extract`` with every path per document (SQLite parses each
+  document once), on a read-only connection on a thread of its own, so the event loop
+  never waits on the disk, and the next batch is read while the last one is counted. A
+  document SQLite cannot parse (a NaN the store kept as the API sent it is not JSON to
+  SQLite before 3.42) comes whole and is decoded by the one converter instead;
+* **PostgreSQL**: the same paths with ``->`` on ``jsonb``, on a connection of its own in one
+  read-only, repeatable-read transaction; the next batch's query is sent before the last
+  batch is counted.
 
-Only the public columns are read, so stores written by any version read alike. Conferences
-come newest first (``create_time``, then SID, descending) and each with every participant
-stored for it; filters are those of ``report --db`` (:class:`~..sync.ReportQuery`), and
-``--limit`` keeps the newest conferences.
+Only the public columns are read, so stores written by any version read alike. Filters are
+those of ``report --db`` (:class:`~..sync.ReportQuery`); ``--limit`` keeps the newest
+conferences.
 """
 
 from __future__ import annotations
@@ -56,9 +60,8 @@ __all__ = [
     "Group",
     "ValuesSink",
     "add_stored",
-    "postgres_conference_sql",
+    "postgres_batch_sql",
     "postgres_order_sql",
-    "postgres_participant_sql",
     "sqlite_conference_sql",
     "sqlite_order_sql",
     "sqlite_participant_sql",
@@ -102,17 +105,13 @@ def _sqlite_paths(paths: Sequence[Sequence[str]]) -> str:
     return ", ".join("'$." + ".".join(_checked(path)) + "'" for path in paths)
 
 
-def _postgres_path(path: Sequence[str]) -> str:
-    return "json #> '{" + ",".join(_checked(path)) + "}'"
-
-
 # -- SQL -----------------------------------------------------------------------------------
 #
 # First the SIDs of the selected conferences, newest first. Then, per batch of those SIDs,
-# one query for the conferences and one for their participants, each answering a single
-# JSON array built by the database: SQLite's sqlite3 module releases the GIL around each
-# row it steps, so one row per batch (not one per record) lets the database work on its
-# thread while Python counts the last batch on the other.
+# the conferences' and their participants' values, each as a single JSON array built by the
+# database (two queries in SQLite, one in PostgreSQL): SQLite's sqlite3 module takes the GIL
+# back after each row it steps, so one row per batch, not one per record, lets SQLite work
+# on its thread while Python counts the last batch on the other.
 #
 # A conference is [conference_sid, values, raw]; a participant [conference_sid, values,
 # inbound is an object, outbound is an object, raw]. `values` is the array of the values at
@@ -196,25 +195,32 @@ def postgres_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
     return sql + " ORDER BY create_time DESC NULLS LAST, conference_sid DESC", params
 
 
-def _postgres_batch(table: str, values: str) -> str:
-    return (
-        f"SELECT coalesce(jsonb_agg(jsonb_build_array({values})), '[]')::text"
-        f" FROM {table} WHERE conference_sid = ANY($1::text[])"
+def _postgres_value(path: Sequence[str]) -> str:
+    # From the participant's `metrics` taken once (`m`), or from the document (`j`): each
+    # operator applied to the stored jsonb would read the whole document again.
+    column, keys = ("m", path[1:]) if path[0] == "metrics" else ("j", path)
+    return column + "".join(f" -> '{key}'" for key in _checked(keys))
+
+
+def postgres_batch_sql() -> str:
+    """PostgreSQL's query of the conferences in ``$1`` (a text array) and their participants.
+
+    One row of two JSON arrays (as text): the conferences', then the participants'.
+    """
+    conference = ", ".join(_postgres_value(path) for path in CONFERENCE_PATHS)
+    participant = ", ".join(_postgres_value(path) for path in PARTICIPANT_PATHS)
+    streams = "".join(
+        f", jsonb_typeof({_postgres_value(path)}) = 'object'" for path in STREAM_PATHS
     )
-
-
-def postgres_conference_sql() -> str:
-    """PostgreSQL's query of the conferences in ``$1`` (a text array), as one array."""
-    values = ", ".join(_postgres_path(path) for path in CONFERENCE_PATHS)
-    return _postgres_batch("conferences", f"conference_sid, jsonb_build_array({values}), NULL")
-
-
-def postgres_participant_sql() -> str:
-    """PostgreSQL's query of the participants of the conferences in ``$1``, as one array."""
-    values = ", ".join(_postgres_path(path) for path in PARTICIPANT_PATHS)
-    streams = "".join(f", jsonb_typeof({_postgres_path(path)}) = 'object'" for path in STREAM_PATHS)
-    return _postgres_batch(
-        "participant_summaries", f"conference_sid, jsonb_build_array({values}){streams}, NULL"
+    selected = "WHERE conference_sid = ANY($1::text[])"
+    return (
+        "SELECT (SELECT coalesce(json_agg(json_build_array("
+        f"conference_sid, json_build_array({conference}), NULL)), '[]')::text"
+        f" FROM (SELECT conference_sid, json AS j FROM conferences {selected} OFFSET 0) AS c),"
+        " (SELECT coalesce(json_agg(json_build_array("
+        f"conference_sid, json_build_array({participant}){streams}, NULL)), '[]')::text"
+        " FROM (SELECT conference_sid, json AS j, json -> 'metrics' AS m"
+        f" FROM participant_summaries {selected} OFFSET 0) AS p)"
     )
 
 
@@ -396,15 +402,32 @@ async def _postgres_batches(url: str, query: ReportQuery) -> AsyncGenerator[_Bat
         if not await conn.fetchval("SELECT to_regclass('twilio_conf_insights_store') IS NOT NULL"):
             raise StoreError(f"no store at {where.removeprefix('store ')}")
         sql, params = postgres_order_sql(query)
-        conferences_sql, participants_sql = postgres_conference_sql(), postgres_participant_sql()
+        batch_sql = postgres_batch_sql()
         # One snapshot for every query: a sync writing meanwhile is not seen half-way.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             order = [row[0] for row in await conn.fetch(sql, *params)]
-            for start in range(0, len(order), BATCH):
+
+            def fetch(start: int) -> asyncio.Future[Any] | None:
+                if start >= len(order):
+                    return None
                 sids = order[start : start + BATCH]
-                conferences = await conn.fetchval(conferences_sql, sids)
-                participants = await conn.fetchval(participants_sql, sids)
-                yield sids, _loads(conferences), _loads(participants)
+                task: asyncio.Future[Any] = asyncio.ensure_future(conn.fetchrow(batch_sql, sids))
+                return task
+
+            pending = fetch(0)
+            try:
+                for start in range(0, len(order), BATCH):
+                    assert pending is not None
+                    row = await pending
+                    pending = fetch(start + BATCH)
+                    if pending is not None:
+                        # Let it send the next query: the server works while this batch is
+                        # counted.
+                        await asyncio.sleep(0)
+                    yield order[start : start + BATCH], _loads(row[0]), _loads(row[1])
+            finally:
+                if pending is not None:  # closed early (--limit): let the query end first
+                    await asyncio.gather(pending, return_exceptions=True)
     except StoreError:
         raise
     except failures as error:

@@ -240,6 +240,11 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 
 def _timestamp(value: Any) -> datetime | None:
+    if type(value) is str:
+        try:  # the usual spelling, read as parse_optional_iso8601 reads it first
+            return _aware(datetime.fromisoformat(value))
+        except (ValueError, IndexError, OverflowError):
+            pass
     try:
         return parse_optional_iso8601(value)
     except (TypeError, ValueError):
@@ -281,7 +286,6 @@ def participant_values_from_json(
     (sid, label, region, conference_region, call_type,
      in_mos, in_loss, in_jitter, in_latency,
      out_mos, out_loss, out_jitter, out_latency) = values  # fmt: skip
-    number = finite_number
     return _row(
         ParticipantValues,
         (
@@ -290,17 +294,23 @@ def participant_values_from_json(
             region if type(region) is str else None,
             conference_region if type(conference_region) is str else None,
             call_type if type(call_type) is str else None,
-            _row(
-                StreamValues,
-                (number(in_mos), number(in_loss), number(in_jitter), number(in_latency)),
-            )
-            if inbound
-            else None,
-            _row(
-                StreamValues,
-                (number(out_mos), number(out_loss), number(out_jitter), number(out_latency)),
-            )
-            if outbound
-            else None,
+            _stream_from_json(in_mos, in_loss, in_jitter, in_latency) if inbound else None,
+            _stream_from_json(out_mos, out_loss, out_jitter, out_latency) if outbound else None,
+        ),
+    )
+
+
+def _stream_from_json(mos: Any, loss: Any, jitter: Any, latency: Any) -> StreamValues:
+    # A finite float is taken as it is (x - x is 0.0 for those only, NaN for NaN and the
+    # infinities); anything else goes through finite_number.
+    return _row(
+        StreamValues,
+        (
+            mos if type(mos) is float and mos - mos == 0.0 else finite_number(mos),
+            loss if type(loss) is float and loss - loss == 0.0 else finite_number(loss),
+            jitter if type(jitter) is float and jitter - jitter == 0.0 else finite_number(jitter),
+            latency
+            if type(latency) is float and latency - latency == 0.0
+            else finite_number(latency),
         ),
     )
