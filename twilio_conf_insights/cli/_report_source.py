@@ -195,11 +195,22 @@ def postgres_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
     return sql + " ORDER BY create_time DESC NULLS LAST, conference_sid DESC", params
 
 
+#: Sub-objects a PostgreSQL batch reads once per participant (each ``->`` on the stored
+#: jsonb copies what it returns: reading the streams once saves copying them per measure).
+_POSTGRES_OBJECTS: dict[tuple[str, ...], str] = {
+    ("metrics", "inbound"): "i",
+    ("metrics", "outbound"): "o",
+}
+
+
 def _postgres_value(path: Sequence[str]) -> str:
-    # From the participant's `metrics` taken once (`m`), or from the document (`j`): each
-    # operator applied to the stored jsonb would read the whole document again.
-    column, keys = ("m", path[1:]) if path[0] == "metrics" else ("j", path)
-    return column + "".join(f" -> '{key}'" for key in _checked(keys))
+    _checked(path)
+    column = _POSTGRES_OBJECTS.get(tuple(path[:2]))
+    if column is None:
+        column, path = "j", path
+    else:
+        path = path[2:]
+    return column + "".join(f" -> '{key}'" for key in path)
 
 
 def postgres_batch_sql() -> str:
@@ -213,14 +224,16 @@ def postgres_batch_sql() -> str:
         f", jsonb_typeof({_postgres_value(path)}) = 'object'" for path in STREAM_PATHS
     )
     selected = "WHERE conference_sid = ANY($1::text[])"
+    # OFFSET 0 keeps each subquery apart, so that its columns are computed once per row.
     return (
         "SELECT (SELECT coalesce(json_agg(json_build_array("
         f"conference_sid, json_build_array({conference}), NULL)), '[]')::text"
         f" FROM (SELECT conference_sid, json AS j FROM conferences {selected} OFFSET 0) AS c),"
         " (SELECT coalesce(json_agg(json_build_array("
         f"conference_sid, json_build_array({participant}){streams}, NULL)), '[]')::text"
+        " FROM (SELECT conference_sid, j, m -> 'inbound' AS i, m -> 'outbound' AS o"
         " FROM (SELECT conference_sid, json AS j, json -> 'metrics' AS m"
-        f" FROM participant_summaries {selected} OFFSET 0) AS p)"
+        f" FROM participant_summaries {selected} OFFSET 0) AS stored OFFSET 0) AS p)"
     )
 
 
