@@ -41,8 +41,8 @@ import yarl
 from .._models import ConferenceSummary, ParticipantSummary
 from .._transport import json_loads
 from ..sync import ReportQuery, StoreError
+from ..sync._filters import conference_filters
 from ..sync._guards import check_store_file, translate
-from ..sync._units import format_time
 from ._report_values import (
     CONFERENCE_PATHS,
     PARTICIPANT_PATHS,
@@ -119,32 +119,11 @@ def _sqlite_paths(paths: Sequence[Sequence[str]]) -> str:
 # (then `values` is null), else null.
 
 
-def _sqlite_where(query: ReportQuery) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    if query.created_after is not None:
-        where.append("create_time >= ?")
-        params.append(format_time(query.created_after))
-    if query.created_before is not None:
-        where.append("create_time < ?")
-        params.append(format_time(query.created_before))
-    if query.account_sid is not None:
-        where.append("account_sid = ?")
-        params.append(query.account_sid)
-    for key, value in query.equals:
-        # A document SQLite cannot parse passes here and is matched in Python (_matches).
-        where.append("CASE WHEN json_valid(json) THEN json_extract(json, ?) = ? ELSE 1 END")
-        params += ["$." + ".".join(_checked((key,))), value]
-    return where, params
-
-
 def sqlite_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
     """SQLite's query of the SIDs of the conferences ``query`` selects, newest first."""
-    where, params = _sqlite_where(query)
-    sql = "SELECT conference_sid FROM conferences"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY create_time DESC, conference_sid DESC", params
+    where, params = conference_filters(query, postgres=False)
+    order = " ORDER BY create_time DESC, conference_sid DESC"
+    return f"SELECT conference_sid FROM conferences{where}{order}", params
 
 
 def _sqlite_batch(table: str, values: str, unparsed: str, count: int) -> str:
@@ -174,25 +153,9 @@ def sqlite_participant_sql(count: int) -> str:
 
 def postgres_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
     """PostgreSQL's query of the SIDs of the conferences ``query`` selects, newest first."""
-    where: list[str] = []
-    params: list[Any] = []
-
-    def bind(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
-    if query.created_after is not None:
-        where.append(f"create_time >= {bind(query.created_after)}")
-    if query.created_before is not None:
-        where.append(f"create_time < {bind(query.created_before)}")
-    if query.account_sid is not None:
-        where.append(f"account_sid = {bind(query.account_sid)}")
-    for key, value in query.equals:
-        where.append(f"json ->> {bind(key)} = {bind(value)}")
-    sql = "SELECT conference_sid FROM conferences"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + " ORDER BY create_time DESC NULLS LAST, conference_sid DESC", params
+    where, params = conference_filters(query, postgres=True)
+    order = " ORDER BY create_time DESC NULLS LAST, conference_sid DESC"
+    return f"SELECT conference_sid FROM conferences{where}{order}", params
 
 
 #: Sub-objects a PostgreSQL batch reads once per participant (each ``->`` on the stored
