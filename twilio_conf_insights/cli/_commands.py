@@ -42,9 +42,10 @@ from ._output import (
 )
 from ._progress import Progress
 from ._report import ReportBuilder, Thresholds
+from ._report_source import add_stored
 from ._runtime import Command, Runtime
 from ._signals import stop_requested
-from ._sync import export_from_store, stored_reports, write_report
+from ._sync import export_from_store, store_query, write_report
 from ._sync_parser import STORE_SOURCE
 
 __all__ = [
@@ -229,9 +230,7 @@ async def report(args: argparse.Namespace, runtime: Runtime) -> int:
     if db is not None:
         # A URL's database (never its password), or a file's name.
         source = f"Store {display_url(db) if url_scheme(db) else os.path.basename(db)}"
-        async with contextlib.aclosing(stored_reports(args, db)) as stored:
-            async for conference in stored:
-                builder.add(conference)
+        await add_stored(db, store_query(args), builder, limit=args.limit)
     else:
         source = "Demo data (the bundled fake Twilio)" if args.demo else "Twilio Voice Insights"
         await _report_from_api(args, runtime, builder)

@@ -5,7 +5,9 @@ a time, like the text report's :class:`~._report.ReportBuilder` (which it feeds,
 headline numbers, MOS percentiles and worst participants are the text report's own), and
 adds what only pictures need: the per-direction distributions of jitter, latency and packet
 loss, MOS per region over time, detected issues, and the details of the worst participants.
-Any source of conference reports can feed it: the API, the demo server or a local store.
+Like the builder it works on the values of :mod:`._report_values`
+(:meth:`HtmlReportData.add_values`), so a report read from a store with SQL and one from the
+API or the demo server are computed by the same code.
 
 Quality over time buckets participants by their conference's start time (its creation time
 when it never started), in UTC: per hour when the start times span at most two days, per six
@@ -15,24 +17,33 @@ to a few dozen points whatever the period.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
 
-from .._models import ConferenceSummary, ParticipantSummary, StreamMetrics
 from .._results import ConferenceReport
 from ._report import (
     ParticipantQuality,
     QualityReport,
     ReportBuilder,
     Thresholds,
-    finite_number,
-    participant_region,
+    collect,
+    mos_summary,
     percentile,
-    worse_direction,
+    ranked,
+)
+from ._report_values import (
+    DIRECTIONS,
+    ConferenceValues,
+    ParticipantValues,
+    StreamValues,
+    values_of_report,
 )
 
 __all__ = [
@@ -48,6 +59,7 @@ __all__ = [
     "WorstParticipant",
     "build_content",
     "histogram",
+    "percentile_of_two",
 ]
 
 #: Time buckets: name, length, and the longest span of start times charted with it.
@@ -58,8 +70,6 @@ BUCKETS: tuple[tuple[str, timedelta, timedelta], ...] = (
 )
 #: Worst participants listed in the table by default (0 lists every poor participant).
 DEFAULT_TOP = 500
-#: The stream directions, as the API names them.
-DIRECTIONS = ("inbound", "outbound")
 #: The per-direction measures charted as distributions: key, title and unit.
 MEASURES: tuple[tuple[str, str, str], ...] = (
     ("jitter", "Average jitter", "ms"),
@@ -90,17 +100,52 @@ def histogram(values: Sequence[float], bins: int = 30, *, cap: float | None = No
     if not values:
         return Histogram(start=0.0, width=1.0, counts=(0,), overflow=0)
     ordered = sorted(values)
-    top = max(cap if cap is not None else percentile(ordered, 0.99), 1e-9)
+    return _binned(ordered, bins, cap if cap is not None else percentile(ordered, 0.99))
+
+
+def _binned(ordered: Sequence[float], bins: int, cap: float) -> Histogram:
+    """:func:`histogram` of values already sorted."""
+    top = max(cap, 1e-9)
     width = _nice_width(top / bins)
-    counts = [0] * max(1, math.ceil(top / width))
-    overflow = 0
-    for value in ordered:
-        index = max(0, math.floor(value / width))
-        if index >= len(counts):
-            overflow += value > len(counts) * width
-            index = len(counts) - 1
-        counts[index] += 1
+    last = max(1, math.ceil(top / width)) - 1
+
+    def bin_of(value: float) -> int:
+        return max(0, math.floor(value / width))
+
+    # The values are sorted and bin_of never decreases along them: each bin's values are
+    # the run between two binary searches (a million values, not a million steps).
+    starts = [bisect.bisect_left(ordered, index, key=bin_of) for index in range(last + 1)]
+    counts = [end - start for start, end in itertools.pairwise([*starts, len(ordered)])]
+    overflow = len(ordered) - bisect.bisect_right(ordered, (last + 1) * width)
     return Histogram(start=0.0, width=width, counts=tuple(counts), overflow=overflow)
+
+
+def _nth(first: Sequence[float], second: Sequence[float], rank: int) -> float:
+    """The value of ``rank`` (from 0) in the sorted union of two sorted sequences."""
+    # Binary search on how many of the rank + 1 smallest come from ``first``.
+    low, high = max(0, rank + 1 - len(second)), min(rank + 1, len(first))
+    while low < high:
+        taken = (low + high) // 2
+        if first[taken] < second[rank - taken]:
+            low = taken + 1
+        else:
+            high = taken
+    return max(
+        first[low - 1] if low > 0 else -math.inf,
+        second[rank - low] if rank - low >= 0 else -math.inf,
+    )
+
+
+def percentile_of_two(first: Sequence[float], second: Sequence[float], q: float) -> float:
+    """``percentile(sorted([*first, *second]), q)`` of two sorted sequences, without merging."""
+    count = len(first) + len(second)
+    if not count:
+        raise ValueError("percentile of no values")
+    position = (count - 1) * q
+    low = math.floor(position)
+    below = _nth(first, second, low)
+    above = _nth(first, second, min(low + 1, count - 1))
+    return below + (above - below) * (position - low)
 
 
 def _nice_width(raw: float) -> float:
@@ -172,50 +217,37 @@ class ReportContent:
     last_start: datetime | None
 
 
-def _stream_measure(stream: StreamMetrics | None, measure: str) -> float | None:
-    if stream is None:
-        return None
-    if measure == "packet_loss":
-        return finite_number(stream.packet_loss_percentage)
-    pair = stream.jitter if measure == "jitter" else stream.latency
-    return finite_number(pair.avg) if pair is not None else None
-
-
 def _floor(moment: datetime, length: timedelta) -> datetime:
     # Buckets start at multiples of their length since midnight UTC.
     midnight = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + ((moment - midnight) // length) * length
 
 
-def _boxes(values_by_region: Mapping[str, list[float]]) -> tuple[MosBox, ...]:
+def _boxes(values_by_region: Mapping[str, Sequence[float]]) -> tuple[MosBox, ...]:
     boxes = []
     for region, values in sorted(
         values_by_region.items(), key=lambda item: (-len(item[1]), item[0])
     ):
-        ordered = sorted(values)
+        count, ordered, mean = mos_summary(values)
         p10, p25, p50, p75, p90 = (
             # Rounded like the text report's percentiles.
             round(percentile(ordered, q), 4)
             for q in (0.1, 0.25, 0.5, 0.75, 0.9)
         )
-        mean = round(math.fsum(ordered) / len(ordered), 4)
-        boxes.append(MosBox(region, len(ordered), p10, p25, p50, p75, p90, mean))
+        boxes.append(MosBox(region, count, p10, p25, p50, p75, p90, mean))
     return tuple(boxes)
 
 
-def _started(summary: ConferenceSummary) -> datetime | None:
-    moment = summary.start_time or summary.create_time
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-@attrs.frozen
-class _Detail:
-    call_type: str | None
-    mos_inbound: float | None
-    mos_outbound: float | None
-    latency_avg: float | None
+def _worst(quality: ParticipantQuality, participant: ParticipantValues) -> WorstParticipant:
+    streams = (participant.inbound, participant.outbound)
+    latencies = [s.latency for s in streams if s is not None and s.latency is not None]
+    return WorstParticipant(
+        quality=quality,
+        call_type=participant.call_type or None,
+        mos_inbound=participant.inbound.mos if participant.inbound is not None else None,
+        mos_outbound=participant.outbound.mos if participant.outbound is not None else None,
+        latency_avg=max(latencies) if latencies else None,
+    )
 
 
 class HtmlReportData:
@@ -224,92 +256,98 @@ class HtmlReportData:
     def __init__(
         self, thresholds: Thresholds | None = None, *, top: int | None = DEFAULT_TOP
     ) -> None:
-        self._thresholds = thresholds if thresholds is not None else Thresholds()
-        self._builder = ReportBuilder(self._thresholds)
+        self._builder = ReportBuilder(thresholds)
         self._top = top
-        self._values: dict[tuple[str, str], list[float]] = {}
-        self._mos: dict[str, list[float]] = {}
-        self._mos_mixer: dict[str, list[float]] = {}
-        # (start, region) -> measured participants, poor ones, MOS values
-        self._timeline: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
+        # Compact arrays, not lists of float objects: a year's store has millions of values.
+        self._values: dict[tuple[str, str], array[float]] = {
+            (measure, direction): array("d")
+            for measure, _, _ in MEASURES
+            for direction in DIRECTIONS
+        }
+        # Per direction, where a stream's jitter, latency and packet loss go.
+        self._appends = {
+            direction: tuple(
+                self._values[(measure, direction)].append
+                for measure in ("jitter", "latency", "packet_loss")
+            )
+            for direction in DIRECTIONS
+        }
+        self._mos_mixer: dict[str, array[float]] = {}
+        # start hour -> region -> [measured participants, poor ones], MOS values
+        self._timeline: dict[datetime, dict[str, tuple[list[int], array[float]]]] = {}
         self._issues: Counter[str] = Counter()
         self._call_types: Counter[str] = Counter()
-        # Details of poor participants only: the table needs them, nothing else does.
-        self._details: dict[tuple[str | None, str | None], _Detail] = {}
         self._first: datetime | None = None
         self._last: datetime | None = None
 
     def add(self, report: ConferenceReport) -> None:
         """Count one conference and its participants."""
-        self._builder.add(report)
-        summary = report.summary
-        issues = summary.detected_issues
-        if issues is not None:
-            for name in ("call_quality", "region_configuration", "participant_behavior"):
-                if (getattr(issues, name) or 0) > 0:
-                    self._issues[name] += 1
-        started = _started(summary)
+        self.add_values(*values_of_report(report))
+
+    def add_values(
+        self, conference: ConferenceValues, participants: Iterable[ParticipantValues]
+    ) -> None:
+        """Count one conference and its participants, given as values."""
+        self._builder.add_conference(conference)
+        for issue in conference.issues:
+            self._issues[issue] += 1
+        started = conference.started
+        points = None
         if started is not None:
             self._first = started if self._first is None else min(self._first, started)
             self._last = started if self._last is None else max(self._last, started)
-        for participant in report.participants:
-            self._add_participant(summary, started, participant)
-
-    def _add_participant(
-        self, summary: ConferenceSummary, started: datetime | None, participant: ParticipantSummary
-    ) -> None:
-        measured = worse_direction(participant.metrics)
-        if measured is None:
-            return
-        metrics = participant.metrics
-        streams = {
-            "inbound": metrics.inbound if metrics is not None else None,
-            "outbound": metrics.outbound if metrics is not None else None,
-        }
-        for measure, _title, _unit in MEASURES:
-            for direction, stream in streams.items():
-                value = _stream_measure(stream, measure)
-                if value is not None:
-                    self._values.setdefault((measure, direction), []).append(value)
-        self._call_types[str(participant.call_type or "unknown")] += 1
-        mos, loss, jitter = measured
-        region = participant_region(summary, participant)
-        if mos is not None:
-            self._mos.setdefault(region, []).append(mos)
-            mixer = str(summary.mixer_region) if summary.mixer_region else "unknown"
-            self._mos_mixer.setdefault(mixer, []).append(mos)
-        problems = self._thresholds.problems(mos, loss, jitter)
-        if started is not None:
             hour = started.replace(minute=0, second=0, microsecond=0)
-            counts, values = self._timeline.setdefault((hour, region), ([0, 0], []))
-            counts[0] += 1
-            counts[1] += bool(problems)
+            points = self._timeline.setdefault(hour, {})
+        mixer = conference.mixer_region or "unknown"
+        # Local names: this loop runs once per participant, millions of times for a year.
+        count = self._builder.add_participant
+        add_stream = self._add_stream
+        inbound_appends, outbound_appends = self._appends["inbound"], self._appends["outbound"]
+        call_types = self._call_types
+        for participant in participants:
+            measured = count(conference, participant)
+            if measured is None:
+                continue
+            if participant.inbound is not None:
+                add_stream(participant.inbound, inbound_appends)
+            if participant.outbound is not None:
+                add_stream(participant.outbound, outbound_appends)
+            call_types[participant.call_type or "unknown"] += 1
+            mos = measured.mos
             if mos is not None:
-                values.append(mos)
-        if problems:
-            latencies = [_stream_measure(s, "latency") for s in streams.values()]
-            present = [value for value in latencies if value is not None]
-            self._details[(summary.conference_sid, participant.participant_sid)] = _Detail(
-                call_type=str(participant.call_type) if participant.call_type else None,
-                mos_inbound=finite_number(streams["inbound"].mos) if streams["inbound"] else None,
-                mos_outbound=(
-                    finite_number(streams["outbound"].mos) if streams["outbound"] else None
-                ),
-                latency_avg=max(present) if present else None,
-            )
+                collect(self._mos_mixer, mixer, mos)
+            if points is not None:
+                point = points.get(measured.region)
+                if point is None:
+                    point = points[measured.region] = ([0, 0], array("d"))
+                point[0][0] += 1
+                point[0][1] += bool(measured.problems)
+                if mos is not None:
+                    point[1].append(mos)
+
+    @staticmethod
+    def _add_stream(stream: StreamValues, appends: tuple[Callable[[float], None], ...]) -> None:
+        jitter, latency, packet_loss = appends
+        if stream.jitter is not None:
+            jitter(stream.jitter)
+        if stream.latency is not None:
+            latency(stream.latency)
+        if stream.packet_loss is not None:
+            packet_loss(stream.packet_loss)
 
     def _bucketed(self) -> tuple[str, tuple[TimeBucket, ...]]:
         if self._first is None or self._last is None:
             return BUCKETS[0][0], ()
         span = self._last - self._first
         name, length, _ = next(bucket for bucket in BUCKETS if span <= bucket[2])
-        merged: dict[tuple[datetime, str], tuple[list[int], list[float]]] = {}
-        for (hour, region), (counts, values) in self._timeline.items():
+        merged: dict[tuple[datetime, str], tuple[list[int], array[float]]] = {}
+        for hour, regions in self._timeline.items():
             start = _floor(hour, length)
-            into_counts, into_values = merged.setdefault((start, region), ([0, 0], []))
-            into_counts[0] += counts[0]
-            into_counts[1] += counts[1]
-            into_values.extend(values)
+            for region, (counts, values) in regions.items():
+                into_counts, into_values = merged.setdefault((start, region), ([0, 0], array("d")))
+                into_counts[0] += counts[0]
+                into_counts[1] += counts[1]
+                into_values.extend(values)
         buckets = tuple(
             TimeBucket(
                 start=start,
@@ -324,34 +362,29 @@ class HtmlReportData:
 
     def result(self) -> ReportContent:
         """The content of everything added so far."""
-        quality = self._builder.result()
+        poor = self._builder.poor()
+        quality = self._builder.result(poor)
         bucket, timeline = self._bucketed()
-        worst = []
-        for entry in quality.poor_participants[: self._top]:
-            detail = self._details[(entry.conference_sid, entry.participant_sid)]
-            worst.append(WorstParticipant(quality=entry, **attrs.asdict(detail)))
         distributions: dict[str, dict[str, Histogram]] = {}
         for measure, _title, _unit in MEASURES:
+            # Sorted into arrays: a year's store has millions of values per measure.
+            inbound, outbound = (array("d", sorted(self._values[(measure, d)])) for d in DIRECTIONS)
             # One scale for both directions, so that their bars line up.
-            both = [
-                *self._values.get((measure, "inbound"), ()),
-                *self._values.get((measure, "outbound"), ()),
-            ]
-            cap = percentile(sorted(both), 0.99) if both else None
+            cap = percentile_of_two(inbound, outbound, 0.99) if inbound or outbound else 1.0
             distributions[measure] = {
-                direction: histogram(self._values.get((measure, direction), []), cap=cap)
-                for direction in DIRECTIONS
+                direction: _binned(values, 30, cap) if values else histogram(values)
+                for direction, values in zip(DIRECTIONS, (inbound, outbound), strict=True)
             }
         return ReportContent(
             quality=quality,
             distributions=distributions,
-            mos_by_participant_region=_boxes(self._mos),
+            mos_by_participant_region=_boxes(self._builder.mos_values()),
             mos_by_mixer_region=_boxes(self._mos_mixer),
             bucket=bucket,
             timeline=timeline,
-            detected_issues=dict(self._issues.most_common()),
-            call_types=dict(self._call_types.most_common()),
-            worst=tuple(worst),
+            detected_issues=ranked(self._issues),
+            call_types=ranked(self._call_types),
+            worst=tuple(_worst(*entry) for entry in poor[: self._top]),
             first_start=self._first,
             last_start=self._last,
         )

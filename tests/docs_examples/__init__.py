@@ -1,0 +1,1 @@
+"""The "Querying the store" page's examples: shown in the docs as they are, run by the tests."""
