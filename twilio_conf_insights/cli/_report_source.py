@@ -43,6 +43,7 @@ from .._transport import json_loads
 from ..sync import ReportQuery, StoreError
 from ..sync._filters import conference_filters
 from ..sync._guards import check_store_file, translate
+from ..sync._open import check_store_path
 from ._report_values import (
     CONFERENCE_PATHS,
     PARTICIPANT_PATHS,
@@ -290,6 +291,8 @@ class _SQLiteReader:
         self._next = 0
 
     def open(self) -> None:
+        # A pipe or a device would block the read for ever: refused before anything opens it.
+        check_store_path(str(self._path))
         check_store_file(self._path, read_only=True)  # refuses what is not a store, untouched
         uri = f"{self._path.absolute().as_uri()}?mode=ro"
         try:
