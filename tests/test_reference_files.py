@@ -15,12 +15,12 @@ def _git(*args: str) -> None:
 
 
 def _layout(base: Path) -> tuple[Path, Path]:
-    """``base/work/{repo, shared/reference}`` and a clone of the repo in ``base/elsewhere``."""
-    files = base / "work" / "shared" / "reference"
+    """``base/checkout/{repo, shared/reference}`` and a clone of the repo in ``base/elsewhere``."""
+    files = base / "checkout" / "shared" / "reference"
     files.mkdir(parents=True)
     for name in (reference.INSIGHTS_SPEC, reference.TWILIO_2010_SPEC):
         (files / name).write_text("{}", encoding="utf-8")
-    repo = base / "work" / "repo"
+    repo = base / "checkout" / "repo"
     _git("init", "-q", str(repo))
     identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
     _git("-C", str(repo), *identity, "commit", "-q", "--allow-empty", "-m", "empty")
@@ -35,7 +35,7 @@ def test_a_checkout_with_shared_beside_it_finds_the_files(
     """The usual layout: ``shared/reference`` next to the repository."""
     monkeypatch.delenv(reference.ENV_REFERENCE_DIR, raising=False)
     files, _ = _layout(tmp_path)
-    assert reference.reference_dir(tmp_path / "work" / "repo") == files
+    assert reference.reference_dir(tmp_path / "checkout" / "repo") == files
 
 
 def test_a_fresh_clone_elsewhere_finds_the_files_beside_its_origin(
