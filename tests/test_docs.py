@@ -56,6 +56,7 @@ PUBLIC_MODULES = [
     "twilio_conf_insights.webhooks",
     "twilio_conf_insights.eventstreams",
     "twilio_conf_insights.testing",
+    "twilio_conf_insights.otel",
 ]
 
 #: Runs a snippet inside ``async with InsightsClient.from_env() as client``.
