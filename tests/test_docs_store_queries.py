@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests.docs_examples import store_duckdb, store_pandas, store_postgres, store_sqlite
+from tests.open_files import collector_held, open_under
 from tests.servers import PostgresServer
 from tests.store_fixtures import fresh_database, postgres_server
 from twilio_conf_insights import ConferenceReport, ConferenceSummary, ParticipantSummary
@@ -65,12 +66,19 @@ def _created(summary: dict[str, Any]) -> datetime:
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> tuple[str, Records]:
-    """A SQLite store holding the fake records (one with a NaN MOS), and the records."""
+def sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Records]]:
+    """A SQLite store holding the fake records (one with a NaN MOS), and the records.
+
+    The examples must close what they open: with the collector held off during the test,
+    a connection an example leaves open still holds the store's file afterwards.
+    """
     records = _records(nan=True)
     path = str(tmp_path / "insights.db")
     asyncio.run(_write(path, records))
-    return path, records
+    with collector_held() as unraisable:
+        yield path, records
+        assert open_under(tmp_path) == [], "an example left a connection to the store open"
+    assert unraisable == []
 
 
 def test_sqlite_example_lists_the_poor_participants(sqlite_store: tuple[str, Records]) -> None:

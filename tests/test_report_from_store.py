@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,7 @@ def test_a_row_no_parser_can_read_fails_the_report_in_one_line(tmp_path: Path) -
     path = tmp_path / "damaged.db"
     summary = {"conference_sid": "CF" + "0" * 32, "create_time": "2025-06-01T00:00:00Z"}
     write_sqlite_v1(path, [(summary, [{"participant_sid": "CP" + "0" * 32}])])
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         db.execute("UPDATE participant_summaries SET json = '{\"mos\": 4.'")
     done = asyncio.run(cli("report", "--db", str(path)))
     assert done.returncode == 1

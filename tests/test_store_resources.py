@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import sqlite3
-import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,33 +25,9 @@ from twilio_conf_insights.sync import (
     StoreReadOnlyError,
 )
 
+from .open_files import collector_held, open_under
 from .store_child import store_records
 from .sync_support import stored
-
-
-def _open_under(directory: Path) -> list[str]:
-    """Files under ``directory`` this process holds open."""
-    names = []
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(str(directory)):
-                names.append(target)
-    return names
-
-
-@contextlib.contextmanager
-def _collector_held() -> Iterator[list[Any]]:
-    """Garbage collection off; what would be reported as unraisable, collected."""
-    unraisable: list[Any] = []
-    previous = sys.unraisablehook
-    sys.unraisablehook = unraisable.append
-    gc.disable()
-    try:
-        yield unraisable
-    finally:
-        gc.enable()
-        sys.unraisablehook = previous
 
 
 async def _drive_every_path(tmp_path: Path) -> None:
@@ -99,9 +71,9 @@ async def _drive_every_path(tmp_path: Path) -> None:
 
 async def test_no_connection_outlives_its_store(tmp_path: Path) -> None:
     """After every open, failure and read path, no store file is open and nothing warns."""
-    with _collector_held() as unraisable, warnings.catch_warnings():
+    with collector_held() as unraisable, warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         await _drive_every_path(tmp_path)
-        assert _open_under(tmp_path) == []
+        assert open_under(tmp_path) == []
         gc.collect()
     assert unraisable == []

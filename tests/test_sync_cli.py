@@ -9,6 +9,7 @@ import pty
 import re
 import signal
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def _read_all(terminal: int) -> str:
 
 def _windows(path: Path) -> list[tuple[datetime, datetime]]:
     """The (start, end) of every window a store keeps progress in."""
-    with sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as db:
         rows = db.execute("SELECT window_start, window_end FROM sync_windows").fetchall()
     return sorted(
         (datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in rows

@@ -1,6 +1,7 @@
 """Query a store with DuckDB: straight from the SQLite file, or from a Parquet copy."""
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import duckdb
@@ -41,7 +42,10 @@ def mos_by_region_from_store(store: str) -> list[tuple[str, int, float]]:
 
 def copy_to_parquet(store: str, directory: Path) -> None:
     """Copy the store's two public tables to Parquet files in ``directory`` (no extension)."""
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as source, duckdb.connect() as db:
+    with (
+        closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as source,
+        duckdb.connect() as db,
+    ):
         for table in ("conferences", "participant_summaries"):
             db.register(table, pd.read_sql_query(f"SELECT * FROM {table}", source))
             db.execute(f"COPY {table} TO '{directory / table}.parquet' (FORMAT parquet)")

@@ -1,6 +1,7 @@
 """Load a store into pandas: conferences per day and status, MOS per region."""
 
 import sqlite3
+from contextlib import closing
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ WHERE json_valid(json)
 
 def load(store: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The conferences and the participant summaries of ``store``, a few columns each."""
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
         conferences = pd.read_sql_query(CONFERENCES, db, parse_dates=["create_time"])
         participants = pd.read_sql_query(PARTICIPANTS, db)
     # The lower MOS of the two directions (NaN where neither was measured).

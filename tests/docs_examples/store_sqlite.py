@@ -1,6 +1,7 @@
 """Query a store with Python's own sqlite3: the participants whose call quality was poor."""
 
 import sqlite3
+from contextlib import closing
 
 # A participant's MOS is the lower of its two directions; json_extract gives NULL for a
 # direction that was not measured (and for a value that is not a number's JSON).
@@ -31,7 +32,8 @@ def poor_participants(
 
     ``start`` and ``end`` bound the conferences' ``create_time`` (UTC, ``2025-06-01T00:00:00Z``).
     """
-    # Read-only: a sync may be writing at the same time.
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+    # Read-only: a sync may be writing at the same time. closing(): a connection's own
+    # `with` ends a transaction but leaves the connection open.
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
         rows = db.execute(POOR_PARTICIPANTS, {"start": start, "end": end, "below": below})
         return rows.fetchall()
