@@ -12,7 +12,7 @@ import math
 import random
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests import payloads
@@ -81,15 +81,21 @@ def test_drifted_values_read_as_none_on_both_paths() -> None:
 
 
 @given(st.floats(allow_nan=True) | st.integers() | st.booleans() | st.text(max_size=2))
+@example(1e308)  # the largest finite floats are finite numbers too
+@example(10**400)  # an int beyond float's range is not
 def test_finite_number_takes_finite_numbers_only(value: Any) -> None:
     """finite_number keeps finite ints and floats (as floats) and nothing else."""
     result = finite_number(value)
-    if type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e308:
-        assert result == float(value)
-    elif type(value) is float:
-        assert result is None
+    if type(value) is float:
+        assert result == (value if math.isfinite(value) else None)
+    elif type(value) is int:
+        try:
+            as_float: float | None = float(value)
+        except OverflowError:  # beyond float's range: no finite float stands for it
+            as_float = None
+        assert result == as_float
     else:
-        assert result is None or (type(value) is int and result == float(value))
+        assert result is None
 
 
 def _tied_reports() -> list[ConferenceReport]:
