@@ -233,6 +233,7 @@ def test_a_row_no_parser_can_read_fails_the_report_in_one_line(tmp_path: Path) -
     write_sqlite_v1(path, [(summary, [{"participant_sid": "CP" + "0" * 32}])])
     with closing(sqlite3.connect(path)) as db:
         db.execute("UPDATE participant_summaries SET json = '{\"mos\": 4.'")
+        db.commit()
     done = asyncio.run(cli("report", "--db", str(path)))
     assert done.returncode == 1
     assert_one_line_error(done)
