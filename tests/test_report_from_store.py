@@ -9,13 +9,14 @@ strings where numbers belong, NaN kept by the store, ties on every measure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import math
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from tests.helpers import assert_one_line_error, cli, fake_env
 from tests.report_data import conference_documents, drift, participant_documents
 from tests.servers import PostgresServer
 from tests.store_fixtures import fresh_database, postgres_server
-from tests.store_v1 import Record, write_postgres_v1, write_sqlite_v1
+from tests.store_v1 import Record, write_postgres_v1, write_sqlite_v1, write_v1
 from tests.sync_support import sync_fake
 from twilio_conf_insights import ConferenceReport, ConferenceSummary, ParticipantSummary
 from twilio_conf_insights.cli._report_source import Group, stored_values
@@ -166,18 +167,27 @@ async def _assert_reports_equal(fake: FakeTwilio, spec: str, tmp_path: Path) -> 
     return report
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-async def test_report_from_a_synced_store_equals_the_api_on_drifted_data(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """A store synced from drifted data reports exactly what the API does: text, JSON, HTML."""
-    async with sync_fake(60) as fake:
+@contextlib.asynccontextmanager
+async def synced_drifted_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, conferences: int
+) -> AsyncIterator[tuple[FakeTwilio, str]]:
+    """A fake with drifted, settled data, and a store of ``kind`` synced from it."""
+    async with sync_fake(conferences) as fake:
         fake.data.processing.settle_all()
         # PostgreSQL's jsonb has no NaN: the store refuses such a record (the SQLite one keeps it).
         drift(fake.data, nan=kind == "sqlite")
         spec = await _spec(kind, tmp_path, request)
         synced = await cli("sync", "--db", spec, *_range(fake), env=fake_env(fake))
         assert synced.returncode == 0, synced.stderr
+        yield fake, spec
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_report_from_a_synced_store_equals_the_api_on_drifted_data(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A store synced from drifted data reports exactly what the API does: text, JSON, HTML."""
+    async with synced_drifted_store(kind, tmp_path, request, conferences=60) as (fake, spec):
         report = await _assert_reports_equal(fake, spec, tmp_path)
     # The drift showed: unmeasured participants, and ties the order had to break.
     assert report["participants_with_metrics"] < report["participants"]
@@ -193,17 +203,22 @@ async def test_a_store_in_the_first_layout_reports_like_the_api(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A store as the first release wrote it (layout 1) reports exactly what the API does."""
+    async with first_layout_store(kind, tmp_path, request) as (fake, spec):
+        await _assert_reports_equal(fake, spec, tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def first_layout_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[FakeTwilio, str]]:
+    """A fake with drifted data, and a store of ``kind`` in layout 1 holding all of it."""
     async with FakeTwilio(conferences=30, participants_per_conference=(0, 6), seed=33) as fake:
-        drift(fake.data, nan=kind == "sqlite")
+        drift(fake.data, nan=kind == "sqlite")  # jsonb holds no NaN
         records = [
             (c, fake.data.participant_summaries[c["conference_sid"]]) for c in fake.data.conferences
         ]
-        spec = await _spec(kind, tmp_path, request)
-        if kind == "sqlite":
-            write_sqlite_v1(Path(spec), records)
-        else:
-            await write_postgres_v1(spec, records)
-        await _assert_reports_equal(fake, spec, tmp_path)
+        await write_v1(spec := await _spec(kind, tmp_path, request), records)
+        yield fake, spec
 
 
 async def test_filters_and_limit_select_what_the_api_selects(tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ __all__ = [
     "is_postgres",
     "loads",
     "matches",
+    "parsed",
+    "plain_document",
     "postgres_order_sql",
     "shown",
     "sqlite_order_sql",
@@ -70,25 +72,39 @@ def shown(url: str) -> str:
     return str(yarl.URL(url).with_password(None))
 
 
-def loads(text: str) -> Any:
-    """A stored JSON text, read as the stores read it."""
+def parsed(text: str) -> tuple[Any, bool]:
+    """A stored JSON text, read as the stores read it, and whether it is plain JSON.
+
+    Plain: orjson read it, so it holds no NaN, infinity or integer beyond 64 bits (orjson
+    refuses those, and the standard library reads them instead).
+    """
     try:
-        return json_loads(text)  # orjson and json both take str
+        return json_loads(text), json_loads is not json.loads  # orjson and json take str
     except ValueError:
         # orjson refuses a few documents the standard library reads (NaN, integers beyond
         # 64 bits); a store keeps them as the API sent them.
-        return json.loads(text)
+        return json.loads(text), False
+
+
+def loads(text: str) -> Any:
+    """A stored JSON text, read as the stores read it."""
+    return parsed(text)[0]
 
 
 def document(raw: str, where: str) -> dict[str, Any]:
     """A stored record's JSON object; :class:`StoreError` when it is not one."""
+    return plain_document(raw, where)[0]
+
+
+def plain_document(raw: str, where: str) -> tuple[dict[str, Any], bool]:
+    """:func:`document`, and whether it is plain JSON (see :func:`parsed`)."""
     try:
-        found = loads(raw)
+        found, plain = parsed(raw)
     except ValueError:
-        found = None
+        found, plain = None, False
     if type(found) is not dict:
         raise StoreError(f"{where} is not a JSON object: the store is damaged")
-    return found
+    return found, plain
 
 
 def matches(record: dict[str, Any], equals: Sequence[tuple[str, str]]) -> bool:
