@@ -32,9 +32,9 @@ from tests.store_fixtures import fresh_database, postgres_server
 from tests.store_v1 import Record, write_postgres_v1, write_sqlite_v1, write_v1
 from tests.sync_support import sync_fake
 from twilio_conf_insights import ConferenceReport, ConferenceSummary, ParticipantSummary
-from twilio_conf_insights.cli._report_source import Group, stored_values
+from twilio_conf_insights.cli._report_source import TYPED_LAYOUT, Group, stored_values
 from twilio_conf_insights.cli._report_values import values_of_report
-from twilio_conf_insights.sync import ReportQuery
+from twilio_conf_insights.sync import ReportQuery, open_store
 from twilio_conf_insights.testing import FakeTwilio
 
 __all__ = ["postgres_server"]  # the fixture, imported for the tests below
@@ -94,6 +94,38 @@ def test_a_sqlite_store_gives_the_values_models_give(records: list[Record]) -> N
     assert _by_conference(stored) == _by_conference(_model_groups(records))
 
 
+def _sids_as_keyed(records: list[Record]) -> list[Record]:
+    """Records whose participants' JSON holds the SIDs the layout-1 writer keys them by.
+
+    Typed columns read a participant's SID from the row's key, which a store takes from the
+    summary's ``participant_sid``; the layout-1 writer keys rows by position instead.
+    """
+    return [
+        (summary, [{**p, "participant_sid": f"CP{i:016x}{n:016x}"} for n, p in enumerate(parts)])
+        for i, (summary, parts) in enumerate(records)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_records)
+def test_a_migrated_sqlite_store_gives_the_values_models_give(records: list[Record]) -> None:
+    """A layout-1 store migrated to typed columns gives, from them, what the models give."""
+
+    records = _sids_as_keyed(records)
+
+    async def stored(path: Path) -> list[Group]:
+        write_sqlite_v1(path, records)
+        await (await open_store(str(path))).aclose()  # migrates: fills the typed columns
+        return await _stored_groups(str(path))
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "v1.db"
+        groups = asyncio.run(stored(path))
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == TYPED_LAYOUT
+    assert _by_conference(groups) == _by_conference(_model_groups(records))
+
+
 def _for_jsonb(value: Any) -> Any:
     """``value`` without what PostgreSQL's jsonb cannot hold: NaN, infinities, NUL characters."""
     if type(value) is float and not math.isfinite(value):
@@ -119,6 +151,26 @@ def test_a_postgres_store_gives_the_values_models_give(
     async def stored() -> list[Group]:
         url = await fresh_database(postgres_server)
         await write_postgres_v1(url, records)
+        return await _stored_groups(url)
+
+    assert _by_conference(asyncio.run(stored())) == _by_conference(_model_groups(records))
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=_records.map(_for_jsonb))
+def test_a_migrated_postgres_store_gives_the_values_models_give(
+    records: list[Record], postgres_server: PostgresServer
+) -> None:
+    """A layout-1 PostgreSQL store migrated to typed columns gives what the models give."""
+
+    records = _sids_as_keyed(records)
+
+    async def stored() -> list[Group]:
+        url = await fresh_database(postgres_server)
+        await write_postgres_v1(url, records)
+        await (await open_store(url)).aclose()  # migrates: fills the typed columns
         return await _stored_groups(url)
 
     assert _by_conference(asyncio.run(stored())) == _by_conference(_model_groups(records))

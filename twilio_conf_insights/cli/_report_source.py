@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from .._models import ConferenceSummary, ParticipantSummary
 from ..sync import ReportQuery
+from ..sync._typed import PARTICIPANT_TYPED_COLUMNS
 from ._report_values import (
     CONFERENCE_PATHS,
     PARTICIPANT_PATHS,
@@ -41,6 +42,7 @@ from ._report_values import (
     conference_values_from_json,
     participant_values,
     participant_values_from_json,
+    participant_values_from_typed,
 )
 from ._store_reader import document, is_postgres, loads, matches, shown, store_batches
 
@@ -48,11 +50,18 @@ __all__ = [
     "Group",
     "ValuesSink",
     "add_stored",
-    "postgres_batch_sql",
+    "TYPED_LAYOUT",
+    "postgres_conference_sql",
+    "postgres_participant_sql",
     "sqlite_conference_sql",
     "sqlite_participant_sql",
+    "typed_participant_sql",
     "stored_values",
 ]
+
+#: The first store layout with typed columns (``sync/_typed.py``), which a report reads
+#: instead of the participants' JSON.
+TYPED_LAYOUT = 3
 
 #: A conference's values with those of every participant stored for it.
 Group = tuple[ConferenceValues, list[ParticipantValues]]
@@ -138,27 +147,39 @@ def _postgres_value(path: Sequence[str]) -> str:
     return column + "".join(f" -> '{key}'" for key in path)
 
 
-def postgres_batch_sql() -> str:
-    """PostgreSQL's query of the conferences in ``$1`` (a text array) and their participants.
+_POSTGRES_SELECTED = "WHERE conference_sid = ANY($1::text[])"
 
-    One row of two JSON arrays (as text): the conferences', then the participants'.
+
+def postgres_conference_sql() -> str:
+    """PostgreSQL's query of the conferences in ``$1`` (a text array), and the store's layout.
+
+    One row: the conferences' values as a JSON array (as text), the layout's version.
     """
     conference = ", ".join(_postgres_value(path) for path in CONFERENCE_PATHS)
+    # OFFSET 0 keeps each subquery apart, so that its columns are computed once per row.
+    return (
+        "SELECT (SELECT coalesce(json_agg(json_build_array("
+        f"conference_sid, json_build_array({conference}), NULL)), '[]')::text FROM"
+        f" (SELECT conference_sid, json AS j FROM conferences {_POSTGRES_SELECTED} OFFSET 0)"
+        " AS c), (SELECT max(schema_version) FROM twilio_conf_insights_store)"
+    )
+
+
+def postgres_participant_sql() -> str:
+    """PostgreSQL's query of the participants' values of the conferences in ``$1``, from JSON.
+
+    One row: a JSON array (as text), for a store without typed columns (layout 2 or 1).
+    """
     participant = ", ".join(_postgres_value(path) for path in PARTICIPANT_PATHS)
     streams = "".join(
         f", jsonb_typeof({_postgres_value(path)}) = 'object'" for path in STREAM_PATHS
     )
-    selected = "WHERE conference_sid = ANY($1::text[])"
-    # OFFSET 0 keeps each subquery apart, so that its columns are computed once per row.
     return (
-        "SELECT (SELECT coalesce(json_agg(json_build_array("
-        f"conference_sid, json_build_array({conference}), NULL)), '[]')::text"
-        f" FROM (SELECT conference_sid, json AS j FROM conferences {selected} OFFSET 0) AS c),"
-        " (SELECT coalesce(json_agg(json_build_array("
+        "SELECT coalesce(json_agg(json_build_array("
         f"conference_sid, json_build_array({participant}){streams}, NULL)), '[]')::text"
         " FROM (SELECT conference_sid, j, m -> 'inbound' AS i, m -> 'outbound' AS o"
         " FROM (SELECT conference_sid, json AS j, json -> 'metrics' AS m"
-        f" FROM participant_summaries {selected} OFFSET 0) AS stored OFFSET 0) AS p)"
+        f" FROM participant_summaries {_POSTGRES_SELECTED} OFFSET 0) AS stored OFFSET 0) AS p"
     )
 
 
@@ -166,7 +187,9 @@ def postgres_batch_sql() -> str:
 
 
 #: One batch as read: the SIDs in order, the conferences' and the participants' arrays.
-_Batch = tuple[Sequence[str], list[list[Any]], list[list[Any]]]
+_Batch = tuple[Sequence[str], list[list[Any]], "_Participants"]
+#: A batch's participants: typed columns' rows (``True``), or values read from JSON.
+_Participants = tuple[bool, Sequence[Sequence[Any]]]
 
 
 class _Values:
@@ -190,18 +213,31 @@ class _Values:
             return None
         return conference_values(ConferenceSummary.from_dict(record))
 
-    def groups(self, batch: _Batch) -> list[Group]:
-        """The batch's selected conferences with their participants, in the SIDs' order."""
-        order, conference_rows, participant_rows = batch
-        by_sid = {row[0]: row for row in conference_rows}
+    def participants(self, batch: _Participants) -> dict[str, list[ParticipantValues]]:
+        """A batch's participants' values by conference SID."""
+        typed, rows = batch
         participants: dict[str, list[ParticipantValues]] = {}
-        for sid, values, inbound, outbound, raw in participant_rows:
+        if typed:
+            for row in rows:
+                found = participants.get(row[0])
+                if found is None:
+                    found = participants[row[0]] = []
+                found.append(participant_values_from_typed(row))
+            return participants
+        for sid, values, inbound, outbound, raw in rows:
             if raw is None:
                 participant = participant_values_from_json(values, bool(inbound), bool(outbound))
             else:
                 record = document(raw, f"{self._where}: a participant of {sid}")
                 participant = participant_values(ParticipantSummary.from_dict(record))
             participants.setdefault(sid, []).append(participant)
+        return participants
+
+    def groups(self, batch: _Batch) -> list[Group]:
+        """The batch's selected conferences with their participants, in the SIDs' order."""
+        order, conference_rows, participant_rows = batch
+        by_sid = {row[0]: row for row in conference_rows}
+        participants = self.participants(participant_rows)
         groups = []
         for sid in order:
             if self.done:
@@ -217,15 +253,34 @@ class _Values:
 # -- reading --------------------------------------------------------------------------------
 
 
-def _read_sqlite(db: sqlite3.Connection, sids: Sequence[str]) -> tuple[list[Any], list[Any]]:
+#: The columns a typed read takes, in the order of ``participant_values_from_typed``.
+_TYPED_SELECT = ", ".join(("conference_sid", "participant_sid", *PARTICIPANT_TYPED_COLUMNS))
+
+
+def typed_participant_sql(count: int, *, postgres: bool) -> str:
+    """The typed columns of the participants of ``count`` conferences (layout 3 on)."""
+    selected = "= ANY($1::text[])" if postgres else f"IN ({','.join('?' * count)})"
+    return f"SELECT {_TYPED_SELECT} FROM participant_summaries WHERE conference_sid {selected}"
+
+
+def _read_sqlite(db: sqlite3.Connection, sids: Sequence[str]) -> tuple[list[Any], _Participants]:
     (conferences,) = db.execute(sqlite_conference_sql(len(sids)), sids).fetchone()
+    (layout,) = db.execute("PRAGMA user_version").fetchone()
+    if layout >= TYPED_LAYOUT:
+        return loads(conferences), (
+            True,
+            db.execute(typed_participant_sql(len(sids), postgres=False), sids).fetchall(),
+        )
     (participants,) = db.execute(sqlite_participant_sql(len(sids)), sids).fetchone()
-    return loads(conferences), loads(participants)
+    return loads(conferences), (False, loads(participants))
 
 
-async def _read_postgres(conn: Any, sids: Sequence[str]) -> tuple[list[Any], list[Any]]:
-    row = await conn.fetchrow(postgres_batch_sql(), sids)
-    return loads(row[0]), loads(row[1])
+async def _read_postgres(conn: Any, sids: Sequence[str]) -> tuple[list[Any], _Participants]:
+    conferences, layout = await conn.fetchrow(postgres_conference_sql(), sids)
+    if layout >= TYPED_LAYOUT:
+        rows = await conn.fetch(typed_participant_sql(len(sids), postgres=True), sids)
+        return loads(conferences), (True, rows)
+    return loads(conferences), (False, loads(await conn.fetchval(postgres_participant_sql(), sids)))
 
 
 # -- entry points ----------------------------------------------------------------------------

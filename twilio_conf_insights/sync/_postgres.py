@@ -33,7 +33,7 @@ from ._merge import (
     touched,
 )
 from ._postgres_schema import migrate
-from ._schema import json_text, upsert
+from ._schema import PARTICIPANT_COLUMNS, json_text, upsert
 from ._store import (
     ReportQuery,
     StoreBase,
@@ -54,7 +54,11 @@ CONFERENCE_LOCKS = 0x5443
 _UPSERT_CONFERENCE = upsert(
     "conferences", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9::jsonb"]
 )
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4", "$5::jsonb"])
+_UPSERT_PARTICIPANT = upsert(
+    "participant_summaries",
+    ["$1", "$2", "$3", "$4", "$5::jsonb"]
+    + [f"${number}" for number in range(6, len(PARTICIPANT_COLUMNS) + 1)],
+)
 # The subquery sorts: every writer takes its locks in SID order, so none waits in a cycle.
 _LOCK_CONFERENCES = (
     "SELECT count(pg_advisory_xact_lock($2, hashtext(sid))) "
@@ -299,6 +303,7 @@ class PostgresStore(StoreBase):
                         row.processing_state,
                         row.observed_at,
                         row.json,
+                        *row.typed,
                     )
                     for row in plan.participants
                 ],

@@ -40,7 +40,7 @@ from ._merge import (
     plan_write,
     touched,
 )
-from ._schema import APPLICATION_ID, SCHEMA_VERSION, json_text, upsert
+from ._schema import APPLICATION_ID, PARTICIPANT_COLUMNS, SCHEMA_VERSION, json_text, upsert
 from ._sqlite_schema import migrate, store_version
 from ._store import (
     NotAStoreError,
@@ -64,7 +64,7 @@ _CHUNK = 500
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 _UPSERT_CONFERENCE = upsert("conferences", ["?"] * 9)
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * 5)
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * len(PARTICIPANT_COLUMNS))
 
 
 def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
@@ -372,6 +372,7 @@ class SQLiteStore(StoreBase):
                     row.processing_state,
                     instant_text(row.observed_at),
                     row.json,
+                    *row.typed,
                 )
                 for row in plan.participants
             ],
