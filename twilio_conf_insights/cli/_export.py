@@ -24,12 +24,13 @@ import functools
 import json
 import re
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TextIO, cast
 
 import attrs
 
 from .._models import ConferenceSummary, ParticipantSummary, TwilioModel
+from ._json_text import compact_text
 from ._store_reader import plain_document
 
 __all__ = [
@@ -175,37 +176,12 @@ _ROW_PARTICIPANT_FIELDS = tuple(f for f in PARTICIPANT_FIELDS if f.name != "conf
 # -- writers ------------------------------------------------------------------------------
 
 
-def _stdlib_text(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-
-
-_fast_dumps: Callable[[Any], bytes] | None
-try:  # the `fast` extra: an export from a store writes millions of records
-    import orjson
-
-    _fast_dumps = orjson.dumps
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_dumps = None
-
-# Where orjson's text can differ from the standard library's for plain JSON (no NaN, no
-# infinity, no integer beyond 64 bits): floats below 1e-4 in magnitude, which orjson
-# writes as 0.00001 or 1e-6 and json.dumps as 1e-05 and 1e-06. A string holding the same
-# characters only costs the slower path.
-_MAY_DIFFER = re.compile(rb"0\.0000|e-[1-9](?![0-9])")
-
-
 def record_text(record: Mapping[str, Any], *, plain: bool = False) -> str:
     """``json.dumps(record, ensure_ascii=False, separators=(",", ":"))``, faster.
 
-    ``plain`` says that ``record`` holds no NaN, infinity or integer beyond 64 bits (it
-    was read by orjson): then orjson writes it, and its text is used whenever it cannot
-    differ from the standard library's (tests hold the two equal).
+    ``plain``: see :func:`._json_text.compact_text`.
     """
-    if plain and _fast_dumps is not None:
-        text = _fast_dumps(record)
-        if _MAY_DIFFER.search(text) is None:
-            return text.decode()
-    return _stdlib_text(record)
+    return compact_text(record, plain=plain)
 
 
 def _record(
@@ -273,7 +249,7 @@ def _copyable(text: str, *, conference: bool) -> bool:
     """Whether a stored compact text is exactly what :func:`record_text` writes of it.
 
     The store wrote it with orjson or json.dumps, compact, non-ASCII as is. The two differ
-    only in floats below 1e-4 in magnitude (see ``_MAY_DIFFER``), and a reader (orjson)
+    only in floats below 1e-4 in magnitude (see :mod:`._json_text`), and a reader (orjson)
     takes an integer beyond 64 bits as a float: a text that may hold either is parsed and
     written again. A conference gets its participants spliced in before its closing brace,
     so it must be a non-empty object without a ``participants`` key of its own.
