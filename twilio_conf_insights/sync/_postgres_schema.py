@@ -21,7 +21,7 @@ import asyncpg
 from ._merge import conference_columns, is_settled
 from ._schema import Step, steps
 from ._store import NotAStoreError, StoreError
-from ._typed import stored_json, stored_typed, typed_column_types
+from ._typed import REPORT_INDEX, stored_json, stored_typed, typed_column_types
 
 __all__ = ["SCHEMA_LOCK", "STEPS", "migrate"]
 
@@ -151,8 +151,13 @@ async def _fill_v3(conn: asyncpg.Connection) -> None:
     )
 
 
+_V4 = (
+    f"CREATE INDEX {REPORT_INDEX} ON participant_summaries (conference_sid) "
+    f"INCLUDE (participant_sid, {', '.join(name for name, _ in _TYPED)})",
+)
+
 #: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
-STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3))
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3), (_V4, None))
 
 _VERSION_TABLE = "twilio_conf_insights_store"
 

@@ -59,6 +59,7 @@ LAYOUTS = (
     "conferences, participant summaries and sync windows",
     "merging writes: when each version was observed, the announced participant count",
     "participant summaries' report values in typed columns beside json (see _typed.py)",
+    "an index of the typed columns by conference, which a report reads without the rows",
 )
 #: The layout this version writes (SQLite ``user_version``; PostgreSQL's version table).
 SCHEMA_VERSION = len(LAYOUTS)

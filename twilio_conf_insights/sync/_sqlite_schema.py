@@ -21,7 +21,13 @@ from collections.abc import Sequence
 from ._merge import conference_columns, instant_text, is_settled
 from ._schema import APPLICATION_ID, Step, steps
 from ._store import NotAStoreError, StoreError
-from ._typed import PARTICIPANT_TYPED_COLUMNS, stored_json, stored_typed, typed_column_types
+from ._typed import (
+    PARTICIPANT_TYPED_COLUMNS,
+    REPORT_INDEX,
+    stored_json,
+    stored_typed,
+    typed_column_types,
+)
 from ._units import format_time, parse_time
 
 __all__ = ["STEPS", "migrate", "store_version"]
@@ -143,8 +149,13 @@ def _fill_v3(db: sqlite3.Connection) -> None:
         )
 
 
+_V4 = (
+    f"CREATE INDEX {REPORT_INDEX} ON participant_summaries "
+    f"(conference_sid, participant_sid, {', '.join(PARTICIPANT_TYPED_COLUMNS)})",
+)
+
 #: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
-STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3))
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3), (_V4, None))
 
 
 def store_version(db: sqlite3.Connection) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from .._json import json_loads
 __all__ = [
     "DIRECTIONS",
     "PARTICIPANT_TYPED_COLUMNS",
+    "REPORT_INDEX",
     "finite_number",
     "participant_typed",
     "stored_json",
@@ -127,6 +128,11 @@ def stored_typed(text: str) -> tuple[Any, ...]:
     except ValueError:
         data = None  # not JSON: nothing typed (the row is damaged either way)
     return participant_typed(data)
+
+
+#: The index a report reads participants' typed values from, without their rows (whose
+#: ``json`` makes them a hundred times larger).
+REPORT_INDEX = "participant_summaries_report"
 
 
 def typed_column_types(*, text: str, flag: str, number: str) -> list[tuple[str, str]]:
