@@ -91,10 +91,23 @@ async def build_store(spec: str, participants: int) -> float:
 
 
 async def _migrate(spec: str) -> float:
-    """Bring a cached store to this version's layout (opening it read-write does); seconds."""
+    """Bring a cached store to this version's layout (opening it read-write does); seconds.
+
+    A PostgreSQL database is vacuumed after a migration, as autovacuum would soon do, so
+    that its indexes answer without reading rows the migration rewrote.
+    """
     started = time.perf_counter()
     await (await open_store(spec)).aclose()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if seconds > 1 and spec.startswith("postgresql://"):
+        import asyncpg
+
+        conn = await asyncpg.connect(spec)
+        try:
+            await conn.execute("VACUUM (ANALYZE) participant_summaries")
+        finally:
+            await conn.close()
+    return seconds
 
 
 def migrated(spec: str) -> str:
