@@ -9,12 +9,13 @@ differ, and the standard library's otherwise (tests hold the two equal).
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
-__all__ = ["compact_text", "indented_text"]
+__all__ = ["compact_text", "indented_text", "write_utf8"]
 
 _dumps: Callable[..., bytes] | None
 _INDENT = 0
@@ -45,8 +46,8 @@ def compact_text(record: Any, *, plain: bool = False) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def indented_text(record: Any) -> str | None:
-    """``json.dumps(record, ensure_ascii=False, indent=2)`` by orjson, or ``None``.
+def indented_text(record: Any) -> bytes | None:
+    """``json.dumps(record, ensure_ascii=False, indent=2)`` by orjson (UTF-8), or ``None``.
 
     ``None`` when orjson is not installed or its text could differ: the caller writes the
     standard library's text then.
@@ -55,9 +56,18 @@ def indented_text(record: Any) -> str | None:
         return None
     try:
         # The C encoder (no indent) refuses NaN and the infinities, which orjson writes as
-        # null; both refuse what is not JSON.
+        # null; both refuse what is not JSON. Its text is dropped before orjson writes.
         json.dumps(record, allow_nan=False)
         text = _dumps(record, option=_INDENT)
     except (ValueError, TypeError):
         return None
-    return None if _MAY_DIFFER.search(text) else text.decode()
+    return None if _MAY_DIFFER.search(text) else text
+
+
+def write_utf8(text: bytes, stream: TextIO, *, chunk: int = 1 << 20) -> None:
+    """Write UTF-8 ``text`` to a text stream a megabyte at a time (not one copy as ``str``)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(text)
+    for start in range(0, len(view), chunk):
+        piece = view[start : start + chunk]
+        stream.write(decoder.decode(piece, final=start + chunk >= len(view)))
