@@ -30,7 +30,7 @@ import yarl
 
 from .._transport import json_loads
 from ..sync import ReportQuery, StoreError
-from ..sync._filters import conference_filters
+from ..sync._filters import conference_filters, matches_equals
 from ..sync._guards import check_store_file, translate
 from ..sync._open import check_store_path
 
@@ -109,7 +109,7 @@ def plain_document(raw: str, where: str) -> tuple[dict[str, Any], bool]:
 
 def matches(record: dict[str, Any], equals: Sequence[tuple[str, str]]) -> bool:
     """The ``equals`` filter in Python, for a document SQL could not filter."""
-    return all(record.get(key) == value for key, value in equals)
+    return matches_equals(record, equals)
 
 
 def sqlite_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
