@@ -13,6 +13,7 @@ import contextlib
 import copy
 import json
 import math
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter
@@ -35,6 +36,7 @@ from twilio_conf_insights import ConferenceReport, ConferenceSummary, Participan
 from twilio_conf_insights.cli._report_source import TYPED_LAYOUT, Group, stored_values
 from twilio_conf_insights.cli._report_values import values_of_report
 from twilio_conf_insights.sync import ReportQuery, open_store
+from twilio_conf_insights.sync._schema import SCHEMA_VERSION
 from twilio_conf_insights.testing import FakeTwilio
 
 __all__ = ["postgres_server"]  # the fixture, imported for the tests below
@@ -327,3 +329,55 @@ def test_nan_from_a_store_counts_as_no_measure() -> None:
     assert conference.status == "completed"
     assert stored.inbound is not None
     assert stored.inbound.mos is None
+
+
+# -- the first release's store, this release's former layout, and this one -----------------
+
+
+async def _outputs(spec: str, tmp_path: Path) -> list[bytes]:
+    """report --db (JSON, table, HTML) and export --db of ``spec``, as bytes."""
+    outputs = []
+    for options in (["-f", "json"], ["-f", "table", "--top", "all"]):
+        done = await cli("report", "--db", spec, *options)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.encode())
+    page, export = tmp_path / "page.html", tmp_path / "export.jsonl"
+    done = await cli("report", "--db", spec, "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    outputs.append(_page(page).encode())
+    done = await cli("export", "--db", spec, "--with-participants", "-o", str(export))
+    assert done.returncode == 0, done.stderr
+    outputs.append(export.read_bytes())
+    return outputs
+
+
+async def test_stores_of_every_layout_report_and_export_alike(tmp_path: Path) -> None:
+    """The first release's store (layout 1), as the last release left it (2), and migrated.
+
+    Layouts 1 and 2 are read from ``json``, the migrated store from its typed columns: the
+    reports are the same bytes, and the export too (but for one conference's place in
+    layout 1).
+    """
+    from tests.test_store_migration import DATA
+    from twilio_conf_insights.sync._sqlite_schema import STEPS, migrate
+
+    layouts = {}
+    for layout in (1, 2, None):
+        path = tmp_path / f"layout-{layout}.db"
+        shutil.copyfile(DATA / "store_v1.db", path)
+        if layout == 2:
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+                migrate(db, str(path), steps=STEPS[:2])
+        elif layout is None:
+            await (await open_store(str(path))).aclose()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            found = db.execute("PRAGMA user_version").fetchone()[0]
+        assert layout is None or found == layout
+        layouts[found] = await _outputs(str(path), tmp_path)
+    assert sorted(layouts) == [1, 2, SCHEMA_VERSION]
+    assert layouts[1][:3] == layouts[2][:3] == layouts[SCHEMA_VERSION][:3]  # the reports
+    assert layouts[2][3] == layouts[SCHEMA_VERSION][3]  # the export
+    # Layout 1 kept an unreadable create_time as sent (layout 2 empties it), which moves
+    # that conference in the newest-first order: the same lines, one elsewhere.
+    assert sorted(layouts[1][3].splitlines()) == sorted(layouts[2][3].splitlines())
+    assert b'"poor_participants": [\n    {' in layouts[1][0]  # something to compare
