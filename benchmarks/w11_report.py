@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -58,7 +59,11 @@ REPORTS = {
 
 
 def measure(argv: Sequence[str], stdout: Path) -> dict[str, float]:
-    """Run ``argv`` to the end; its wall time, CPU time and peak RSS."""
+    """Run ``argv`` to the end; its wall time, CPU time, peak RSS, and the load average.
+
+    ``load`` is the 1-minute load average when it ended: on a shared machine, what the
+    wall time is to be read against.
+    """
     with stdout.open("wb") as sink:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
@@ -73,6 +78,7 @@ def measure(argv: Sequence[str], stdout: Path) -> dict[str, float]:
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
+        "load": os.getloadavg()[0],
     }
 
 
@@ -196,8 +202,9 @@ def main() -> None:
 def markdown(results: dict[str, Any]) -> str:
     """The results as a Markdown table."""
     lines = [
-        "| store | participants | job | wall (s) | vs anchor | CPU (s) | peak RSS (MB) | target |",
-        "|---|---|---|---|---|---|---|---|",
+        "| store | participants | job | wall (s) | vs anchor | CPU (s) | peak RSS (MB) | load "
+        "| target |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         rows = dict(run["medians"])
@@ -209,7 +216,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {run['store']} | {run['participants']:,} | {job} | {figures['wall']:.2f} | "
                 f"{f'{ratio:.2f}x' if ratio is not None else ''} | {figures['cpu']:.2f} | "
-                f"{figures['rss_mb']:.0f} | {target} |"
+                f"{figures['rss_mb']:.0f} | {figures.get('load', math.nan):.1f} | {target} |"
             )
     checks = [
         f"{run['store']} {run['participants']:,}: report JSON equals "

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -52,21 +54,43 @@ REPORT_CONFERENCES = 20_000  # x 5 participants = 100,000 participant summaries
 
 
 class StallMeter:
-    """Largest lateness of a 5 ms sleep loop: how long the event loop was kept busy."""
+    """Largest lateness of a 5 ms sleep loop: how long the event loop was kept busy.
+
+    Also what explains it: the CPU the loop's thread used during that late tick (little
+    CPU in a late tick: the loop waited, for the GIL or for a core), and the full cycle
+    collections that ran meanwhile (how many, the longest in CPU milliseconds).
+    """
 
     def __init__(self, tick: float = 0.005) -> None:
         self._tick = tick
         self.worst = 0.0
+        self.worst_tick_cpu = 0.0
+        self.full_collections = 0
+        self.longest_full_collection = 0.0
+        self._collection_started = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            start = loop.time()
+            start, cpu = loop.time(), time.thread_time()
             await asyncio.sleep(self._tick)
-            self.worst = max(self.worst, loop.time() - start - self._tick)
+            late = loop.time() - start - self._tick
+            if late > self.worst:
+                self.worst, self.worst_tick_cpu = late, time.thread_time() - cpu
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._collection_started = time.thread_time()
+        else:
+            self.full_collections += 1
+            spent = time.thread_time() - self._collection_started
+            self.longest_full_collection = max(self.longest_full_collection, spent)
 
     async def __aenter__(self) -> StallMeter:
+        gc.callbacks.append(self._on_collection)
         self._task = asyncio.ensure_future(self._run())
         return self
 
@@ -74,6 +98,7 @@ class StallMeter:
         assert self._task is not None
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
+        gc.callbacks.remove(self._on_collection)
 
 
 def _client(info: ServerInfo) -> InsightsClient:
@@ -90,11 +115,23 @@ def _span(info: ServerInfo) -> tuple[datetime, datetime]:
     return now - timedelta(days=3, hours=1), now + timedelta(seconds=1)
 
 
-async def _timed(work: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
+async def _timed(
+    work: Callable[[], Awaitable[int]], details: list[dict[str, float]] | None = None
+) -> tuple[float, float, int]:
     async with StallMeter() as stall:
         start = time.perf_counter()
         count = await work()
         wall = time.perf_counter() - start
+    if details is not None:
+        details.append(
+            {
+                "stall_ms": stall.worst * 1000,
+                "stall_tick_cpu_ms": stall.worst_tick_cpu * 1000,
+                "full_collections": stall.full_collections,
+                "longest_full_collection_ms": stall.longest_full_collection * 1000,
+                "load": os.getloadavg()[0],
+            }
+        )
     return wall, stall.worst, count
 
 
@@ -122,14 +159,15 @@ async def first_sync(server: ServerProcess, rounds: int, workdir: Path) -> dict[
     samples: dict[str, list[float]] = {
         k: [] for k in ("reports", "sync", "reports_stall", "sync_stall")
     }
+    details: dict[str, list[dict[str, float]]] = {"reports": [], "sync": []}
     await _reports(info)  # warm-up, unrecorded
     for index in range(rounds):
-        wall, stall, count = await _timed(lambda: _reports(info))
+        wall, stall, count = await _timed(lambda: _reports(info), details["reports"])
         assert count == CONFERENCES, count
         samples["reports"].append(wall)
         samples["reports_stall"].append(stall)
         path = workdir / f"first-{index}.db"
-        wall, stall, count = await _timed(lambda: _sync(info, path))  # noqa: B023
+        wall, stall, count = await _timed(lambda: _sync(info, path), details["sync"])  # noqa: B023
         assert count == CONFERENCES, count
         samples["sync"].append(wall)
         samples["sync_stall"].append(stall)
@@ -140,6 +178,7 @@ async def first_sync(server: ServerProcess, rounds: int, workdir: Path) -> dict[
         "ratio": medians["sync"] / medians["reports"],
         "worst_sync_stall_ms": max(samples["sync_stall"]) * 1000,
         "worst_reports_stall_ms": max(samples["reports_stall"]) * 1000,
+        "stalls": details,
     }
 
 
@@ -240,6 +279,14 @@ def main() -> None:
         f"  worst loop stall: sync {first['worst_sync_stall_ms']:.1f} ms, "
         f"conference_reports {first['worst_reports_stall_ms']:.1f} ms"
     )
+    for name, rows in first["stalls"].items():
+        for row in rows:
+            print(
+                f"    {name}: stall {row['stall_ms']:.1f} ms (loop thread's CPU in that tick "
+                f"{row['stall_tick_cpu_ms']:.1f} ms), full collections "
+                f"{row['full_collections']:.0f} (longest {row['longest_full_collection_ms']:.1f} ms"
+                f" CPU), load {row['load']:.1f}"
+            )
     for step, target in (("nothing_new", 0.30), ("after_settling", 0.30), ("after_that", 0.05)):
         ok = "PASS" if shares[step] <= target else "MISS"
         print(

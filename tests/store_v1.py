@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-__all__ = ["Record", "write_postgres_v1", "write_sqlite_v1"]
+__all__ = ["Record", "write_postgres_v1", "write_sqlite_v1", "write_v1"]
 
 #: A conference summary's JSON with its participant summaries' JSON.
 Record = tuple[dict[str, Any], Sequence[dict[str, Any]]]
@@ -166,3 +166,11 @@ async def write_postgres_v1(url: str, records: Sequence[Record]) -> None:
             )
     finally:
         await conn.close()
+
+
+async def write_v1(spec: str, records: Sequence[Record]) -> None:
+    """The layout-1 tables at ``spec`` (a PostgreSQL URL or a SQLite file), holding ``records``."""
+    if spec.startswith(("postgresql://", "postgres://")):
+        await write_postgres_v1(spec, records)
+    else:
+        write_sqlite_v1(Path(spec), records)

@@ -9,13 +9,15 @@ strings where numbers belong, NaN kept by the store, ties on every measure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import math
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -29,12 +31,13 @@ from tests.helpers import assert_one_line_error, cli, fake_env
 from tests.report_data import conference_documents, drift, participant_documents
 from tests.servers import PostgresServer
 from tests.store_fixtures import fresh_database, postgres_server
-from tests.store_v1 import Record, write_postgres_v1, write_sqlite_v1
+from tests.store_v1 import Record, write_postgres_v1, write_sqlite_v1, write_v1
 from tests.sync_support import sync_fake
 from twilio_conf_insights import ConferenceReport, ConferenceSummary, ParticipantSummary
-from twilio_conf_insights.cli._report_source import Group, stored_values
+from twilio_conf_insights.cli._report_source import TYPED_LAYOUT, Group, stored_values
 from twilio_conf_insights.cli._report_values import values_of_report
-from twilio_conf_insights.sync import ReportQuery
+from twilio_conf_insights.sync import ReportQuery, open_store
+from twilio_conf_insights.sync._schema import SCHEMA_VERSION
 from twilio_conf_insights.testing import FakeTwilio
 
 __all__ = ["postgres_server"]  # the fixture, imported for the tests below
@@ -94,6 +97,38 @@ def test_a_sqlite_store_gives_the_values_models_give(records: list[Record]) -> N
     assert _by_conference(stored) == _by_conference(_model_groups(records))
 
 
+def _sids_as_keyed(records: list[Record]) -> list[Record]:
+    """Records whose participants' JSON holds the SIDs the layout-1 writer keys them by.
+
+    Typed columns read a participant's SID from the row's key, which a store takes from the
+    summary's ``participant_sid``; the layout-1 writer keys rows by position instead.
+    """
+    return [
+        (summary, [{**p, "participant_sid": f"CP{i:016x}{n:016x}"} for n, p in enumerate(parts)])
+        for i, (summary, parts) in enumerate(records)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_records)
+def test_a_migrated_sqlite_store_gives_the_values_models_give(records: list[Record]) -> None:
+    """A layout-1 store migrated to typed columns gives, from them, what the models give."""
+
+    records = _sids_as_keyed(records)
+
+    async def stored(path: Path) -> list[Group]:
+        write_sqlite_v1(path, records)
+        await (await open_store(str(path))).aclose()  # migrates: fills the typed columns
+        return await _stored_groups(str(path))
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "v1.db"
+        groups = asyncio.run(stored(path))
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] >= TYPED_LAYOUT
+    assert _by_conference(groups) == _by_conference(_model_groups(records))
+
+
 def _for_jsonb(value: Any) -> Any:
     """``value`` without what PostgreSQL's jsonb cannot hold: NaN, infinities, NUL characters."""
     if type(value) is float and not math.isfinite(value):
@@ -119,6 +154,26 @@ def test_a_postgres_store_gives_the_values_models_give(
     async def stored() -> list[Group]:
         url = await fresh_database(postgres_server)
         await write_postgres_v1(url, records)
+        return await _stored_groups(url)
+
+    assert _by_conference(asyncio.run(stored())) == _by_conference(_model_groups(records))
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=_records.map(_for_jsonb))
+def test_a_migrated_postgres_store_gives_the_values_models_give(
+    records: list[Record], postgres_server: PostgresServer
+) -> None:
+    """A layout-1 PostgreSQL store migrated to typed columns gives what the models give."""
+
+    records = _sids_as_keyed(records)
+
+    async def stored() -> list[Group]:
+        url = await fresh_database(postgres_server)
+        await write_postgres_v1(url, records)
+        await (await open_store(url)).aclose()  # migrates: fills the typed columns
         return await _stored_groups(url)
 
     assert _by_conference(asyncio.run(stored())) == _by_conference(_model_groups(records))
@@ -167,18 +222,27 @@ async def _assert_reports_equal(fake: FakeTwilio, spec: str, tmp_path: Path) -> 
     return report
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-async def test_report_from_a_synced_store_equals_the_api_on_drifted_data(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    """A store synced from drifted data reports exactly what the API does: text, JSON, HTML."""
-    async with sync_fake(60) as fake:
+@contextlib.asynccontextmanager
+async def synced_drifted_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, conferences: int
+) -> AsyncIterator[tuple[FakeTwilio, str]]:
+    """A fake with drifted, settled data, and a store of ``kind`` synced from it."""
+    async with sync_fake(conferences) as fake:
         fake.data.processing.settle_all()
         # PostgreSQL's jsonb has no NaN: the store refuses such a record (the SQLite one keeps it).
         drift(fake.data, nan=kind == "sqlite")
         spec = await _spec(kind, tmp_path, request)
         synced = await cli("sync", "--db", spec, *_range(fake), env=fake_env(fake))
         assert synced.returncode == 0, synced.stderr
+        yield fake, spec
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_report_from_a_synced_store_equals_the_api_on_drifted_data(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A store synced from drifted data reports exactly what the API does: text, JSON, HTML."""
+    async with synced_drifted_store(kind, tmp_path, request, conferences=60) as (fake, spec):
         report = await _assert_reports_equal(fake, spec, tmp_path)
     # The drift showed: unmeasured participants, and ties the order had to break.
     assert report["participants_with_metrics"] < report["participants"]
@@ -194,17 +258,22 @@ async def test_a_store_in_the_first_layout_reports_like_the_api(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A store as the first release wrote it (layout 1) reports exactly what the API does."""
+    async with first_layout_store(kind, tmp_path, request) as (fake, spec):
+        await _assert_reports_equal(fake, spec, tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def first_layout_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[FakeTwilio, str]]:
+    """A fake with drifted data, and a store of ``kind`` in layout 1 holding all of it."""
     async with FakeTwilio(conferences=30, participants_per_conference=(0, 6), seed=33) as fake:
-        drift(fake.data, nan=kind == "sqlite")
+        drift(fake.data, nan=kind == "sqlite")  # jsonb holds no NaN
         records = [
             (c, fake.data.participant_summaries[c["conference_sid"]]) for c in fake.data.conferences
         ]
-        spec = await _spec(kind, tmp_path, request)
-        if kind == "sqlite":
-            write_sqlite_v1(Path(spec), records)
-        else:
-            await write_postgres_v1(spec, records)
-        await _assert_reports_equal(fake, spec, tmp_path)
+        await write_v1(spec := await _spec(kind, tmp_path, request), records)
+        yield fake, spec
 
 
 async def test_filters_and_limit_select_what_the_api_selects(tmp_path: Path) -> None:
@@ -262,3 +331,55 @@ def test_nan_from_a_store_counts_as_no_measure() -> None:
     assert conference.status == "completed"
     assert stored.inbound is not None
     assert stored.inbound.mos is None
+
+
+# -- the first release's store, this release's former layout, and this one -----------------
+
+
+async def _outputs(spec: str, tmp_path: Path) -> list[bytes]:
+    """report --db (JSON, table, HTML) and export --db of ``spec``, as bytes."""
+    outputs = []
+    for options in (["-f", "json"], ["-f", "table", "--top", "all"]):
+        done = await cli("report", "--db", spec, *options)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout.encode())
+    page, export = tmp_path / "page.html", tmp_path / "export.jsonl"
+    done = await cli("report", "--db", spec, "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    outputs.append(_page(page).encode())
+    done = await cli("export", "--db", spec, "--with-participants", "-o", str(export))
+    assert done.returncode == 0, done.stderr
+    outputs.append(export.read_bytes())
+    return outputs
+
+
+async def test_stores_of_every_layout_report_and_export_alike(tmp_path: Path) -> None:
+    """The first release's store (layout 1), as the last release left it (2), and migrated.
+
+    Layouts 1 and 2 are read from ``json``, the migrated store from its typed columns: the
+    reports are the same bytes, and the export too (but for one conference's place in
+    layout 1).
+    """
+    from tests.test_store_migration import DATA
+    from twilio_conf_insights.sync._sqlite_schema import STEPS, migrate
+
+    layouts = {}
+    for layout in (1, 2, None):
+        path = tmp_path / f"layout-{layout}.db"
+        shutil.copyfile(DATA / "store_v1.db", path)
+        if layout == 2:
+            with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+                migrate(db, str(path), steps=STEPS[:2])
+        elif layout is None:
+            await (await open_store(str(path))).aclose()
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            found = db.execute("PRAGMA user_version").fetchone()[0]
+        assert layout is None or found == layout
+        layouts[found] = await _outputs(str(path), tmp_path)
+    assert sorted(layouts) == [1, 2, SCHEMA_VERSION]
+    assert layouts[1][:3] == layouts[2][:3] == layouts[SCHEMA_VERSION][:3]  # the reports
+    assert layouts[2][3] == layouts[SCHEMA_VERSION][3]  # the export
+    # Layout 1 kept an unreadable create_time as sent (layout 2 empties it), which moves
+    # that conference in the newest-first order: the same lines, one elsewhere.
+    assert sorted(layouts[1][3].splitlines()) == sorted(layouts[2][3].splitlines())
+    assert b'"poor_participants": [\n    {' in layouts[1][0]  # something to compare

@@ -196,9 +196,13 @@ def test_instant_text_sorts_as_time(first: datetime, second: datetime) -> None:
 def test_row_columns_are_the_row_fields_in_order() -> None:
     """The upserts' column lists and the planner's row values line up one to one."""
     from twilio_conf_insights.sync._merge import ConferenceRow, ParticipantRow
+    from twilio_conf_insights.sync._typed import PARTICIPANT_TYPED_COLUMNS
 
     assert tuple(f.name for f in attrs.fields(ConferenceRow)) == CONFERENCE_COLUMNS
-    assert tuple(f.name for f in attrs.fields(ParticipantRow)) == PARTICIPANT_COLUMNS
+    *fields, typed = (f.name for f in attrs.fields(ParticipantRow))
+    # The last field holds the typed columns' values, in their order.
+    assert typed == "typed"
+    assert (*fields, *PARTICIPANT_TYPED_COLUMNS) == PARTICIPANT_COLUMNS
 
 
 def test_a_record_without_summaries_or_of_two_conferences_is_refused() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TextIO, cast
@@ -29,6 +30,8 @@ from typing import Any, Protocol, TextIO, cast
 import attrs
 
 from .._models import ConferenceSummary, ParticipantSummary, TwilioModel
+from ._json_text import compact_text
+from ._store_reader import plain_document
 
 __all__ = [
     "CONFERENCE_FIELDS",
@@ -38,9 +41,11 @@ __all__ = [
     "Field",
     "JsonArrayExport",
     "JsonlExport",
+    "StoredJson",
     "csv_header",
     "export_writer",
     "flatten",
+    "record_text",
 ]
 
 
@@ -171,6 +176,93 @@ _ROW_PARTICIPANT_FIELDS = tuple(f for f in PARTICIPANT_FIELDS if f.name != "conf
 # -- writers ------------------------------------------------------------------------------
 
 
+def record_text(record: Mapping[str, Any], *, plain: bool = False) -> str:
+    """``json.dumps(record, ensure_ascii=False, separators=(",", ":"))``, faster.
+
+    ``plain``: see :func:`._json_text.compact_text`.
+    """
+    return compact_text(record, plain=plain)
+
+
+def _record(
+    conference: Mapping[str, Any], participants: Sequence[Mapping[str, Any]] | None, plain: bool
+) -> str:
+    if participants is not None:
+        conference = {**conference, "participants": participants}
+    return record_text(conference, plain=plain)
+
+
+def _dicts(
+    summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
+) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    return summary.to_dict(), (
+        None if participants is None else [participant.to_dict() for participant in participants]
+    )
+
+
+@attrs.frozen
+class StoredJson:
+    """A stored conference as a store keeps it: its ``json`` text and its participants'."""
+
+    conference: str
+    #: ``None`` when the participants were not asked for.
+    participants: Sequence[str] | None
+    #: Whether the texts are the compact JSON the store's writer wrote (SQLite's ``json``
+    #: column), which an export can copy; PostgreSQL's ``jsonb`` is read back re-spelled.
+    compact: bool
+    #: The store and the conference's SID, for the error of a damaged text.
+    where: str = "store"
+    sid: str = ""
+
+    def dicts(self) -> tuple[dict[str, Any], list[dict[str, Any]] | None, bool]:
+        """The conference's and participants' JSON objects, and whether all are plain."""
+        conference, plain = plain_document(self.conference, f"{self.where}: conference {self.sid}")
+        if self.participants is None:
+            return conference, None, plain
+        participants = []
+        for text in self.participants:
+            where = f"{self.where}: a participant of {self.sid}"
+            participant, participant_plain = plain_document(text, where)
+            participants.append(participant)
+            plain = plain and participant_plain
+        return conference, participants, plain
+
+    def text(self) -> str:
+        """The export's JSON text of the conference: what :func:`record_text` would write."""
+        if self.compact and _copyable(self.conference, conference=True):
+            if self.participants is None:
+                return self.conference
+            if all(_copyable(text, conference=False) for text in self.participants):
+                spliced = ",".join(self.participants)
+                return f'{self.conference[:-1]},"participants":[{spliced}]}}'
+        return _record(*self.dicts())
+
+
+# A float exponent of one digit (1e-6: orjson's spelling, json.dumps writes 1e-06).
+_SHORT_EXPONENT = re.compile(r"e-[1-9](?![0-9])")
+# Digits all made 0, so that a run of 19 (an integer beyond 64 bits, or a SID) is one search.
+_ZEROED = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def _copyable(text: str, *, conference: bool) -> bool:
+    """Whether a stored compact text is exactly what :func:`record_text` writes of it.
+
+    The store wrote it with orjson or json.dumps, compact, non-ASCII as is. The two differ
+    only in floats below 1e-4 in magnitude (see :mod:`._json_text`), and a reader (orjson)
+    takes an integer beyond 64 bits as a float: a text that may hold either is parsed and
+    written again. A conference gets its participants spliced in before its closing brace,
+    so it must be a non-empty object without a ``participants`` key of its own.
+    """
+    if not (text.startswith("{") and text.endswith("}")) or "0.0000" in text:
+        return False
+    if "e-" in text and _SHORT_EXPONENT.search(text) is not None:
+        return False
+    if _LONG_RUN in text.encode().translate(_ZEROED):
+        return False
+    return not conference or (len(text) > 2 and '"participants":' not in text)
+
+
 class ExportWriter(Protocol):
     """Writes one conference (and its participants, when asked for) to an export file."""
 
@@ -179,15 +271,11 @@ class ExportWriter(Protocol):
     ) -> None:
         """Write ``summary``; ``participants`` is ``None`` when they were not asked for."""
 
+    def write_stored(self, stored: StoredJson) -> None:
+        """Write a stored conference (its JSON, not decoded into models) the same way."""
+
     def finish(self) -> None:
         """Write what ends the file (JSON's closing bracket); nothing for line formats."""
-
-
-def _record(summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None) -> str:
-    record = summary.to_dict()
-    if participants is not None:
-        record["participants"] = [participant.to_dict() for participant in participants]
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 class JsonlExport:
@@ -200,7 +288,11 @@ class JsonlExport:
         self, summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
     ) -> None:
         """Write one line."""
-        self._stream.write(_record(summary, participants) + "\n")
+        self._stream.write(_record(*_dicts(summary, participants), False) + "\n")
+
+    def write_stored(self, stored: StoredJson) -> None:
+        """Write one line."""
+        self._stream.write(stored.text() + "\n")
 
     def finish(self) -> None:
         """Nothing to close: every line is complete."""
@@ -217,7 +309,14 @@ class JsonArrayExport:
         self, summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
     ) -> None:
         """Write one element."""
-        self._stream.write(("[\n" if self._count == 0 else ",\n") + _record(summary, participants))
+        self._element(_record(*_dicts(summary, participants), False))
+
+    def write_stored(self, stored: StoredJson) -> None:
+        """Write one element."""
+        self._element(stored.text())
+
+    def _element(self, text: str) -> None:
+        self._stream.write(("[\n" if self._count == 0 else ",\n") + text)
         self._count += 1
 
     def finish(self) -> None:
@@ -237,7 +336,19 @@ class CsvExport:
         self, summary: ConferenceSummary, participants: Sequence[ParticipantSummary] | None
     ) -> None:
         """Write the conference's row, or one row per participant."""
-        conference, conference_extra = flatten(summary.to_dict(), CONFERENCE_FIELDS)
+        self._rows(*_dicts(summary, participants))
+
+    def write_stored(self, stored: StoredJson) -> None:
+        """Write the conference's row, or one row per participant."""
+        conference, participants, _ = stored.dicts()
+        self._rows(conference, participants)
+
+    def _rows(
+        self,
+        conference_record: Mapping[str, Any],
+        participants: Sequence[Mapping[str, Any]] | None,
+    ) -> None:
+        conference, conference_extra = flatten(conference_record, CONFERENCE_FIELDS)
         if not self._with_participants:
             self._writer.writerow([*conference, conference_extra])
             return
@@ -246,9 +357,8 @@ class CsvExport:
             self._writer.writerow([*conference, conference_extra, *blank])
             return
         for participant in participants:
-            record = participant.to_dict()
             # Flattened against every participant field, so conference_sid counts as known.
-            cells, extra = flatten(record, PARTICIPANT_FIELDS)
+            cells, extra = flatten(participant, PARTICIPANT_FIELDS)
             del cells[_PARTICIPANT_CONFERENCE_SID]
             self._writer.writerow([*conference, conference_extra, *cells, extra])
 

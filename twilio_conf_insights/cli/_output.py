@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from ._json_text import indented_text, write_utf8
 from ._report import QualityReport
 
 __all__ = [
@@ -230,7 +231,10 @@ def flatten_json(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 def write_record(record: Record, fmt: str, stream: TextIO) -> None:
     """Write one resource: a field/value table, indented JSON or one JSON line."""
-    if fmt == "json":
+    if fmt == "json" and (text := indented_text(record)) is not None:
+        write_utf8(text, stream)
+        stream.write("\n")
+    elif fmt == "json":
         # Written as it is encoded, a few thousand pieces at a time: a report of a year's
         # store lists ~100,000 participants, whose text and pieces need not all be held.
         encoder = json.JSONEncoder(ensure_ascii=False, indent=2, separators=(",", ": "))

@@ -5,18 +5,15 @@ record into models to read them cost about 130 µs a row; here the database extr
 those values from the public tables (``conferences`` and ``participant_summaries``, whose
 ``json`` is the API's JSON), so a store of millions of rows reports in seconds:
 
-* the SIDs of the selected conferences are read first, newest first (``create_time``, then
-  SID, descending); then, for each batch of 500 of them, the database answers the values
-  of the conferences and of all their participants as JSON arrays it builds itself (one
-  row per batch, not one per record);
+* the conferences are read in batches of SIDs, newest first, off the event loop
+  (:mod:`._store_reader`); for each batch the database answers the values of the
+  conferences and of all their participants as JSON arrays it builds itself (one row per
+  batch, not one per record);
 * **SQLite**: one ``json_extract`` with every path per document (SQLite parses each
-  document once), on a read-only connection on a thread of its own, so the event loop
-  never waits on the disk, and the next batch is read while the last one is counted. A
-  document SQLite cannot parse (a NaN the store kept as the API sent it is not JSON to
-  SQLite before 3.42) comes whole and is decoded by the one converter instead;
-* **PostgreSQL**: the same paths with ``->`` on ``jsonb``, on a connection of its own in one
-  read-only, repeatable-read transaction; the next batch's query is sent before the last
-  batch is counted.
+  document once). A document SQLite cannot parse (a NaN the store kept as the API sent it
+  is not JSON to SQLite before 3.42) comes whole and is decoded by the one converter
+  instead;
+* **PostgreSQL**: the same paths with ``->`` on ``jsonb``.
 
 Only the public columns are read, so stores written by any version read alike. Filters are
 those of ``report --db`` (:class:`~..sync.ReportQuery`); ``--limit`` keeps the newest
@@ -25,25 +22,16 @@ conferences.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import gc
-import json
 import re
 import sqlite3
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
-
-import yarl
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from typing import Any, Protocol
 
 from .._models import ConferenceSummary, ParticipantSummary
-from .._transport import json_loads
-from ..sync import ReportQuery, StoreError
-from ..sync._filters import conference_filters
-from ..sync._guards import check_store_file, translate
-from ..sync._open import check_store_path
+from ..sync import ReportQuery
+from ..sync._typed import PARTICIPANT_TYPED_COLUMNS
 from ._report_values import (
     CONFERENCE_PATHS,
     PARTICIPANT_PATHS,
@@ -54,25 +42,26 @@ from ._report_values import (
     conference_values_from_json,
     participant_values,
     participant_values_from_json,
+    participant_values_from_typed,
 )
+from ._store_reader import document, is_postgres, loads, matches, shown, store_batches
 
 __all__ = [
-    "BATCH",
     "Group",
     "ValuesSink",
     "add_stored",
-    "postgres_batch_sql",
-    "postgres_order_sql",
+    "TYPED_LAYOUT",
+    "postgres_conference_sql",
+    "postgres_participant_sql",
     "sqlite_conference_sql",
-    "sqlite_order_sql",
     "sqlite_participant_sql",
+    "typed_participant_sql",
     "stored_values",
 ]
 
-T = TypeVar("T")
-
-#: Conferences per batch: one ``IN (...)`` of participants each (SQLite allows 999 values).
-BATCH = 500
+#: The first store layout with typed columns (``sync/_typed.py``), which a report reads
+#: instead of the participants' JSON.
+TYPED_LAYOUT = 3
 
 #: A conference's values with those of every participant stored for it.
 Group = tuple[ConferenceValues, list[ParticipantValues]]
@@ -88,11 +77,6 @@ class ValuesSink(Protocol):
 
 
 _KEY = re.compile(r"[a-z_]+")
-
-
-def _shown(url: str) -> str:
-    """A database URL without its password."""
-    return str(yarl.URL(url).with_password(None))
 
 
 def _checked(path: Sequence[str]) -> Sequence[str]:
@@ -120,13 +104,6 @@ def _sqlite_paths(paths: Sequence[Sequence[str]]) -> str:
 # (then `values` is null), else null.
 
 
-def sqlite_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
-    """SQLite's query of the SIDs of the conferences ``query`` selects, newest first."""
-    where, params = conference_filters(query, postgres=False)
-    order = " ORDER BY create_time DESC, conference_sid DESC"
-    return f"SELECT conference_sid FROM conferences{where}{order}", params
-
-
 def _sqlite_batch(table: str, values: str, unparsed: str, count: int) -> str:
     return (
         f"SELECT json_group_array(CASE WHEN json_valid(json) THEN json_array({values})"
@@ -152,13 +129,6 @@ def sqlite_participant_sql(count: int) -> str:
     return _sqlite_batch("participant_summaries", values, unparsed, count)
 
 
-def postgres_order_sql(query: ReportQuery) -> tuple[str, list[Any]]:
-    """PostgreSQL's query of the SIDs of the conferences ``query`` selects, newest first."""
-    where, params = conference_filters(query, postgres=True)
-    order = " ORDER BY create_time DESC NULLS LAST, conference_sid DESC"
-    return f"SELECT conference_sid FROM conferences{where}{order}", params
-
-
 #: Sub-objects a PostgreSQL batch reads once per participant (each ``->`` on the stored
 #: jsonb copies what it returns: reading the streams once saves copying them per measure).
 _POSTGRES_OBJECTS: dict[tuple[str, ...], str] = {
@@ -177,59 +147,49 @@ def _postgres_value(path: Sequence[str]) -> str:
     return column + "".join(f" -> '{key}'" for key in path)
 
 
-def postgres_batch_sql() -> str:
-    """PostgreSQL's query of the conferences in ``$1`` (a text array) and their participants.
+_POSTGRES_SELECTED = "WHERE conference_sid = ANY($1::text[])"
 
-    One row of two JSON arrays (as text): the conferences', then the participants'.
+
+def postgres_conference_sql() -> str:
+    """PostgreSQL's query of the conferences in ``$1`` (a text array), and the store's layout.
+
+    One row: the conferences' values as a JSON array (as text), the layout's version.
     """
     conference = ", ".join(_postgres_value(path) for path in CONFERENCE_PATHS)
+    # OFFSET 0 keeps each subquery apart, so that its columns are computed once per row.
+    return (
+        "SELECT (SELECT coalesce(json_agg(json_build_array("
+        f"conference_sid, json_build_array({conference}), NULL)), '[]')::text FROM"
+        f" (SELECT conference_sid, json AS j FROM conferences {_POSTGRES_SELECTED} OFFSET 0)"
+        " AS c), (SELECT max(schema_version) FROM twilio_conf_insights_store)"
+    )
+
+
+def postgres_participant_sql() -> str:
+    """PostgreSQL's query of the participants' values of the conferences in ``$1``, from JSON.
+
+    One row: a JSON array (as text), for a store without typed columns (layout 2 or 1).
+    """
     participant = ", ".join(_postgres_value(path) for path in PARTICIPANT_PATHS)
     streams = "".join(
         f", jsonb_typeof({_postgres_value(path)}) = 'object'" for path in STREAM_PATHS
     )
-    selected = "WHERE conference_sid = ANY($1::text[])"
-    # OFFSET 0 keeps each subquery apart, so that its columns are computed once per row.
     return (
-        "SELECT (SELECT coalesce(json_agg(json_build_array("
-        f"conference_sid, json_build_array({conference}), NULL)), '[]')::text"
-        f" FROM (SELECT conference_sid, json AS j FROM conferences {selected} OFFSET 0) AS c),"
-        " (SELECT coalesce(json_agg(json_build_array("
+        "SELECT coalesce(json_agg(json_build_array("
         f"conference_sid, json_build_array({participant}){streams}, NULL)), '[]')::text"
         " FROM (SELECT conference_sid, j, m -> 'inbound' AS i, m -> 'outbound' AS o"
         " FROM (SELECT conference_sid, json AS j, json -> 'metrics' AS m"
-        f" FROM participant_summaries {selected} OFFSET 0) AS stored OFFSET 0) AS p)"
+        f" FROM participant_summaries {_POSTGRES_SELECTED} OFFSET 0) AS stored OFFSET 0) AS p"
     )
 
 
 # -- rows to values ------------------------------------------------------------------------
 
 
-def _loads(text: str) -> Any:
-    try:
-        return json_loads(text)  # orjson and json both take str
-    except ValueError:
-        # orjson refuses a few documents the standard library reads (NaN, integers beyond
-        # 64 bits); a store keeps them as the API sent them.
-        return json.loads(text)
-
-
-def _document(raw: str, where: str) -> dict[str, Any]:
-    try:
-        document = _loads(raw)
-    except ValueError:
-        document = None
-    if type(document) is not dict:
-        raise StoreError(f"{where} is not a JSON object: the store is damaged")
-    return document
-
-
-def _matches(document: dict[str, Any], equals: Sequence[tuple[str, str]]) -> bool:
-    """The ``equals`` filter in Python, for a document SQL could not filter."""
-    return all(document.get(key) == value for key, value in equals)
-
-
 #: One batch as read: the SIDs in order, the conferences' and the participants' arrays.
-_Batch = tuple[Sequence[str], list[list[Any]], list[list[Any]]]
+_Batch = tuple[Sequence[str], list[list[Any]], "_Participants"]
+#: A batch's participants: typed columns' rows (``True``), or values read from JSON.
+_Participants = tuple[bool, Sequence[Sequence[Any]]]
 
 
 class _Values:
@@ -248,23 +208,36 @@ class _Values:
     def _conference(self, sid: str, values: Any, raw: Any) -> ConferenceValues | None:
         if raw is None:
             return conference_values_from_json(values)
-        document = _document(raw, f"{self._where}: conference {sid}")
-        if not _matches(document, self._query.equals):
+        record = document(raw, f"{self._where}: conference {sid}")
+        if not matches(record, self._query.equals):
             return None
-        return conference_values(ConferenceSummary.from_dict(document))
+        return conference_values(ConferenceSummary.from_dict(record))
+
+    def participants(self, batch: _Participants) -> dict[str, list[ParticipantValues]]:
+        """A batch's participants' values by conference SID."""
+        typed, rows = batch
+        participants: dict[str, list[ParticipantValues]] = {}
+        if typed:
+            for row in rows:
+                found = participants.get(row[0])
+                if found is None:
+                    found = participants[row[0]] = []
+                found.append(participant_values_from_typed(row))
+            return participants
+        for sid, values, inbound, outbound, raw in rows:
+            if raw is None:
+                participant = participant_values_from_json(values, bool(inbound), bool(outbound))
+            else:
+                record = document(raw, f"{self._where}: a participant of {sid}")
+                participant = participant_values(ParticipantSummary.from_dict(record))
+            participants.setdefault(sid, []).append(participant)
+        return participants
 
     def groups(self, batch: _Batch) -> list[Group]:
         """The batch's selected conferences with their participants, in the SIDs' order."""
         order, conference_rows, participant_rows = batch
         by_sid = {row[0]: row for row in conference_rows}
-        participants: dict[str, list[ParticipantValues]] = {}
-        for sid, values, inbound, outbound, raw in participant_rows:
-            if raw is None:
-                participant = participant_values_from_json(values, bool(inbound), bool(outbound))
-            else:
-                document = _document(raw, f"{self._where}: a participant of {sid}")
-                participant = participant_values(ParticipantSummary.from_dict(document))
-            participants.setdefault(sid, []).append(participant)
+        participants = self.participants(participant_rows)
         groups = []
         for sid in order:
             if self.done:
@@ -277,143 +250,37 @@ class _Values:
         return groups
 
 
-# -- SQLite --------------------------------------------------------------------------------
+# -- reading --------------------------------------------------------------------------------
 
 
-class _SQLiteReader:
-    """The SQLite side: every method runs on the reader's own thread."""
-
-    def __init__(self, path: Path, query: ReportQuery) -> None:
-        self._path = path
-        self._query = query
-        self._db: sqlite3.Connection | None = None
-        self._order: list[str] = []
-        self._next = 0
-
-    def open(self) -> None:
-        # A pipe or a device would block the read for ever: refused before anything opens it.
-        check_store_path(str(self._path))
-        check_store_file(self._path, read_only=True)  # refuses what is not a store, untouched
-        uri = f"{self._path.absolute().as_uri()}?mode=ro"
-        try:
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            tables = {
-                name
-                for (name,) in self._db.execute(
-                    "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                )
-            }
-            if not {"conferences", "participant_summaries"} <= tables:
-                raise StoreError(f"no store at {self._path}")
-            # One read transaction: a sync writing meanwhile is not seen half-way.
-            self._db.execute("BEGIN")
-            sql, params = sqlite_order_sql(self._query)
-            self._order = [sid for (sid,) in self._db.execute(sql, params)]
-        except sqlite3.Error as error:
-            raise translate(error, str(self._path)) from None
-
-    def next_batch(self) -> _Batch | None:
-        if self._db is None or self._next >= len(self._order):
-            return None
-        sids = self._order[self._next : self._next + BATCH]
-        self._next += len(sids)
-        try:
-            (conferences,) = self._db.execute(sqlite_conference_sql(len(sids)), sids).fetchone()
-            (participants,) = self._db.execute(sqlite_participant_sql(len(sids)), sids).fetchone()
-        except sqlite3.Error as error:
-            raise translate(error, str(self._path)) from None
-        return sids, _loads(conferences), _loads(participants)
-
-    def close(self) -> None:
-        db, self._db = self._db, None
-        if db is not None:
-            db.close()
+#: The columns a typed read takes, in the order of ``participant_values_from_typed``.
+_TYPED_SELECT = ", ".join(("conference_sid", "participant_sid", *PARTICIPANT_TYPED_COLUMNS))
 
 
-async def _sqlite_batches(path: str, query: ReportQuery) -> AsyncGenerator[_Batch, None]:
-    reader = _SQLiteReader(Path(path), query)
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tci-report")
-    loop = asyncio.get_running_loop()
-
-    def run(function: Callable[[], T]) -> asyncio.Future[T]:
-        return loop.run_in_executor(executor, function)
-
-    pending: asyncio.Future[_Batch | None] | None = None
-    try:
-        await run(reader.open)
-        pending = run(reader.next_batch)
-        while (batch := await pending) is not None:
-            # The next batch is read (by SQLite, without the GIL) while this one is counted.
-            pending = run(reader.next_batch)
-            yield batch
-    finally:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])
-        await run(reader.close)
-        executor.shutdown(wait=False)
+def typed_participant_sql(count: int, *, postgres: bool) -> str:
+    """The typed columns of the participants of ``count`` conferences (layout 3 on)."""
+    selected = "= ANY($1::text[])" if postgres else f"IN ({','.join('?' * count)})"
+    return f"SELECT {_TYPED_SELECT} FROM participant_summaries WHERE conference_sid {selected}"
 
 
-# -- PostgreSQL ----------------------------------------------------------------------------
-
-
-async def _postgres_batches(url: str, query: ReportQuery) -> AsyncGenerator[_Batch, None]:
-    try:
-        import asyncpg
-    except ImportError:
-        raise StoreError(
-            "a PostgreSQL store needs asyncpg: pip install 'twilio-conf-insights[postgres]'"
-        ) from None
-    where = f"store {_shown(url)}"
-    failures = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
-    try:
-        conn = await asyncpg.connect(
-            url,
-            server_settings={
-                "application_name": "twilio-conf-insights",
-                "default_transaction_read_only": "on",
-            },
+def _read_sqlite(db: sqlite3.Connection, sids: Sequence[str]) -> tuple[list[Any], _Participants]:
+    (conferences,) = db.execute(sqlite_conference_sql(len(sids)), sids).fetchone()
+    (layout,) = db.execute("PRAGMA user_version").fetchone()
+    if layout >= TYPED_LAYOUT:
+        return loads(conferences), (
+            True,
+            db.execute(typed_participant_sql(len(sids), postgres=False), sids).fetchall(),
         )
-    except failures as error:
-        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        raise StoreError(f"cannot connect to PostgreSQL {where}: {reason}") from None
-    try:
-        if not await conn.fetchval("SELECT to_regclass('twilio_conf_insights_store') IS NOT NULL"):
-            raise StoreError(f"no store at {where.removeprefix('store ')}")
-        sql, params = postgres_order_sql(query)
-        batch_sql = postgres_batch_sql()
-        # One snapshot for every query: a sync writing meanwhile is not seen half-way.
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            order = [row[0] for row in await conn.fetch(sql, *params)]
+    (participants,) = db.execute(sqlite_participant_sql(len(sids)), sids).fetchone()
+    return loads(conferences), (False, loads(participants))
 
-            def fetch(start: int) -> asyncio.Future[Any] | None:
-                if start >= len(order):
-                    return None
-                sids = order[start : start + BATCH]
-                task: asyncio.Future[Any] = asyncio.ensure_future(conn.fetchrow(batch_sql, sids))
-                return task
 
-            pending = fetch(0)
-            try:
-                for start in range(0, len(order), BATCH):
-                    assert pending is not None
-                    row = await pending
-                    pending = fetch(start + BATCH)
-                    if pending is not None:
-                        # Let it send the next query: the server works while this batch is
-                        # counted.
-                        await asyncio.sleep(0)
-                    yield order[start : start + BATCH], _loads(row[0]), _loads(row[1])
-            finally:
-                if pending is not None:  # closed early (--limit): let the query end first
-                    await asyncio.gather(pending, return_exceptions=True)
-    except StoreError:
-        raise
-    except failures as error:
-        message = str(error).splitlines()[0] if str(error) else repr(error)
-        raise StoreError(f"{where}: {message}") from None
-    finally:
-        await conn.close()
+async def _read_postgres(conn: Any, sids: Sequence[str]) -> tuple[list[Any], _Participants]:
+    conferences, layout = await conn.fetchrow(postgres_conference_sql(), sids)
+    if layout >= TYPED_LAYOUT:
+        rows = await conn.fetch(typed_participant_sql(len(sids), postgres=True), sids)
+        return loads(conferences), (True, rows)
+    return loads(conferences), (False, loads(await conn.fetchval(postgres_participant_sql(), sids)))
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -427,12 +294,11 @@ async def stored_values(
     ``spec`` is ``--db``: a ``postgresql://`` URL or a SQLite file. ``limit`` keeps the
     newest conferences. Close the iterator (``contextlib.aclosing``) to release the store.
     """
-    postgres = spec.startswith(("postgresql://", "postgres://"))
-    values = _Values(query, limit, f"store {_shown(spec) if postgres else spec}")
-    batches = _postgres_batches(spec, query) if postgres else _sqlite_batches(spec, query)
+    values = _Values(query, limit, f"store {shown(spec) if is_postgres(spec) else spec}")
+    batches = store_batches(spec, query, sqlite=_read_sqlite, postgres=_read_postgres)
     try:
-        async for batch in batches:
-            yield values.groups(batch)
+        async for order, (conferences, participants) in batches:
+            yield values.groups((order, conferences, participants))
             if values.done:
                 return
     finally:

@@ -19,7 +19,6 @@ different reports for the same data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -27,6 +26,7 @@ from typing import Any, NamedTuple
 from .._models import ConferenceSummary, ParticipantSummary, StreamMetrics
 from .._results import ConferenceReport
 from .._timestamps import parse_optional_iso8601
+from ..sync._typed import DIRECTIONS, finite_number
 
 __all__ = [
     "CONFERENCE_PATHS",
@@ -42,12 +42,11 @@ __all__ = [
     "finite_number",
     "participant_values",
     "participant_values_from_json",
+    "participant_values_from_typed",
     "stream_values",
     "values_of_report",
 ]
 
-#: The stream directions, as the API names them.
-DIRECTIONS = ("inbound", "outbound")
 #: The categories of a summary's ``detected_issues``.
 ISSUE_CATEGORIES = ("call_quality", "region_configuration", "participant_behavior")
 
@@ -124,19 +123,6 @@ class ParticipantValues(NamedTuple):
     #: ``None`` when the stream is absent (the participant was not measured that way).
     inbound: StreamValues | None
     outbound: StreamValues | None
-
-
-def finite_number(value: Any) -> float | None:
-    """``value`` as a float if it is a finite number (not a bool), else ``None``."""
-    kind = type(value)
-    if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is int:
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond float's range is no finite number either
-            return None
-    return None
 
 
 def _text(value: Any) -> str | None:
@@ -312,5 +298,30 @@ def _stream_from_json(mos: Any, loss: Any, jitter: Any, latency: Any) -> StreamV
             latency
             if type(latency) is float and latency - latency == 0.0
             else finite_number(latency),
+        ),
+    )
+
+
+def participant_values_from_typed(row: Sequence[Any]) -> ParticipantValues:
+    """The values of a stored participant from its typed columns (store layout 3 on).
+
+    ``row`` is ``conference_sid``, ``participant_sid``, then the columns of
+    ``sync._typed.PARTICIPANT_TYPED_COLUMNS``: typed at upsert time by the rules above.
+    """
+    (_, sid, label, region, conference_region, call_type,
+     in_measured, in_mos, in_loss, in_jitter, in_latency,
+     out_measured, out_mos, out_loss, out_jitter, out_latency) = row  # fmt: skip
+    return _row(
+        ParticipantValues,
+        (
+            sid,
+            label,
+            region,
+            conference_region,
+            call_type,
+            _row(StreamValues, (in_mos, in_loss, in_jitter, in_latency)) if in_measured else None,
+            _row(StreamValues, (out_mos, out_loss, out_jitter, out_latency))
+            if out_measured
+            else None,
         ),
     )

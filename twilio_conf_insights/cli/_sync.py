@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from .._errors import InvalidArgumentError
 from .._resources.conferences import CONFERENCE_FILTERS
-from .._results import ConferenceReport
 from .._validation import aware_datetime, sid
 from ..sync import ReportQuery, SyncProgress, open_store
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._export import export_writer
+from ._export_source import stored_records
 from ._files import open_output
 from ._options import PROG, conference_filters, filter_values
 from ._output import REPORT_TABLE_TOP, report_json, report_lines, write_record
@@ -32,7 +32,7 @@ from ._worker import sync_with_broker
 if TYPE_CHECKING:
     from ..sync import SyncSummary
 
-__all__ = ["export_from_store", "store_query", "stored_reports", "sync", "write_report"]
+__all__ = ["export_from_store", "store_query", "sync", "write_report"]
 
 
 class SyncMeter:
@@ -170,23 +170,6 @@ def store_query(args: argparse.Namespace) -> ReportQuery:
     )
 
 
-async def stored_reports(
-    args: argparse.Namespace, db: str
-) -> AsyncGenerator[ConferenceReport, None]:
-    """The conferences of store ``db`` matching the options (filters, ``--limit``)."""
-    query = store_query(args)
-    limit = args.limit
-    async with contextlib.aclosing(await open_store(db, read_only=True)) as store:
-        reports = store.reports(query)
-        async with contextlib.aclosing(reports) as stream:  # type: ignore[type-var]
-            count = 0
-            async for report in stream:
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield report
-
-
 def write_report(
     builder: ReportBuilder, fmt: str, top_arg: int | str | None, stream: TextIO
 ) -> None:
@@ -208,11 +191,15 @@ def write_report(
 async def export_from_store(args: argparse.Namespace, runtime: Runtime, db: str) -> int:
     """``export --db PATH -o FILE``: stored conferences of ``db`` to JSONL or CSV, atomically."""
     fmt = args.format  # checked against the file name by the parser
-    store_query(args)  # bad filters fail before the file is created
+    query = store_query(args)  # bad filters fail before the file is created
     with open_output(args.output, runtime.stdout) as stream:
         writer = export_writer(fmt, stream, with_participants=args.with_participants)
-        async with contextlib.aclosing(stored_reports(args, db)) as reports:
-            async for conference in reports:
-                participants = conference.participants if args.with_participants else None
-                writer.write(conference.summary, participants)
+        batches = stored_records(
+            db, query, with_participants=args.with_participants, limit=args.limit
+        )
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for stored in batch:
+                    writer.write_stored(stored)
+        writer.finish()
     return EXIT_OK

@@ -26,6 +26,7 @@ from .._bulk import map_bounded
 from .._errors import DecodeError, InvalidArgumentError
 from .._resources.conferences import conference_query
 from .._validation import is_sid, positive_int, sid
+from ._collections import sync_collections
 from ._store import ConferenceRecord, Store, StoreError
 from ._units import Listing, WorkUnit, cut_windows, join_windows, scope_key
 from ._writer import BatchWriter
@@ -453,14 +454,15 @@ async def run_sync(
     run.windows_total = len(plan.units)
     writer = run.writer
     run.report()
-    try:
+    with sync_collections():  # full collections do not stall the loop (see _collections)
         try:
-            await run.units(plan.units)
-        except StoreError:
-            raise  # the store cannot take more: stop everything
-        except Exception as error:
-            run.errors.append(error)
-        await writer.flush()
-    finally:
-        await writer.aclose()
+            try:
+                await run.units(plan.units)
+            except StoreError:
+                raise  # the store cannot take more: stop everything
+            except Exception as error:
+                run.errors.append(error)
+            await writer.flush()
+        finally:
+            await writer.aclose()
     return SyncSummary(**run.totals(), errors=tuple(run.errors))

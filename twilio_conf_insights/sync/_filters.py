@@ -7,12 +7,13 @@ conferences.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ._store import ReportQuery
 from ._units import format_time
 
-__all__ = ["conference_filters"]
+__all__ = ["conference_filters", "matches_equals"]
 
 
 def conference_filters(query: ReportQuery, *, postgres: bool) -> tuple[str, list[Any]]:
@@ -48,3 +49,8 @@ def conference_filters(query: ReportQuery, *, postgres: bool) -> tuple[str, list
                 f" = {bind(value)} ELSE 1 END"
             )
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def matches_equals(document: Any, equals: Sequence[tuple[str, str]]) -> bool:
+    """The ``equals`` filter in Python, for a document SQL could not filter."""
+    return type(document) is dict and all(document.get(key) == value for key, value in equals)

@@ -36,6 +36,7 @@ from .._errors import InvalidArgumentError
 from .._json import json_loads
 from .._waiting import is_terminal
 from ._schema import json_text
+from ._typed import participant_typed
 from ._units import api_moment
 
 __all__ = [
@@ -326,6 +327,8 @@ class ParticipantRow:
     processing_state: str | None
     observed_at: datetime
     json: str
+    #: The values of the typed columns (``_typed.PARTICIPANT_TYPED_COLUMNS``), in order.
+    typed: tuple[Any, ...]
 
 
 @attrs.frozen
@@ -421,7 +424,14 @@ class _Merge:
         state = processing_state(offer.data)
         self.states.setdefault(offer.conference_sid, {})[psid] = state
         self.participants.append(
-            ParticipantRow(psid, offer.conference_sid, state, offer.observed_at, text)
+            ParticipantRow(
+                psid,
+                offer.conference_sid,
+                state,
+                offer.observed_at,
+                text,
+                participant_typed(offer.data),
+            )
         )
 
     def conference(

@@ -19,10 +19,10 @@ from typing import Any, Self
 import asyncpg
 import tenacity
 
-from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
 from .._urls import display_url, is_postgres_url
+from ._filters import conference_filters
 from ._merge import (
     NEVER,
     ConferenceRecord,
@@ -33,7 +33,7 @@ from ._merge import (
     touched,
 )
 from ._postgres_schema import migrate
-from ._schema import json_text, upsert
+from ._schema import PARTICIPANT_COLUMNS, json_text, upsert
 from ._store import (
     ReportQuery,
     StoreBase,
@@ -42,6 +42,7 @@ from ._store import (
     StoreReadOnlyError,
     WindowState,
 )
+from ._typed import stored_json
 from ._units import WorkUnit
 
 __all__ = ["CONFERENCE_LOCKS", "PostgresStore", "is_postgres_url"]
@@ -54,7 +55,11 @@ CONFERENCE_LOCKS = 0x5443
 _UPSERT_CONFERENCE = upsert(
     "conferences", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9::jsonb"]
 )
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["$1", "$2", "$3", "$4", "$5::jsonb"])
+_UPSERT_PARTICIPANT = upsert(
+    "participant_summaries",
+    ["$1", "$2", "$3", "$4", "$5::jsonb"]
+    + [f"${number}" for number in range(6, len(PARTICIPANT_COLUMNS) + 1)],
+)
 # The subquery sorts: every writer takes its locks in SID order, so none waits in a cycle.
 _LOCK_CONFERENCES = (
     "SELECT count(pg_advisory_xact_lock($2, hashtext(sid))) "
@@ -299,6 +304,7 @@ class PostgresStore(StoreBase):
                         row.processing_state,
                         row.observed_at,
                         row.json,
+                        *row.typed,
                     )
                     for row in plan.participants
                 ],
@@ -309,21 +315,8 @@ class PostgresStore(StoreBase):
 
     async def reports(self, query: ReportQuery) -> AsyncIterator[ConferenceReport]:
         """Stored conferences with their participants, newest first."""
-        where: list[str] = []
-        params: list[Any] = []
-
-        def bind(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
-        if query.created_after is not None:
-            where.append(f"create_time >= {bind(query.created_after)}")
-        if query.created_before is not None:
-            where.append(f"create_time < {bind(query.created_before)}")
-        if query.account_sid is not None:
-            where.append(f"account_sid = {bind(query.account_sid)}")
-        for key, value in query.equals:
-            where.append(f"json ->> {bind(key)} = {bind(value)}")
+        filters, params = conference_filters(query, postgres=True)
+        where = [filters.removeprefix(" WHERE ")] if filters else []
         order_key = "coalesce(create_time, '-infinity'::timestamptz)"
         after: tuple[datetime, str] | None = None
         while True:
@@ -347,10 +340,12 @@ class PostgresStore(StoreBase):
                 "WHERE conference_sid = ANY($1) ORDER BY seq",
                 list(by_conference),
             ):
-                by_conference[conference_sid].append(ParticipantSummary.from_dict(json_loads(text)))
+                by_conference[conference_sid].append(
+                    ParticipantSummary.from_dict(stored_json(text))
+                )
             for sid, _, text in rows:
                 yield ConferenceReport(
-                    summary=ConferenceSummary.from_dict(json_loads(text)),
+                    summary=ConferenceSummary.from_dict(stored_json(text)),
                     participants=by_conference[sid],
                 )
             if len(rows) < _READ_BATCH:

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from .._json import json_loads
 from ._merge import conference_columns, is_settled
 from ._schema import Step, steps
 from ._store import NotAStoreError, StoreError
+from ._typed import REPORT_INDEX, stored_json, stored_typed, typed_column_types
 
 __all__ = ["SCHEMA_LOCK", "STEPS", "migrate"]
 
@@ -97,7 +97,8 @@ async def _fill_v2(conn: asyncpg.Connection) -> None:
             states[sid].append(state)
         rows = []
         for sid, text, synced_at in batch:
-            create_time, state, expected = conference_columns(json_loads(text))
+            # A number beyond float's range is not JSON to orjson: read as the store wrote it.
+            create_time, state, expected = conference_columns(stored_json(text))
             settled = is_settled(state, expected, states[sid])
             rows.append((create_time, state, expected, settled, synced_at, sid))
         await conn.executemany(
@@ -111,8 +112,52 @@ async def _fill_v2(conn: asyncpg.Connection) -> None:
     )
 
 
+_TYPED = typed_column_types(text="text", flag="boolean", number="double precision")
+_V3 = (
+    "ALTER TABLE participant_summaries "
+    + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in _TYPED),
+)
+
+
+async def _fill_v3(conn: asyncpg.Connection) -> None:
+    """The typed columns of the participant summaries an earlier layout stored.
+
+    Computed in Python by the same rules as a write's, copied into a temporary table and
+    set by one ``UPDATE``: a million rows take seconds, not an ``UPDATE`` each.
+    """
+    columns = ", ".join(f"{name} {kind}" for name, kind in _TYPED)
+    await conn.execute(
+        f"CREATE TEMPORARY TABLE typed_fill (participant_sid text PRIMARY KEY, {columns})"
+        " ON COMMIT DROP"
+    )
+    after = ""
+    while True:
+        batch = await conn.fetch(
+            "SELECT participant_sid, json::text FROM participant_summaries "
+            "WHERE participant_sid > $1 ORDER BY participant_sid LIMIT $2",
+            after,
+            _FILL_BATCH * 5,
+        )
+        if not batch:
+            break
+        after = batch[-1][0]
+        await conn.copy_records_to_table(
+            "typed_fill", records=[(sid, *stored_typed(text)) for sid, text in batch]
+        )
+    assignments = ", ".join(f"{name} = t.{name}" for name, _ in _TYPED)
+    await conn.execute(
+        f"UPDATE participant_summaries AS p SET {assignments} FROM typed_fill AS t "
+        "WHERE t.participant_sid = p.participant_sid"
+    )
+
+
+_V4 = (
+    f"CREATE INDEX {REPORT_INDEX} ON participant_summaries (conference_sid) "
+    f"INCLUDE (participant_sid, {', '.join(name for name, _ in _TYPED)})",
+)
+
 #: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
-STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2))
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3), (_V4, None))
 
 _VERSION_TABLE = "twilio_conf_insights_store"
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from ._typed import PARTICIPANT_TYPED_COLUMNS
+
 
 def _stdlib_dumps(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -56,6 +58,8 @@ APPLICATION_ID = 0x54434953
 LAYOUTS = (
     "conferences, participant summaries and sync windows",
     "merging writes: when each version was observed, the announced participant count",
+    "participant summaries' report values in typed columns beside json (see _typed.py)",
+    "an index of the typed columns by conference, which a report reads without the rows",
 )
 #: The layout this version writes (SQLite ``user_version``; PostgreSQL's version table).
 SCHEMA_VERSION = len(LAYOUTS)
@@ -79,6 +83,7 @@ PARTICIPANT_COLUMNS = (
     "processing_state",
     "observed_at",
     "json",
+    *PARTICIPANT_TYPED_COLUMNS,
 )
 _COLUMNS = {"conferences": CONFERENCE_COLUMNS, "participant_summaries": PARTICIPANT_COLUMNS}
 

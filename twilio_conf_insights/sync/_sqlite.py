@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from .._decoding import decode_list
-from .._json import json_loads
 from .._models import ConferenceSummary, ParticipantSummary
 from .._results import ConferenceReport
+from ._filters import conference_filters, matches_equals
 from ._guards import check_store_file, open_writable, translate
 from ._merge import (
     ConferenceRecord,
@@ -40,7 +40,7 @@ from ._merge import (
     plan_write,
     touched,
 )
-from ._schema import APPLICATION_ID, SCHEMA_VERSION, json_text, upsert
+from ._schema import APPLICATION_ID, PARTICIPANT_COLUMNS, SCHEMA_VERSION, json_text, upsert
 from ._sqlite_schema import migrate, store_version
 from ._store import (
     NotAStoreError,
@@ -50,6 +50,7 @@ from ._store import (
     StoreReadOnlyError,
     WindowState,
 )
+from ._typed import stored_json
 from ._units import WorkUnit, format_time, parse_time
 
 __all__ = ["SQLiteStore"]
@@ -64,7 +65,7 @@ _CHUNK = 500
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 _UPSERT_CONFERENCE = upsert("conferences", ["?"] * 9)
-_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * 5)
+_UPSERT_PARTICIPANT = upsert("participant_summaries", ["?"] * len(PARTICIPANT_COLUMNS))
 
 
 def _chunks(keys: Sequence[str]) -> list[Sequence[str]]:
@@ -372,6 +373,7 @@ class SQLiteStore(StoreBase):
                     row.processing_state,
                     instant_text(row.observed_at),
                     row.json,
+                    *row.typed,
                 )
                 for row in plan.participants
             ],
@@ -394,20 +396,8 @@ class SQLiteStore(StoreBase):
         self, query: ReportQuery, after: tuple[str, str] | None
     ) -> tuple[list[ConferenceReport], tuple[str, str] | None]:
         db = self._conn()
-        where: list[str] = []
-        params: list[Any] = []
-        if query.created_after is not None:
-            where.append("create_time >= ?")
-            params.append(format_time(query.created_after))
-        if query.created_before is not None:
-            where.append("create_time < ?")
-            params.append(format_time(query.created_before))
-        if query.account_sid is not None:
-            where.append("account_sid = ?")
-            params.append(query.account_sid)
-        for key, value in query.equals:
-            where.append("json_extract(json, ?) = ?")
-            params += [f"$.{key}", value]
+        filters, params = conference_filters(query, postgres=False)
+        where = [filters.removeprefix(" WHERE ")] if filters else []
         if after is not None:
             # Keyset paging in (create_time, conference_sid) descending order.
             where.append("(coalesce(create_time, ''), conference_sid) < (?, ?)")
@@ -435,17 +425,20 @@ class SQLiteStore(StoreBase):
         ]
         # One decode per batch: the converter is much faster on a list than item by item.
         participants = decode_list(
-            [json_loads(text) for _, text in rows_of_participants], ParticipantSummary
+            [stored_json(text) for _, text in rows_of_participants], ParticipantSummary
         )
         by_conference: dict[str, list[ParticipantSummary]] = {sid: [] for sid in sids}
         for (conference_sid, _), participant in zip(
             rows_of_participants, participants, strict=True
         ):
             by_conference[conference_sid].append(participant)
-        summaries = decode_list([json_loads(text) for _, _, text in rows], ConferenceSummary)
+        documents = [stored_json(text) for _, _, text in rows]
+        summaries = decode_list(documents, ConferenceSummary)
         reports = [
             ConferenceReport(summary=summary, participants=by_conference[row[0]])
-            for row, summary in zip(rows, summaries, strict=True)
+            for row, summary, document in zip(rows, summaries, documents, strict=True)
+            # SQL let through a document SQLite cannot parse (a NaN): filtered here.
+            if matches_equals(document, query.equals)
         ]
         last = rows[-1]
         return reports, ((last[1], last[0]) if len(rows) == _READ_BATCH else None)

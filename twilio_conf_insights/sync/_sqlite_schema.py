@@ -18,10 +18,16 @@ import contextlib
 import sqlite3
 from collections.abc import Sequence
 
-from .._json import json_loads
 from ._merge import conference_columns, instant_text, is_settled
 from ._schema import APPLICATION_ID, Step, steps
 from ._store import NotAStoreError, StoreError
+from ._typed import (
+    PARTICIPANT_TYPED_COLUMNS,
+    REPORT_INDEX,
+    stored_json,
+    stored_typed,
+    typed_column_types,
+)
 from ._units import format_time, parse_time
 
 __all__ = ["STEPS", "migrate", "store_version"]
@@ -96,7 +102,8 @@ def _fill_v2(db: sqlite3.Connection) -> None:
             states[sid].append(state)
         rows = []
         for sid, text, synced_at in batch:
-            create_time, state, expected = conference_columns(json_loads(text))
+            # A stored NaN is not JSON to orjson: read as the store wrote it.
+            create_time, state, expected = conference_columns(stored_json(text))
             rows.append(
                 (
                     None if create_time is None else format_time(create_time),
@@ -118,8 +125,37 @@ def _fill_v2(db: sqlite3.Connection) -> None:
     )
 
 
+_V3 = tuple(
+    f"ALTER TABLE participant_summaries ADD COLUMN {name} {kind}"
+    for name, kind in typed_column_types(text="TEXT", flag="INTEGER", number="REAL")
+)
+
+
+def _fill_v3(db: sqlite3.Connection) -> None:
+    """The typed columns of the participant summaries an earlier layout stored."""
+    assignments = ", ".join(f"{name} = ?" for name in PARTICIPANT_TYPED_COLUMNS)
+    after = 0
+    while True:
+        batch = db.execute(
+            "SELECT rowid, json FROM participant_summaries WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, _FILL_BATCH * 5),
+        ).fetchall()
+        if not batch:
+            break
+        after = batch[-1][0]
+        db.executemany(
+            f"UPDATE participant_summaries SET {assignments} WHERE rowid = ?",
+            [(*stored_typed(text), rowid) for rowid, text in batch],
+        )
+
+
+_V4 = (
+    f"CREATE INDEX {REPORT_INDEX} ON participant_summaries "
+    f"(conference_sid, participant_sid, {', '.join(PARTICIPANT_TYPED_COLUMNS)})",
+)
+
 #: Every layout change, oldest first (see ``_schema.LAYOUTS``); a new store runs them all.
-STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2))
+STEPS: tuple[Step, ...] = steps((_V1, None), (_V2, _fill_v2), (_V3, _fill_v3), (_V4, None))
 
 
 def store_version(db: sqlite3.Connection) -> tuple[int, int]:
