@@ -5,9 +5,12 @@ requests of one process:
 
 * requests that want a lease wait in a local queue; one ``acquire`` at a time asks Redis
   for as many leases as are wanted;
-* a request that ends gives its lease back and, in the same round trip, takes leases for
-  the requests still waiting here (a hand-off): in the steady state, one Redis call per
-  request;
+* a request that ends while another request here waits hands its lease straight to it,
+  without a call, while this process holds no more than its quota (each reply's
+  :attr:`~._budget_redis.Reply.quota`: what the budget would grant it back anyway);
+  beyond its quota it gives the lease back and, in the same round trip, takes leases for
+  the requests still waiting here (a hand-off through Redis). A ``y`` on its channel
+  (another member started waiting) stops the keeping until the next reply;
 * a member that was refused asks again when Redis wakes it (a message on its own channel
   when a lease came free) or, should that message be lost, after ``poll_interval``;
 * every ``lease_ttl / 3`` it renews the leases it holds, so they expire only if it dies;
@@ -38,7 +41,7 @@ from redis.exceptions import RedisError
 
 from .._throttle import ThrottlePolicy
 from ._budget_redis import BudgetKeys, RedisLeases, Reply
-from ._fleet import FleetLaw, Grant
+from ._fleet import FleetLaw, Grant, keeps
 
 __all__ = ["BudgetMember", "BudgetUnavailableError", "member_name"]
 
@@ -92,11 +95,15 @@ class BudgetMember:
         self._on_failure = on_failure
         self._on_limit = on_limit
         self._limit_seen = self.law.limit
+        #: Leases this process may keep for its own waiting requests (the last reply's).
+        self._quota = 0
         self._waiters: deque[asyncio.Future[Grant]] = deque()
         #: Leases asked for in calls not answered yet.
         self._asked = 0
         self._asking = False
         self._ask_again = False
+        #: Whether this member stands in the fleet's line (its last ask was refused).
+        self._in_line = False
         self._poll: asyncio.TimerHandle | None = None
         #: Leases held by this process's requests (renewed while they are).
         self._held: set[str] = set()
@@ -157,14 +164,35 @@ class BudgetMember:
         ``ok``: a 2xx; ``throttled``: 429 or 503; neither: nothing learned (another status,
         a transport error). ``pause``: the response's ``Retry-After``, if any.
         """
-        self._held.discard(grant.lease)
         if self._failure is not None or self._closed:
+            self._held.discard(grant.lease)
             return  # the lease expires by itself
         if throttled is not None or (ok and self.law.may_grow(grant.level)):
             self._outcomes.append((grant, ok, throttled, pause))
+        if throttled is None and self._keep(grant):
+            if self._outcomes and not self._reporting:
+                self._reporting = True
+                self._spawn(self._release("", True))
+            return
+        self._held.discard(grant.lease)
         carry = bool(self._outcomes) and not self._reporting
         self._reporting |= carry
         self._spawn(self._release(grant.lease, carry))
+
+    def _keep(self, grant: Grant) -> bool:
+        """Hand ``grant``'s lease to a request waiting here, if within the quota."""
+        if grant.lease not in self._held or not keeps(held=len(self._held), quota=self._quota):
+            return False
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # cancelled meanwhile
+        if not self._waiters:
+            return False
+        # The fleet's total is unchanged by the swap: the request takes the level the lease
+        # was granted at, in the generation this process knows now.
+        self._waiters.popleft().set_result(Grant(grant.lease, grant.level, self.law.generation))
+        if not self._waiters:
+            self._pump()  # served here: out of the fleet's line, if it stood in it
+        return True
 
     async def aclose(self) -> None:
         """Stop: give back nothing more (the leases still held expire), end the tasks."""
@@ -188,7 +216,10 @@ class BudgetMember:
             self._ask_again = True
             return
         wanted = self._wanted()
-        if wanted:
+        # Nothing wanted while standing in line (the requests were served by leases kept
+        # here): an ask for none leaves the line, which would otherwise hold back others'
+        # turns until it expires.
+        if wanted or (self._in_line and not self._waiters):
             self._asking = True
             self._spawn(self._ask(wanted))
 
@@ -199,6 +230,7 @@ class BudgetMember:
         finally:
             self._asked -= count
             self._asking = False
+        self._in_line = len(reply.grants) < count
         self._granted(reply)
         if self._ask_again:
             self._ask_again = False
@@ -272,6 +304,8 @@ class BudgetMember:
             self._asked -= count
         if report is not None and reply.count:
             self.law.version = reply.version
+        if count:
+            self._in_line = len(reply.grants) < count
         self._granted(reply)
         return reply
 
@@ -286,6 +320,7 @@ class BudgetMember:
     def _sync(self, reply: Reply) -> None:
         """Redis's clock, and the law's state when Redis holds a newer one."""
         self._offset = reply.now - time.monotonic()
+        self._quota = reply.quota
         if reply.version != self.law.version:
             if reply.state:
                 try:
@@ -311,7 +346,11 @@ class BudgetMember:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                        if message.get("type") != "message":
+                            continue
+                        if message.get("data") == b"y":
+                            self._quota = 0  # another member waits: no keeping till told
+                        else:
                             self._pump()
             except (RedisError, OSError) as error:
                 _log.debug("shared budget: wake channel lost: %s", error)
