@@ -280,7 +280,13 @@ class SharedGate(Gate):
         def at_budget() -> None:
             budget.calls += 1
             if throttled:
+                before = budget.law.limit
                 budget.law.on_throttle(slot.level, slot.generation)
+                if budget.law.limit < before:  # a cut: no member keeps leases until told
+                    for name, gate in budget.gates.items():
+                        if name != self._name and budget.table.held(name):
+                            gate.yielded()
+                    self._quota = 0
             else:
                 budget.law.on_success(slot.level)
             budget.table.release(slot.lease, self._clock.now)

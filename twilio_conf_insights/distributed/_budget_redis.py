@@ -16,8 +16,9 @@ however many members call at once:
   stops renewing, because it died, loses its leases within ``lease_ttl``.
 
 Every reply also carries the member's quota (``_fleet.quota``: the leases it may keep
-for its own waiting requests without a call), and a member that starts waiting tells
-those above the floor share, by a ``y`` on their channels, to stop keeping leases.
+for its own waiting requests without a call); a member that starts waiting tells those
+above the floor share, and a report that cuts the limit tells every other holder, by a
+``y`` on their channels, to stop keeping leases until their next call.
 
 Every reply carries Redis's clock (milliseconds; the leases' expiries are in it, and the
 members' law uses it, so machines' clocks need not agree) and, when the stored law state
@@ -211,6 +212,12 @@ if lease ~= '' and redis.call('ZREM', LEASES, lease) == 1 then drop(member) end
 local known, stored = tonumber(ARGV[7]), 0
 if ARGV[8] ~= '' then
   if law_field('version', 0) == tonumber(ARGV[8]) then
+    if tonumber(ARGV[10]) < law_field('limit', tonumber(ARGV[6])) then
+      -- A cut: every member stops keeping leases until its next call brings its quota.
+      for _, other in ipairs(redis.call('HKEYS', HELD)) do
+        if other ~= member then redis.call('PUBLISH', ARGV[12] .. other, 'y') end
+      end
+    end
     local version = redis.call('HINCRBY', LAW, 'version', 1)
     redis.call('HSET', LAW, 'state', ARGV[9], 'limit', ARGV[10], 'generation', ARGV[11])
     redis.call('PEXPIRE', LAW, KEY_TTL)

@@ -314,13 +314,14 @@ class BudgetMember:
         limit = self.law.limit
         if limit != self._limit_seen:
             before, self._limit_seen = self._limit_seen, limit
+            if limit < before:
+                self._quota = 0  # a cut: keep nothing until a reply says how much
             if self._on_limit is not None:
                 self._on_limit(before, limit)
 
     def _sync(self, reply: Reply) -> None:
         """Redis's clock, and the law's state when Redis holds a newer one."""
         self._offset = reply.now - time.monotonic()
-        self._quota = reply.quota
         if reply.version != self.law.version:
             if reply.state:
                 try:
@@ -330,6 +331,7 @@ class BudgetMember:
             else:  # Redis lost the state (restarted empty): ours is stored by the next report
                 self.law.version = reply.version
         self._limit_check()
+        self._quota = reply.quota  # as of the state the reply brought
 
     # -- background ----------------------------------------------------------------------
 
