@@ -236,8 +236,10 @@ class Budget:
 class SharedGate(Gate):
     """A worker's side of the shared budget, as ``distributed/_member.py`` behaves.
 
-    One message per acquire, release + next; within its quota (each answer's) a worker
-    hands an ending request's lease to one of its own waiting requests without a message;
+    One message per acquire, release + next; a worker standing in line asks only when
+    woken or when its poll comes (after ``poll``, twice that after a refused poll); within
+    its quota (each answer's) a worker hands an ending request's lease to one of its own
+    waiting requests without a message;
     a worker whose requests were all served so while it stood in line asks for none, which
     takes it out of the line.
     """
@@ -250,6 +252,7 @@ class SharedGate(Gate):
         self._held = 0
         self._quota = 0
         self._in_line = False
+        self._poll_delay = setup.poll
         budget.gates[name] = self
 
     def acquire(self, granted: Callable[[Slot], None]) -> None:
@@ -300,7 +303,7 @@ class SharedGate(Gate):
 
     def woken(self) -> None:
         """The budget says a lease came free."""
-        self._clock.at(self._setup.redis_rtt / 2, self._ask)
+        self._clock.at(self._setup.redis_rtt / 2, lambda: self._ask(turn=True))
 
     def yielded(self) -> None:
         """Another worker started waiting: keep no lease until the next answer."""
@@ -312,10 +315,12 @@ class SharedGate(Gate):
     def _wanted(self) -> int:
         return max(0, len(self._waiters) - self._asked)
 
-    def _ask(self) -> None:
+    def _ask(self, *, turn: bool = False) -> None:
         more = self._wanted()
         if self._asked or not (more or (self._in_line and not self._waiters)):
             return
+        if more and self._in_line and not turn:
+            return  # standing in line: a wake or the poll asks
         self._asked += more
         half = self._setup.redis_rtt / 2
 
@@ -329,6 +334,8 @@ class SharedGate(Gate):
     def _granted(self, grants: list[Grant], asked: int, quota: int) -> None:
         self._asked -= asked
         self._quota = quota
+        if grants:
+            self._poll_delay = self._setup.poll
         if asked:
             self._in_line = len(grants) < asked
         self._held += len(grants)
@@ -343,9 +350,10 @@ class SharedGate(Gate):
 
             def poll() -> None:
                 self._poll_due = False
-                self._ask()
+                self._poll_delay = min(2 * self._poll_delay, 2 * self._setup.poll)
+                self._ask(turn=True)
 
-            self._clock.at(self._setup.poll, poll)
+            self._clock.at(self._poll_delay, poll)
 
 
 class Worker:

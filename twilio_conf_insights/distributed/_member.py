@@ -11,8 +11,9 @@ requests of one process:
   beyond its quota it gives the lease back and, in the same round trip, takes leases for
   the requests still waiting here (a hand-off through Redis). A ``y`` on its channel
   (another member started waiting) stops the keeping until the next reply;
-* a member that was refused asks again when Redis wakes it (a message on its own channel
-  when a lease came free) or, should that message be lost, after ``poll_interval``;
+* a member that was refused stands in line and asks again only when Redis wakes it (a
+  message on its own channel when a lease came free) or, should that message be lost,
+  after ``poll_interval`` (twice that after a poll that was refused);
 * every ``lease_ttl / 3`` it renews the leases it holds, so they expire only if it dies;
 * the outcome of each request moves the fleet's law (:class:`~._fleet.FleetLaw`): outcomes
   that may change the law's state wait for the next release call, which applies them all
@@ -102,6 +103,10 @@ class BudgetMember:
         self._asked = 0
         self._asking = False
         self._ask_again = False
+        self._ask_again_turn = False
+        #: How long a refused member waits for a wake before asking again (it grows while
+        #: polls are refused, up to twice ``poll_interval``; a grant resets it).
+        self._poll_delay = poll_interval
         #: Whether this member stands in the fleet's line (its last ask was refused).
         self._in_line = False
         self._poll: asyncio.TimerHandle | None = None
@@ -208,14 +213,23 @@ class BudgetMember:
     def _wanted(self) -> int:
         return max(0, len(self._waiters) - self._asked)
 
-    def _pump(self) -> None:
-        """Ask Redis for the leases wanted, unless an ask is already on its way."""
+    def _pump(self, *, turn: bool = False) -> None:
+        """Ask Redis for the leases wanted, unless an ask is already on its way.
+
+        ``turn``: a wake or the poll asks. A member standing in line asks only then: its
+        place is kept, and an ask for a request that came meanwhile would be refused (a
+        call for nothing, of which six workers on a cap of 16 made two per request).
+        """
         if self._failure is not None:
             return
         if self._asking:
             self._ask_again = True
+            self._ask_again_turn |= turn
             return
         wanted = self._wanted()
+        if wanted and self._in_line and not turn:
+            self._schedule_poll()
+            return
         # Nothing wanted while standing in line (the requests were served by leases kept
         # here): an ask for none leaves the line, which would otherwise hold back others'
         # turns until it expires.
@@ -233,11 +247,13 @@ class BudgetMember:
         self._in_line = len(reply.grants) < count
         self._granted(reply)
         if self._ask_again:
-            self._ask_again = False
-            self._pump()
+            turn, self._ask_again, self._ask_again_turn = self._ask_again_turn, False, False
+            self._pump(turn=turn)
 
     def _granted(self, reply: Reply) -> None:
         self._sync(reply)
+        if reply.grants:
+            self._poll_delay = self._poll_interval
         for grant in reply.grants:
             while self._waiters and self._waiters[0].done():
                 self._waiters.popleft()  # cancelled meanwhile
@@ -246,13 +262,19 @@ class BudgetMember:
                 self._waiters.popleft().set_result(grant)
             else:  # nobody here wants it any more
                 self._spawn(self._release(grant.lease, False))
-        if self._wanted() and self._poll is None:
-            # Refused: a wake comes when a lease is free; this is in case it is lost.
-            self._poll = asyncio.get_running_loop().call_later(self._poll_interval, self._polled)
+        if self._wanted():
+            self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        """Refused: a wake comes when a lease is free; the poll is in case it is lost."""
+        if self._poll is None:
+            self._poll = asyncio.get_running_loop().call_later(self._poll_delay, self._polled)
 
     def _polled(self) -> None:
         self._poll = None
-        self._pump()
+        # Each poll without a grant meanwhile waits longer; within the line's wait_ttl.
+        self._poll_delay = min(2 * self._poll_delay, 2 * self._poll_interval)
+        self._pump(turn=True)
 
     # -- giving leases back and reporting ------------------------------------------------
 
@@ -353,7 +375,7 @@ class BudgetMember:
                         if message.get("data") == b"y":
                             self._quota = 0  # another member waits: no keeping till told
                         else:
-                            self._pump()
+                            self._pump(turn=True)
             except (RedisError, OSError) as error:
                 _log.debug("shared budget: wake channel lost: %s", error)
             await asyncio.sleep(self._poll_interval)
