@@ -223,7 +223,8 @@ class Budget:
 
     def acquire(self, member: str, count: int, now: float) -> tuple[list[Grant], int]:
         """``LeaseTable.acquire``, as the scripts do it: a member that starts waiting tells
-        those above the floor share to stop keeping leases; the grants and the quota."""
+        those above the floor share to stop keeping leases; the grants and the quota.
+        """
         table = self.table
         was_waiting = member in table.waiting(now)
         grants = table.acquire(member, count, now)
@@ -251,6 +252,7 @@ class SharedGate(Gate):
         self._poll_due = False
         self._held = 0
         self._quota = 0
+        self._fleet_in_flight = 0  # as the last answer said: a kept lease's level
         self._in_line = False
         self._poll_delay = setup.poll
         budget.gates[name] = self
@@ -265,7 +267,7 @@ class SharedGate(Gate):
         if not throttled and self._waiters and keeps(held=self._held, quota=self._quota):
             # Kept for a request waiting here; the outcome still goes to the law (the
             # member carries it on its next call: here, at once, as one message).
-            level = slot.level
+            level = max(1, self._fleet_in_flight)
             self._waiters.popleft()(Slot(level, budget.law.generation, slot.lease))
             if budget.law.may_grow(level):
                 # A call only when the outcome moves the law (the member's report).
@@ -297,7 +299,8 @@ class SharedGate(Gate):
             if quota < 0:
                 quota = budget.table.quota(self._name, self._clock.now)
             budget.wake(self._clock.now, self._name)
-            self._clock.at(half, lambda: self._granted(grants, more, quota))
+            in_flight = budget.table.in_flight(self._clock.now)
+            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
 
         self._clock.at(half, at_budget)
 
@@ -327,13 +330,15 @@ class SharedGate(Gate):
         def at_budget() -> None:
             self._budget.calls += 1
             grants, quota = self._budget.acquire(self._name, more, self._clock.now)
-            self._clock.at(half, lambda: self._granted(grants, more, quota))
+            in_flight = self._budget.table.in_flight(self._clock.now)
+            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
 
         self._clock.at(half, at_budget)
 
-    def _granted(self, grants: list[Grant], asked: int, quota: int) -> None:
+    def _granted(self, grants: list[Grant], asked: int, quota: int, in_flight: int) -> None:
         self._asked -= asked
         self._quota = quota
+        self._fleet_in_flight = in_flight
         if grants:
             self._poll_delay = self._setup.poll
         if asked:

@@ -71,6 +71,7 @@ def test_the_scripts_grant_exactly_what_the_reference_table_grants(
                     reply = await member.acquire(ask)
                     expected = table.acquire(name, ask, reply.now)
                 assert reply.quota == table.quota(name, reply.now)
+                assert reply.in_flight == table.in_flight(reply.now)
                 assert [g.level for g in reply.grants] == [g.level for g in expected]
                 held[name] += zip(
                     [g.lease for g in reply.grants], [g.lease for g in expected], strict=True

@@ -16,7 +16,8 @@ however many members call at once:
   stops renewing, because it died, loses its leases within ``lease_ttl``.
 
 Every reply also carries the member's quota (``_fleet.quota``: the leases it may keep
-for its own waiting requests without a call); a member that starts waiting tells those
+for its own waiting requests without a call) and the fleet's leases in flight (the level
+of a request on a kept lease); a member that starts waiting tells those
 above the floor share, and a report that cuts the limit tells every other holder, by a
 ``y`` on their channels, to stop keeping leases until their next call.
 
@@ -196,7 +197,7 @@ local member, count = ARGV[1], tonumber(ARGV[2])
 expire(tonumber(ARGV[4]))
 local limit = law_field('limit', tonumber(ARGV[5]))
 local granted = grant(member, count, tonumber(ARGV[3]), limit, ARGV[7])
-return reply(tonumber(ARGV[6]), {0, granted, quota(member, limit)})
+return reply(tonumber(ARGV[6]), {0, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 )
 
@@ -235,7 +236,7 @@ for _, entry in ipairs(line()) do
     free = free - 1
   end
 end
-return reply(known, {stored, granted, quota(member, limit)})
+return reply(known, {stored, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
@@ -254,7 +255,8 @@ for i = 5, #ARGV do
   end
 end
 for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, KEY_TTL) end
-return reply(-1, {renewed, {}, quota(member, law_field('limit', tonumber(ARGV[4])))})
+local limit = law_field('limit', tonumber(ARGV[4]))
+return reply(-1, {renewed, {}, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
@@ -296,14 +298,24 @@ class Reply:
     count: int
     #: The leases the member may keep for its own waiting requests (``_fleet.quota``).
     quota: int = 0
+    #: The fleet's leases in flight: the level of a request on a lease kept by a member.
+    in_flight: int = 0
 
 
 def _reply(raw: Sequence[Any]) -> Reply:
-    now, version, state, generation, count, flat, quota = raw
+    now, version, state, generation, count, flat, quota, in_flight = raw
     grants = tuple(
         Grant(_text(flat[i]), int(flat[i + 1]), int(generation)) for i in range(0, len(flat), 2)
     )
-    return Reply(int(now) / 1000, grants, int(version), _text(state), int(count), int(quota))
+    return Reply(
+        int(now) / 1000,
+        grants,
+        int(version),
+        _text(state),
+        int(count),
+        int(quota),
+        int(in_flight),
+    )
 
 
 def _text(value: bytes | str) -> str:

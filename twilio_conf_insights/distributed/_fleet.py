@@ -52,6 +52,7 @@ import attrs
 from .._throttle import LimitController, ThrottlePolicy
 
 __all__ = [
+    "FLEET_DECREASE_FACTOR",
     "FLEET_PROBE_INTERVAL",
     "FleetLaw",
     "Grant",
@@ -66,6 +67,15 @@ __all__ = [
 FLEET_PROBE_INTERVAL = 0.3
 
 
+#: The fleet's ``ThrottlePolicy.decrease_factor`` unless a policy is given (a client's: 0.5).
+#: A cut of the fleet's limit holds back every member; its levels count leases, held a little
+#: longer than Twilio counts the requests, so the first cuts after a burst land a few slots
+#: off. Cutting at most a quarter per step, the fleet settles at the cap sooner; in the
+#: simulation at a cap of 64, 92-93% of the cap used instead of 89% (3 workers), 90.5%
+#: instead of 88.8% (100), with 0.1% of responses 429 either way.
+FLEET_DECREASE_FACTOR = 0.75
+
+
 def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
     """The law's settings for a fleet whose members were given ``throttle`` (or none).
 
@@ -77,7 +87,11 @@ def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
     fleet.
     """
     if throttle is None:
-        return ThrottlePolicy(infer_contention=False, probe_interval=FLEET_PROBE_INTERVAL)
+        return ThrottlePolicy(
+            infer_contention=False,
+            probe_interval=FLEET_PROBE_INTERVAL,
+            decrease_factor=FLEET_DECREASE_FACTOR,
+        )
     return attrs.evolve(throttle, infer_contention=False)
 
 

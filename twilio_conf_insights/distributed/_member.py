@@ -98,6 +98,8 @@ class BudgetMember:
         self._limit_seen = self.law.limit
         #: Leases this process may keep for its own waiting requests (the last reply's).
         self._quota = 0
+        #: The fleet's leases in flight, as the last reply said.
+        self._fleet_in_flight = 0
         self._waiters: deque[asyncio.Future[Grant]] = deque()
         #: Leases asked for in calls not answered yet.
         self._asked = 0
@@ -192,9 +194,11 @@ class BudgetMember:
             self._waiters.popleft()  # cancelled meanwhile
         if not self._waiters:
             return False
-        # The fleet's total is unchanged by the swap: the request takes the level the lease
-        # was granted at, in the generation this process knows now.
-        self._waiters.popleft().set_result(Grant(grant.lease, grant.level, self.law.generation))
+        # The swap leaves the fleet's total as it was: the request's level is that total as
+        # the last reply said (not the lease's first level, which may be long out of date:
+        # a 429 at a low level would cut the limit deep), in the generation known now.
+        level = max(1, self._fleet_in_flight)
+        self._waiters.popleft().set_result(Grant(grant.lease, level, self.law.generation))
         if not self._waiters:
             self._pump()  # served here: out of the fleet's line, if it stood in it
         return True
@@ -354,6 +358,7 @@ class BudgetMember:
                 self.law.version = reply.version
         self._limit_check()
         self._quota = reply.quota  # as of the state the reply brought
+        self._fleet_in_flight = reply.in_flight
 
     # -- background ----------------------------------------------------------------------
 
