@@ -12,8 +12,8 @@ process:
 * a request's whole path through a budget member (``BudgetMember.acquire``, then
   ``release`` in the background), one request at a time: the latency a request waits for
   its lease, and the CPU the process spends per request;
-* the same with 16 requests at once (the steady state of a busy worker: every release hands
-  its lease to the next request);
+* the same with 16 requests at once (the steady state of a busy worker alone in the budget:
+  every release keeps its lease for the next request, without a call, within its quota);
 * for comparison, the process-local ``AdaptiveLimiter``'s acquire and release.
 
 Prints a table and writes ``benchmarks/results/budget_cost.json``.

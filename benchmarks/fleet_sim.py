@@ -49,6 +49,7 @@ from twilio_conf_insights.distributed._fleet import (  # noqa: E402
     Grant,
     LeaseTable,
     fleet_policy,
+    keeps,
 )
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -220,15 +221,40 @@ class Budget:
         for member in self.table.next_in_line(now, besides=releaser):
             self.gates[member].woken()
 
+    def acquire(self, member: str, count: int, now: float) -> tuple[list[Grant], int]:
+        """``LeaseTable.acquire``, as the scripts do it: a member that starts waiting tells
+        those above the floor share to stop keeping leases; the grants and the quota.
+        """
+        table = self.table
+        was_waiting = member in table.waiting(now)
+        grants = table.acquire(member, count, now)
+        if len(grants) < count and not was_waiting:
+            for other in table.over_share(now):
+                self.gates[other].yielded()
+        return grants, table.quota(member, now)
+
 
 class SharedGate(Gate):
-    """A worker's side of the shared budget: one message per acquire, release + next."""
+    """A worker's side of the shared budget, as ``distributed/_member.py`` behaves.
+
+    One message per acquire, release + next; a worker standing in line asks only when
+    woken or when its poll comes (after ``poll``, twice that after a refused poll); within
+    its quota (each answer's) a worker hands an ending request's lease to one of its own
+    waiting requests without a message;
+    a worker whose requests were all served so while it stood in line asks for none, which
+    takes it out of the line.
+    """
 
     def __init__(self, name: str, clock: Clock, setup: Setup, budget: Budget) -> None:
         self._name, self._clock, self._setup, self._budget = name, clock, setup, budget
         self._waiters: deque[Callable[[Slot], None]] = deque()
         self._asked = 0  # leases asked for in messages not answered yet
         self._poll_due = False
+        self._held = 0
+        self._quota = 0
+        self._fleet_in_flight = 0  # as the last answer said: a kept lease's level
+        self._in_line = False
+        self._poll_delay = setup.poll
         budget.gates[name] = self
 
     def acquire(self, granted: Callable[[Slot], None]) -> None:
@@ -236,60 +262,103 @@ class SharedGate(Gate):
         self._ask()
 
     def release(self, slot: Slot, throttled: bool) -> None:
+        half = self._setup.redis_rtt / 2
+        budget = self._budget
+        if not throttled and self._waiters and keeps(held=self._held, quota=self._quota):
+            # Kept for a request waiting here; the outcome still goes to the law (the
+            # member carries it on its next call: here, at once, as one message).
+            level = max(1, self._fleet_in_flight)
+            self._waiters.popleft()(Slot(level, budget.law.generation, slot.lease))
+            if budget.law.may_grow(level):
+                # A call only when the outcome moves the law (the member's report).
+                def report() -> None:
+                    budget.calls += budget.law.on_success(level)
+
+                self._clock.at(half, report)
+            if not self._waiters and self._in_line:
+                self._ask()
+            return
+        self._held -= 1
         more = self._wanted()
         self._asked += more
-        half = self._setup.redis_rtt / 2
 
         def at_budget() -> None:
-            budget = self._budget
             budget.calls += 1
             if throttled:
+                before = budget.law.limit
                 budget.law.on_throttle(slot.level, slot.generation)
+                if budget.law.limit < before:  # a cut: no member keeps leases until told
+                    for name, gate in budget.gates.items():
+                        if name != self._name and budget.table.held(name):
+                            gate.yielded()
+                    self._quota = 0
             else:
                 budget.law.on_success(slot.level)
             budget.table.release(slot.lease, self._clock.now)
-            grants = budget.table.acquire(self._name, more, self._clock.now) if more else []
+            grants, quota = budget.acquire(self._name, more, self._clock.now) if more else ([], -1)
+            if quota < 0:
+                quota = budget.table.quota(self._name, self._clock.now)
             budget.wake(self._clock.now, self._name)
-            self._clock.at(half, lambda: self._granted(grants, more))
+            in_flight = budget.table.in_flight(self._clock.now)
+            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
 
         self._clock.at(half, at_budget)
 
     def woken(self) -> None:
         """The budget says a lease came free."""
-        self._clock.at(self._setup.redis_rtt / 2, self._ask)
+        self._clock.at(self._setup.redis_rtt / 2, lambda: self._ask(turn=True))
+
+    def yielded(self) -> None:
+        """Another worker started waiting: keep no lease until the next answer."""
+        self._clock.at(self._setup.redis_rtt / 2, self._stop_keeping)
+
+    def _stop_keeping(self) -> None:
+        self._quota = 0
 
     def _wanted(self) -> int:
         return max(0, len(self._waiters) - self._asked)
 
-    def _ask(self) -> None:
+    def _ask(self, *, turn: bool = False) -> None:
         more = self._wanted()
-        if not more or self._asked:
+        if self._asked or not (more or (self._in_line and not self._waiters)):
             return
+        if more and self._in_line and not turn:
+            return  # standing in line: a wake or the poll asks
         self._asked += more
         half = self._setup.redis_rtt / 2
 
         def at_budget() -> None:
             self._budget.calls += 1
-            grants = self._budget.table.acquire(self._name, more, self._clock.now)
-            self._clock.at(half, lambda: self._granted(grants, more))
+            grants, quota = self._budget.acquire(self._name, more, self._clock.now)
+            in_flight = self._budget.table.in_flight(self._clock.now)
+            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
 
         self._clock.at(half, at_budget)
 
-    def _granted(self, grants: list[Grant], asked: int) -> None:
+    def _granted(self, grants: list[Grant], asked: int, quota: int, in_flight: int) -> None:
         self._asked -= asked
+        self._quota = quota
+        self._fleet_in_flight = in_flight
+        if grants:
+            self._poll_delay = self._setup.poll
+        if asked:
+            self._in_line = len(grants) < asked
+        self._held += len(grants)
         for grant in grants:
             if self._waiters:
                 self._waiters.popleft()(Slot(grant.level, grant.generation, grant.lease))
             else:  # nobody wants it any more: give it straight back
+                self._held -= 1
                 self._budget.table.release(grant.lease, self._clock.now)
         if self._wanted() and not self._poll_due:
             self._poll_due = True
 
             def poll() -> None:
                 self._poll_due = False
-                self._ask()
+                self._poll_delay = min(2 * self._poll_delay, 2 * self._setup.poll)
+                self._ask(turn=True)
 
-            self._clock.at(self._setup.poll, poll)
+            self._clock.at(self._poll_delay, poll)
 
 
 class Worker:

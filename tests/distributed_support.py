@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.helpers import PATIENCE, fake_env, start_cli
 from tests.servers import PostgresServer, RedisServer
@@ -35,6 +36,7 @@ __all__ = [
     "drained",
     "eventually",
     "recent_fake",
+    "redis",
     "redis_server",
     "signing_key_of",
     "sync_through_workers",
@@ -86,6 +88,16 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client of the test's Redis, closed after the test."""
+    client = Redis.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

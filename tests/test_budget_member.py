@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -17,25 +16,6 @@ from twilio_conf_insights.distributed._member import BudgetMember, BudgetUnavail
 _accounts = (f"AC{n:032x}" for n in itertools.count(1000))
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 async def _members(redis: Redis, count: int, account: str, **options: object) -> list[BudgetMember]:
     members = [BudgetMember(redis, account, **options) for _ in range(count)]  # type: ignore[arg-type]
     for member in members:
@@ -44,17 +24,23 @@ async def _members(redis: Redis, count: int, account: str, **options: object) ->
 
 
 async def test_members_never_hold_more_than_the_fleets_limit_together(redis: Redis) -> None:
-    """Three members' 60 concurrent requests never have more than 8 leases at once."""
+    """Three members' 60 concurrent requests have 8 leases at once, never more."""
     members = await _members(
         redis, 3, next(_accounts), max_concurrency=8, policy=ThrottlePolicy(enabled=False)
     )
     holding = peak = done = 0
+    # Requests hold their leases until the fleet's limit is reached once: without it, a
+    # member handing one lease from request to request could serve them all in turn.
+    full = asyncio.Event()
 
     async def request(member: BudgetMember) -> None:
         nonlocal holding, peak, done
         grant = await member.acquire()
         holding += 1
         peak = max(peak, holding)
+        if holding == 8:
+            full.set()
+        await full.wait()
         for _ in range(3):
             await asyncio.sleep(0)  # other requests run meanwhile
         holding -= 1
@@ -67,7 +53,7 @@ async def test_members_never_hold_more_than_the_fleets_limit_together(redis: Red
     finally:
         for member in members:
             await member.aclose()
-    assert done == 60 and 1 < peak <= 8
+    assert done == 60 and peak == 8
 
 
 async def test_throttles_reported_by_members_move_the_fleets_limit(redis: Redis) -> None:
@@ -135,7 +121,9 @@ async def test_redis_going_away_fails_every_waiter_within_the_deadline(
         waiters = [asyncio.create_task(member.acquire()) for _ in range(3)]
         await wait_until(lambda: member.waiting == 3, "the requests wait")
         redis_server.stop()
-        member.release(held)  # its call fails: the member stops
+        # A throttle always goes to Redis (a success would hand the lease on without a
+        # call): its call fails, and the member stops.
+        member.release(held, throttled=429)
         async with asyncio.timeout(10):
             outcomes = await asyncio.gather(*waiters, return_exceptions=True)
         assert all(isinstance(o, BudgetUnavailableError) for o in outcomes)
@@ -144,3 +132,53 @@ async def test_redis_going_away_fails_every_waiter_within_the_deadline(
             await member.acquire()
     finally:
         await member.aclose()
+
+
+async def test_a_lease_within_the_quota_goes_to_a_request_waiting_here_without_a_call(
+    redis: Redis,
+) -> None:
+    """Alone in the budget, a member hands an ending request's lease to its own waiting one."""
+    (member,) = await _members(
+        redis, 1, next(_accounts), max_concurrency=2, policy=ThrottlePolicy(enabled=False)
+    )
+    try:
+        first, second = await member.acquire(), await member.acquire()
+        waiting = asyncio.create_task(member.acquire())
+        await wait_until(lambda: member.waiting == 1, "the third request waits")
+        member.release(first, ok=True)
+        async with asyncio.timeout(30):
+            third = await waiting
+        # The same lease (a call would have granted a new one), still renewed as held.
+        assert third.lease == first.lease and member.in_flight == 2
+        member.release(second)
+        member.release(third)
+    finally:
+        await member.aclose()
+
+
+async def test_a_member_starting_to_wait_stops_another_from_keeping_leases(redis: Redis) -> None:
+    """A member holding the whole budget, with requests of its own waiting, gives a freed
+    lease to a newly waiting member once it is told (not keeping it for itself)."""
+    account = next(_accounts)
+    greedy, newcomer = await _members(
+        redis, 2, account, max_concurrency=4, policy=ThrottlePolicy(enabled=False)
+    )
+    try:
+        held = [await greedy.acquire() for _ in range(4)]
+        mine = asyncio.create_task(greedy.acquire())
+        await wait_until(lambda: greedy.waiting == 1, "the greedy member's request waits")
+        theirs = asyncio.create_task(newcomer.acquire())
+        # Told on its channel: the greedy member holds 4, above the floor share of 2.
+        await wait_until(lambda: greedy._quota == 0, "the greedy member is told")
+        greedy.release(held.pop(), ok=True)
+        async with asyncio.timeout(30):
+            granted = await theirs
+        assert not mine.done()  # 3 held, above its share while the newcomer waits
+        newcomer.release(granted)
+        for grant in held:
+            greedy.release(grant)
+        async with asyncio.timeout(30):
+            greedy.release(await mine)
+    finally:
+        await greedy.aclose()
+        await newcomer.aclose()

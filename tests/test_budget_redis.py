@@ -6,9 +6,8 @@ import asyncio
 import itertools
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
@@ -20,25 +19,6 @@ from twilio_conf_insights.distributed._budget_redis import BudgetKeys, RedisLeas
 from twilio_conf_insights.distributed._fleet import FleetLaw, Grant, LeaseTable
 
 _accounts = (f"AC{n:032x}" for n in itertools.count(1))
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def _member(
@@ -69,8 +49,8 @@ steps = st.lists(
 def test_the_scripts_grant_exactly_what_the_reference_table_grants(
     redis_server: RedisServer, run: list[tuple[str, int, int]]
 ) -> None:
-    """Any sequence of releases, hand-offs and acquires gives the same leases, levels and
-    line in Redis as in the in-memory LeaseTable (fed Redis's clock)."""
+    """Any sequence of releases, hand-offs and acquires gives the same leases, levels,
+    line and quotas in Redis as in the in-memory LeaseTable (fed Redis's clock)."""
 
     async def compare() -> None:
         account = next(_accounts)
@@ -86,9 +66,12 @@ def test_the_scripts_grant_exactly_what_the_reference_table_grants(
                     ours, theirs = held[name].pop(0)
                     reply = await member.release(ours, count=ask)
                     table.release(theirs, reply.now)
-                else:
+                    expected = table.acquire(name, ask, reply.now) if ask else []
+                else:  # asking for none leaves the line
                     reply = await member.acquire(ask)
-                expected = table.acquire(name, ask, reply.now) if ask else []
+                    expected = table.acquire(name, ask, reply.now)
+                assert reply.quota == table.quota(name, reply.now)
+                assert reply.in_flight == table.in_flight(reply.now)
                 assert [g.level for g in reply.grants] == [g.level for g in expected]
                 held[name] += zip(
                     [g.lease for g in reply.grants], [g.lease for g in expected], strict=True

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 from taskiq import TaskiqResult
 
@@ -42,16 +41,6 @@ from twilio_conf_insights.testing import FakeTwilio
 Message = dict[str, Any]
 
 REFUSED = "refused queue entry"
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    """A plain client of the test's Redis: what anyone who can reach it can do."""
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def _queued_messages(redis: Redis) -> list[Message]:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from twilio_conf_insights import ThrottlePolicy
 from twilio_conf_insights._throttle import LimitController
 from twilio_conf_insights.distributed._fleet import (
+    FLEET_DECREASE_FACTOR,
     FLEET_PROBE_INTERVAL,
     FleetLaw,
     LeaseTable,
@@ -225,9 +226,12 @@ def test_next_in_line_wakes_one_member_per_free_lease_least_served_first() -> No
 
 
 def test_the_fleets_law_never_infers_contention_and_probes_less_by_default() -> None:
-    """fleet_policy: contention inference off always; the slower probing only by default."""
+    """fleet_policy: contention inference off always; slower probing, shallower cuts only by
+    default."""
     default = fleet_policy(None)
     assert not default.infer_contention
     assert default.probe_interval == FLEET_PROBE_INTERVAL > ThrottlePolicy().probe_interval
+    assert default.decrease_factor == FLEET_DECREASE_FACTOR > ThrottlePolicy().decrease_factor
     given = fleet_policy(ThrottlePolicy(probe_interval=0.2, initial_limit=4))
     assert (given.infer_contention, given.probe_interval, given.initial_limit) == (False, 0.2, 4)
+    assert given.decrease_factor == ThrottlePolicy().decrease_factor

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,16 +20,6 @@ from twilio_conf_insights import (
 )
 from twilio_conf_insights.distributed import SharedBudget
 from twilio_conf_insights.testing import ConcurrencyCap, FakeTwilio
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

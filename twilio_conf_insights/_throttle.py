@@ -25,7 +25,7 @@ Netflix's concurrency-limits do), with two twists that waste almost nothing:
   slots holds shorter (down to half), to move clients sharing a cap towards equal shares
   instead of keeping those they started with. They do not reliably get there: two
   clients sharing a cap often hold most and little of it for seconds on end (a known
-  limitation, tested as such in ``tests/test_concurrency_cap.py``). A probe that holds
+  limitation; clients that share one ``SharedBudget`` do get there). A probe that holds
   (a whole hold without a 429) ends it. A limiter that shares one budget across every client of the
   account knows their total and turns this inference off: for it, such a 429 means the
   cap itself is lower than the last safe level, and it cuts as for its own excess.

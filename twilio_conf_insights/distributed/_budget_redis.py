@@ -6,13 +6,20 @@ however many members call at once:
 
 * **acquire**: give back expired leases, then grant up to ``count`` leases while the
   fleet has fewer in flight than its limit and the member's turn allows (fairness);
-  a member refused stands in line.
+  a member refused stands in line; ``count`` 0 takes the member out of the line (its
+  requests were served otherwise).
 * **release**: give a lease back, store the member's new law state if the stored one is
   still the version it started from (compare-and-set), take up to ``count`` leases
   for the member's waiting requests (a hand-off: one round trip per request), and wake
   the next members in line, one per free lease, by ``PUBLISH`` on their own channels.
 * **renew**: push the expiry of the member's live leases (its heartbeat); a member that
   stops renewing, because it died, loses its leases within ``lease_ttl``.
+
+Every reply also carries the member's quota (``_fleet.quota``: the leases it may keep
+for its own waiting requests without a call) and the fleet's leases in flight (the level
+of a request on a kept lease); a member that starts waiting tells those
+above the floor share, and a report that cuts the limit tells every other holder, by a
+``y`` on their channels, to stop keeping leases until their next call.
 
 Every reply carries Redis's clock (milliseconds; the leases' expiries are in it, and the
 members' law uses it, so machines' clocks need not agree) and, when the stored law state
@@ -108,8 +115,45 @@ local function admits(member, limit)
   return held < math.floor(limit / contenders) or ahead < free
 end
 
+-- The members holding or waiting (_fleet: contenders), and whether one besides member waits.
+local function contenders_of(member)
+  local contenders = redis.call('HLEN', HELD)
+  if held_by(member) == 0 then contenders = contenders + 1 end
+  local others = false
+  for _, other in ipairs(redis.call('ZRANGE', WAITING, 0, -1)) do
+    if other ~= member then
+      others = true
+      if held_by(other) == 0 then contenders = contenders + 1 end
+    end
+  end
+  return contenders, others
+end
+
+-- _fleet.quota: the leases member may keep for its own waiting requests.
+local function quota(member, limit)
+  local in_flight, held = redis.call('ZCARD', LEASES), held_by(member)
+  if in_flight > limit then return math.max(0, held - (in_flight - limit)) end
+  local contenders, others = contenders_of(member)
+  if not others then return limit end
+  return math.floor(limit / contenders)
+end
+
+-- LeaseTable.over_share: a member started waiting; those above the floor share stop
+-- keeping leases (told on their channels).
+local function tell_over_share(limit, prefix)
+  local contenders = redis.call('HLEN', HELD)
+  for _, other in ipairs(redis.call('ZRANGE', WAITING, 0, -1)) do
+    if held_by(other) == 0 then contenders = contenders + 1 end
+  end
+  local share = math.floor(limit / contenders)
+  local held = redis.call('HGETALL', HELD)
+  for i = 1, #held, 2 do
+    if tonumber(held[i + 1]) > share then redis.call('PUBLISH', prefix .. held[i], 'y') end
+  end
+end
+
 -- Up to count leases for member, each with its level; a member refused stands in line.
-local function grant(member, count, lease_ttl, limit)
+local function grant(member, count, lease_ttl, limit, prefix)
   local granted = {}
   while #granted < 2 * count and admits(member, limit) do
     local lease = member .. '|' .. redis.call('INCR', SERIAL)
@@ -120,10 +164,12 @@ local function grant(member, count, lease_ttl, limit)
   end
   if count > 0 and #granted < 2 * count then
     local since = redis.call('ZSCORE', WAITING, member)
+    local joined = not since
     if #granted > 0 or not since then since = now end
     redis.call('ZADD', WAITING, since, member)
     redis.call('ZADD', ASKED, now, member)
-  elseif count > 0 then
+    if joined then tell_over_share(limit, prefix) end
+  else  -- served in full, or (count 0) wanting nothing more: out of the line
     redis.call('ZREM', WAITING, member)
     redis.call('ZREM', ASKED, member)
   end
@@ -145,11 +191,13 @@ end
 _ACQUIRE = (
     _PRELUDE
     + """
--- ARGV: member, count, lease_ttl, wait_ttl, initial_limit, known version
+-- ARGV: member, count, lease_ttl, wait_ttl, initial_limit, known version,
+--       wake channel prefix
 local member, count = ARGV[1], tonumber(ARGV[2])
 expire(tonumber(ARGV[4]))
-local granted = grant(member, count, tonumber(ARGV[3]), law_field('limit', tonumber(ARGV[5])))
-return reply(tonumber(ARGV[6]), {0, granted})
+local limit = law_field('limit', tonumber(ARGV[5]))
+local granted = grant(member, count, tonumber(ARGV[3]), limit, ARGV[7])
+return reply(tonumber(ARGV[6]), {0, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 )
 
@@ -165,6 +213,12 @@ if lease ~= '' and redis.call('ZREM', LEASES, lease) == 1 then drop(member) end
 local known, stored = tonumber(ARGV[7]), 0
 if ARGV[8] ~= '' then
   if law_field('version', 0) == tonumber(ARGV[8]) then
+    if tonumber(ARGV[10]) < law_field('limit', tonumber(ARGV[6])) then
+      -- A cut: every member stops keeping leases until its next call brings its quota.
+      for _, other in ipairs(redis.call('HKEYS', HELD)) do
+        if other ~= member then redis.call('PUBLISH', ARGV[12] .. other, 'y') end
+      end
+    end
     local version = redis.call('HINCRBY', LAW, 'version', 1)
     redis.call('HSET', LAW, 'state', ARGV[9], 'limit', ARGV[10], 'generation', ARGV[11])
     redis.call('PEXPIRE', LAW, KEY_TTL)
@@ -173,7 +227,7 @@ if ARGV[8] ~= '' then
 end
 local limit = law_field('limit', tonumber(ARGV[6]))
 local granted = {}
-if count > 0 then granted = grant(member, count, tonumber(ARGV[4]), limit) end
+if count > 0 then granted = grant(member, count, tonumber(ARGV[4]), limit, ARGV[12]) end
 local free = limit - redis.call('ZCARD', LEASES)
 for _, entry in ipairs(line()) do
   if free <= 0 then break end
@@ -182,18 +236,18 @@ for _, entry in ipairs(line()) do
     free = free - 1
   end
 end
-return reply(known, {stored, granted})
+return reply(known, {stored, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
 _RENEW = (
     _PRELUDE
     + """
--- ARGV: member, lease_ttl, wait_ttl, leases...
+-- ARGV: member, lease_ttl, wait_ttl, initial_limit, leases...
 local member, lease_ttl = ARGV[1], tonumber(ARGV[2])
 expire(tonumber(ARGV[3]))
 local renewed = 0
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local lease = ARGV[i]
   if string.match(lease, '^(.*)|') == member and redis.call('ZSCORE', LEASES, lease) then
     redis.call('ZADD', LEASES, 'XX', now + lease_ttl, lease)
@@ -201,7 +255,8 @@ for i = 4, #ARGV do
   end
 end
 for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, KEY_TTL) end
-return reply(-1, {renewed, {}})
+local limit = law_field('limit', tonumber(ARGV[4]))
+return reply(-1, {renewed, {}, quota(member, limit), redis.call('ZCARD', LEASES)})
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
@@ -241,14 +296,26 @@ class Reply:
     state: str
     #: The release's report was stored (compare-and-set held); the renewal's count.
     count: int
+    #: The leases the member may keep for its own waiting requests (``_fleet.quota``).
+    quota: int = 0
+    #: The fleet's leases in flight: the level of a request on a lease kept by a member.
+    in_flight: int = 0
 
 
 def _reply(raw: Sequence[Any]) -> Reply:
-    now, version, state, generation, count, flat = raw
+    now, version, state, generation, count, flat, quota, in_flight = raw
     grants = tuple(
         Grant(_text(flat[i]), int(flat[i + 1]), int(generation)) for i in range(0, len(flat), 2)
     )
-    return Reply(int(now) / 1000, grants, int(version), _text(state), int(count))
+    return Reply(
+        int(now) / 1000,
+        grants,
+        int(version),
+        _text(state),
+        int(count),
+        int(quota),
+        int(in_flight),
+    )
 
 
 def _text(value: bytes | str) -> str:
@@ -295,6 +362,7 @@ class RedisLeases:
                 self._wait_ttl,
                 self.law.limit,  # the fleet's limit while Redis holds no law state
                 self.law.version,
+                self.keys.wake_channel(""),
             ],
         )
         return _reply(raw)
@@ -329,6 +397,7 @@ class RedisLeases:
     async def renew(self, leases: Sequence[str]) -> Reply:
         """Push the expiry of this member's live ``leases``; ``count`` says how many were."""
         raw = await self._renew(
-            keys=self.keys.all, args=[self.member, self._lease_ttl, self._wait_ttl, *leases]
+            keys=self.keys.all,
+            args=[self.member, self._lease_ttl, self._wait_ttl, self.law.limit, *leases],
         )
         return _reply(raw)

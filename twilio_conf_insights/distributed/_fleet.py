@@ -24,6 +24,16 @@ below one request in flight. A fleet that shares the budget runs the one law of
   (it goes to the back of the line), until ``wait_ttl`` after its last request (it asks
   again while it still wants leases); :meth:`LeaseTable.next_in_line` is whom a freed
   leases should wake.
+* **Keeping a lease.** A member whose request ends while another of its requests waits
+  may hand the lease straight to that request, without asking the budget, while it holds
+  no more than its *quota* (:func:`quota`): every lease it holds while nobody else waits,
+  its floor share while others wait, and fewer than it holds when the fleet has more in
+  flight than its limit (after a cut). The swap leaves the fleet's total unchanged, and
+  within the quota the budget would have granted the lease back to it anyway: it only
+  saves the round trip during which the slot would stand idle. Each call's answer brings
+  the member's quota; a member that starts waiting tells those holding more than the new
+  floor share to stop keeping leases until their next call
+  (:meth:`LeaseTable.over_share`).
 
 :class:`LeaseTable` keeps a budget in memory exactly as the Redis scripts of
 :mod:`._budget_redis` keep it in Redis: it is the reference the scripts are tested
@@ -41,10 +51,29 @@ import attrs
 
 from .._throttle import LimitController, ThrottlePolicy
 
-__all__ = ["FLEET_PROBE_INTERVAL", "FleetLaw", "Grant", "LeaseTable", "admits", "fleet_policy"]
+__all__ = [
+    "FLEET_DECREASE_FACTOR",
+    "FLEET_PROBE_INTERVAL",
+    "FleetLaw",
+    "Grant",
+    "LeaseTable",
+    "admits",
+    "fleet_policy",
+    "keeps",
+    "quota",
+]
 
 #: The fleet's ``ThrottlePolicy.probe_interval`` unless a policy is given (a client's: 0.15).
 FLEET_PROBE_INTERVAL = 0.3
+
+
+#: The fleet's ``ThrottlePolicy.decrease_factor`` unless a policy is given (a client's: 0.5).
+#: A cut of the fleet's limit holds back every member; its levels count leases, held a little
+#: longer than Twilio counts the requests, so the first cuts after a burst land a few slots
+#: off. Cutting at most a quarter per step, the fleet settles at the cap sooner; in the
+#: simulation at a cap of 64, 92-93% of the cap used instead of 89% (3 workers), 90.5%
+#: instead of 88.8% (100), with 0.1% of responses 429 either way.
+FLEET_DECREASE_FACTOR = 0.75
 
 
 def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
@@ -58,7 +87,11 @@ def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
     fleet.
     """
     if throttle is None:
-        return ThrottlePolicy(infer_contention=False, probe_interval=FLEET_PROBE_INTERVAL)
+        return ThrottlePolicy(
+            infer_contention=False,
+            probe_interval=FLEET_PROBE_INTERVAL,
+            decrease_factor=FLEET_DECREASE_FACTOR,
+        )
     return attrs.evolve(throttle, infer_contention=False)
 
 
@@ -79,6 +112,30 @@ def admits(
     if held >= -(-limit // contenders):
         return False  # its share is full
     return held < limit // contenders or ahead < free
+
+
+def keeps(*, held: int, quota: int) -> bool:
+    """Whether a member may hand an ending request's lease to another of its requests.
+
+    Without asking the budget: ``held`` counts the member's leases, the ending request's
+    included, and ``quota`` is the member's last answer's.
+    """
+    return held <= quota
+
+
+def quota(*, in_flight: int, limit: int, held: int, contenders: int, others_wait: bool) -> int:
+    """How many leases a member holding ``held`` may keep for its own waiting requests.
+
+    All it holds while no other member waits; its floor share, ``floor(limit /
+    contenders)``, while others wait (a share :func:`admits` always grants); and, when the
+    fleet holds more than ``limit`` (the limit was cut), its holding less the excess, so
+    that the fleet comes down to the new limit.
+    """
+    if in_flight > limit:
+        return max(0, held - (in_flight - limit))
+    if not others_wait:
+        return limit
+    return limit // contenders
 
 
 class FleetLaw:
@@ -211,7 +268,7 @@ class LeaseTable:
         return [m for m in self.waiting(now) if m != besides][: max(0, free)]
 
     def acquire(self, member: str, count: int, now: float) -> list[Grant]:
-        """Up to ``count`` leases for ``member``; it waits if it got fewer."""
+        """Up to ``count`` leases for ``member``; it waits if it got fewer (0: it stops)."""
         self._expire(now)
         grants: list[Grant] = []
         while len(grants) < count and self._admits(member):
@@ -247,6 +304,28 @@ class LeaseTable:
                 self._leases[lease] = (member, now + self.lease_ttl)
                 renewed += 1
         return renewed
+
+    def quota(self, member: str, now: float) -> int:
+        """How many leases ``member`` may keep for its own waiting requests (:func:`quota`)."""
+        self._expire(now)
+        return quota(
+            in_flight=len(self._leases),
+            limit=self.law.limit,
+            held=self.held(member),
+            contenders=len(set(self._held) | set(self._waiting) | {member}),
+            others_wait=any(m != member for m in self._waiting),
+        )
+
+    def over_share(self, now: float) -> list[str]:
+        """The members to tell to stop keeping leases: those above the floor share.
+
+        Asked when a member starts waiting (it was refused, and stood in no line before).
+        """
+        self._expire(now)
+        if not self._waiting:
+            return []
+        share = self.law.limit // len(set(self._held) | set(self._waiting))
+        return sorted(m for m, held in self._held.items() if held > share)
 
     def _admits(self, member: str) -> bool:
         held = self.held(member)

@@ -5,11 +5,15 @@ requests of one process:
 
 * requests that want a lease wait in a local queue; one ``acquire`` at a time asks Redis
   for as many leases as are wanted;
-* a request that ends gives its lease back and, in the same round trip, takes leases for
-  the requests still waiting here (a hand-off): in the steady state, one Redis call per
-  request;
-* a member that was refused asks again when Redis wakes it (a message on its own channel
-  when a lease came free) or, should that message be lost, after ``poll_interval``;
+* a request that ends while another request here waits hands its lease straight to it,
+  without a call, while this process holds no more than its quota (each reply's
+  :attr:`~._budget_redis.Reply.quota`: what the budget would grant it back anyway);
+  beyond its quota it gives the lease back and, in the same round trip, takes leases for
+  the requests still waiting here (a hand-off through Redis). A ``y`` on its channel
+  (another member started waiting) stops the keeping until the next reply;
+* a member that was refused stands in line and asks again only when Redis wakes it (a
+  message on its own channel when a lease came free) or, should that message be lost,
+  after ``poll_interval`` (twice that after a poll that was refused);
 * every ``lease_ttl / 3`` it renews the leases it holds, so they expire only if it dies;
 * the outcome of each request moves the fleet's law (:class:`~._fleet.FleetLaw`): outcomes
   that may change the law's state wait for the next release call, which applies them all
@@ -38,7 +42,7 @@ from redis.exceptions import RedisError
 
 from .._throttle import ThrottlePolicy
 from ._budget_redis import BudgetKeys, RedisLeases, Reply
-from ._fleet import FleetLaw, Grant
+from ._fleet import FleetLaw, Grant, keeps
 
 __all__ = ["BudgetMember", "BudgetUnavailableError", "member_name"]
 
@@ -92,11 +96,21 @@ class BudgetMember:
         self._on_failure = on_failure
         self._on_limit = on_limit
         self._limit_seen = self.law.limit
+        #: Leases this process may keep for its own waiting requests (the last reply's).
+        self._quota = 0
+        #: The fleet's leases in flight, as the last reply said.
+        self._fleet_in_flight = 0
         self._waiters: deque[asyncio.Future[Grant]] = deque()
         #: Leases asked for in calls not answered yet.
         self._asked = 0
         self._asking = False
         self._ask_again = False
+        self._ask_again_turn = False
+        #: How long a refused member waits for a wake before asking again (it grows while
+        #: polls are refused, up to twice ``poll_interval``; a grant resets it).
+        self._poll_delay = poll_interval
+        #: Whether this member stands in the fleet's line (its last ask was refused).
+        self._in_line = False
         self._poll: asyncio.TimerHandle | None = None
         #: Leases held by this process's requests (renewed while they are).
         self._held: set[str] = set()
@@ -157,14 +171,37 @@ class BudgetMember:
         ``ok``: a 2xx; ``throttled``: 429 or 503; neither: nothing learned (another status,
         a transport error). ``pause``: the response's ``Retry-After``, if any.
         """
-        self._held.discard(grant.lease)
         if self._failure is not None or self._closed:
+            self._held.discard(grant.lease)
             return  # the lease expires by itself
         if throttled is not None or (ok and self.law.may_grow(grant.level)):
             self._outcomes.append((grant, ok, throttled, pause))
+        if throttled is None and self._keep(grant):
+            if self._outcomes and not self._reporting:
+                self._reporting = True
+                self._spawn(self._release("", True))
+            return
+        self._held.discard(grant.lease)
         carry = bool(self._outcomes) and not self._reporting
         self._reporting |= carry
         self._spawn(self._release(grant.lease, carry))
+
+    def _keep(self, grant: Grant) -> bool:
+        """Hand ``grant``'s lease to a request waiting here, if within the quota."""
+        if grant.lease not in self._held or not keeps(held=len(self._held), quota=self._quota):
+            return False
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # cancelled meanwhile
+        if not self._waiters:
+            return False
+        # The swap leaves the fleet's total as it was: the request's level is that total as
+        # the last reply said (not the lease's first level, which may be long out of date:
+        # a 429 at a low level would cut the limit deep), in the generation known now.
+        level = max(1, self._fleet_in_flight)
+        self._waiters.popleft().set_result(Grant(grant.lease, level, self.law.generation))
+        if not self._waiters:
+            self._pump()  # served here: out of the fleet's line, if it stood in it
+        return True
 
     async def aclose(self) -> None:
         """Stop: give back nothing more (the leases still held expire), end the tasks."""
@@ -180,15 +217,27 @@ class BudgetMember:
     def _wanted(self) -> int:
         return max(0, len(self._waiters) - self._asked)
 
-    def _pump(self) -> None:
-        """Ask Redis for the leases wanted, unless an ask is already on its way."""
+    def _pump(self, *, turn: bool = False) -> None:
+        """Ask Redis for the leases wanted, unless an ask is already on its way.
+
+        ``turn``: a wake or the poll asks. A member standing in line asks only then: its
+        place is kept, and an ask for a request that came meanwhile would be refused (a
+        call for nothing, of which six workers on a cap of 16 made two per request).
+        """
         if self._failure is not None:
             return
         if self._asking:
             self._ask_again = True
+            self._ask_again_turn |= turn
             return
         wanted = self._wanted()
-        if wanted:
+        if wanted and self._in_line and not turn:
+            self._schedule_poll()
+            return
+        # Nothing wanted while standing in line (the requests were served by leases kept
+        # here): an ask for none leaves the line, which would otherwise hold back others'
+        # turns until it expires.
+        if wanted or (self._in_line and not self._waiters):
             self._asking = True
             self._spawn(self._ask(wanted))
 
@@ -199,13 +248,16 @@ class BudgetMember:
         finally:
             self._asked -= count
             self._asking = False
+        self._in_line = len(reply.grants) < count
         self._granted(reply)
         if self._ask_again:
-            self._ask_again = False
-            self._pump()
+            turn, self._ask_again, self._ask_again_turn = self._ask_again_turn, False, False
+            self._pump(turn=turn)
 
     def _granted(self, reply: Reply) -> None:
         self._sync(reply)
+        if reply.grants:
+            self._poll_delay = self._poll_interval
         for grant in reply.grants:
             while self._waiters and self._waiters[0].done():
                 self._waiters.popleft()  # cancelled meanwhile
@@ -214,13 +266,19 @@ class BudgetMember:
                 self._waiters.popleft().set_result(grant)
             else:  # nobody here wants it any more
                 self._spawn(self._release(grant.lease, False))
-        if self._wanted() and self._poll is None:
-            # Refused: a wake comes when a lease is free; this is in case it is lost.
-            self._poll = asyncio.get_running_loop().call_later(self._poll_interval, self._polled)
+        if self._wanted():
+            self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        """Refused: a wake comes when a lease is free; the poll is in case it is lost."""
+        if self._poll is None:
+            self._poll = asyncio.get_running_loop().call_later(self._poll_delay, self._polled)
 
     def _polled(self) -> None:
         self._poll = None
-        self._pump()
+        # Each poll without a grant meanwhile waits longer; within the line's wait_ttl.
+        self._poll_delay = min(2 * self._poll_delay, 2 * self._poll_interval)
+        self._pump(turn=True)
 
     # -- giving leases back and reporting ------------------------------------------------
 
@@ -272,6 +330,8 @@ class BudgetMember:
             self._asked -= count
         if report is not None and reply.count:
             self.law.version = reply.version
+        if count:
+            self._in_line = len(reply.grants) < count
         self._granted(reply)
         return reply
 
@@ -280,6 +340,8 @@ class BudgetMember:
         limit = self.law.limit
         if limit != self._limit_seen:
             before, self._limit_seen = self._limit_seen, limit
+            if limit < before:
+                self._quota = 0  # a cut: keep nothing until a reply says how much
             if self._on_limit is not None:
                 self._on_limit(before, limit)
 
@@ -295,6 +357,8 @@ class BudgetMember:
             else:  # Redis lost the state (restarted empty): ours is stored by the next report
                 self.law.version = reply.version
         self._limit_check()
+        self._quota = reply.quota  # as of the state the reply brought
+        self._fleet_in_flight = reply.in_flight
 
     # -- background ----------------------------------------------------------------------
 
@@ -311,8 +375,12 @@ class BudgetMember:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._pump()
+                        if message.get("type") != "message":
+                            continue
+                        if message.get("data") == b"y":
+                            self._quota = 0  # another member waits: no keeping till told
+                        else:
+                            self._pump(turn=True)
             except (RedisError, OSError) as error:
                 _log.debug("shared budget: wake channel lost: %s", error)
             await asyncio.sleep(self._poll_interval)
