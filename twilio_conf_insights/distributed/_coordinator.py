@@ -143,19 +143,27 @@ class _Waiting:
 
     async def _outcome(self, sent: _Sent) -> UnitOutcome | None:
         """The unit's outcome once a worker saved it; ``None`` while not (or Redis is away)."""
+        try:
+            return await self._saved_outcome(sent)
+        except Exception:  # Redis restarting: look again next round
+            return None
+
+    async def _saved_outcome(self, sent: _Sent) -> UnitOutcome | None:
+        """The unit's outcome once a worker saved it, ``None`` while not; Redis errors raise."""
         # The backend itself, not taskiq's task handle: that one hides why a read failed.
         results = self._broker.result_backend
         try:
             if not await results.is_result_ready(sent.task_id):
                 return None
             result = await results.get_result(sent.task_id)
-            return UnitOutcome.from_dict(result.return_value)
         except RejectedMessage as forged:
             if sent.task_id not in self._ignored:  # once: it is read again every round
                 self._ignored.add(sent.task_id)
                 _log.warning("ignored the result of unit %s: %s", sent.task_id, forged)
             return None
-        except Exception:  # Redis restarting: look again next round
+        try:
+            return UnitOutcome.from_dict(result.return_value)
+        except Exception:  # a result that does not read as an outcome counts as none
             return None
 
     async def _gone(self, waiting: list[_Sent]) -> list[_Sent]:
@@ -176,7 +184,11 @@ class _Waiting:
             # A worker saves the result before it removes the entry: a unit whose entry is
             # gone and that still has no result was refused unread (or lost with Redis).
             for sent in await self._gone(still):
-                if (outcome := await self._outcome(sent)) is None:
+                try:
+                    outcome = await self._saved_outcome(sent)
+                except Exception:  # Redis restarting: a failed read is no missing result
+                    continue
+                if outcome is None:
                     outcome = UnitOutcome(
                         errors=(
                             "a unit left the queue without a result signed with this run's "
