@@ -19,15 +19,9 @@ from twilio_conf_insights.sync._collections import sync_collections
 
 @pytest.fixture(autouse=True)
 def _nothing_frozen() -> Iterator[None]:
-    """Each test starts and ends with no frozen object and the collector enabled.
-
-    A sync an earlier test abandoned (a coroutine never finished) ends when it is
-    collected, and would give back what it set aside in the middle of a test here: it is
-    collected first (unfrozen, so that the collector can reach it).
-    """
+    """Each test starts and ends with no frozen object and the collector enabled."""
     gc.unfreeze()
     gc.enable()
-    gc.collect()
     yield
     gc.unfreeze()
     gc.enable()
