@@ -7,6 +7,8 @@ the stalls.)
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,6 @@ import pytest
 
 from tests.sync_support import client_for, full_range, sync_fake
 from twilio_conf_insights.sync import SQLiteStore, SyncProgress
-from twilio_conf_insights.sync._collections import sync_collections
 
 
 @pytest.fixture(autouse=True)
@@ -27,44 +28,55 @@ def _nothing_frozen() -> Iterator[None]:
     gc.enable()
 
 
-def test_objects_are_set_aside_while_a_sync_runs_and_given_back() -> None:
-    """Inside: the objects alive at the start are frozen; after: none is."""
-    assert gc.get_freeze_count() == 0
-    with sync_collections():
-        assert gc.get_freeze_count() > 1000
-    assert gc.get_freeze_count() == 0
-
-
-def test_overlapping_syncs_give_them_back_when_the_last_ends() -> None:
-    """Two syncs at once: the first to end leaves the objects set aside for the other."""
-    first, second = sync_collections(), sync_collections()
-    first.__enter__()
-    frozen = gc.get_freeze_count()
-    second.__enter__()
-    assert gc.get_freeze_count() == frozen  # not frozen twice
-    first.__exit__(None, None, None)
-    assert gc.get_freeze_count() == frozen
-    second.__exit__(None, None, None)
-    assert gc.get_freeze_count() == 0
-
-
-def test_a_process_that_froze_objects_itself_keeps_its_policy() -> None:
-    """Objects the process froze before the sync stay frozen after it, nothing more."""
-    gc.freeze()
-    before = gc.get_freeze_count()
-    fresh: list[list[int]] = [[] for _ in range(100)]  # allocated after the process froze
-    with sync_collections():
-        assert gc.get_freeze_count() == before
+# The collector's state is the process's: each case runs in an interpreter of its own, so
+# that no sync another test left running can end in the middle of it.
+_CASES = {
+    "set aside while a sync runs, given back after": """
+assert gc.get_freeze_count() == 0
+with sync_collections():
+    assert gc.get_freeze_count() > 1000
+assert gc.get_freeze_count() == 0
+""",
+    "overlapping syncs give them back when the last ends": """
+first, second = sync_collections(), sync_collections()
+first.__enter__()
+frozen = gc.get_freeze_count()
+second.__enter__()
+assert gc.get_freeze_count() == frozen  # not frozen twice
+first.__exit__(None, None, None)
+assert gc.get_freeze_count() == frozen
+second.__exit__(None, None, None)
+assert gc.get_freeze_count() == 0
+""",
+    "a process that froze objects itself keeps its policy": """
+gc.freeze()
+before = gc.get_freeze_count()
+fresh = [[] for _ in range(100)]  # allocated after the process froze
+with sync_collections():
     assert gc.get_freeze_count() == before
-    assert fresh
+assert gc.get_freeze_count() == before
+assert fresh
+""",
+    "a disabled collector is left alone": """
+gc.disable()
+with sync_collections():
+    assert gc.get_freeze_count() == 0
+assert not gc.isenabled()
+""",
+}
 
 
-def test_a_disabled_collector_is_left_alone() -> None:
-    """With the collector disabled, nothing is frozen and it stays disabled."""
-    gc.disable()
-    with sync_collections():
-        assert gc.get_freeze_count() == 0
-    assert not gc.isenabled()
+@pytest.mark.parametrize("case", list(_CASES))
+def test_collections_policy(case: str) -> None:
+    """Each rule of sync_collections holds, in a fresh interpreter (see _CASES)."""
+    program = (
+        "import gc\n"
+        "from twilio_conf_insights.sync._collections import sync_collections\n" + _CASES[case]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 async def test_client_sync_sets_older_objects_aside_for_its_duration(tmp_path: Path) -> None:
