@@ -32,7 +32,6 @@ def _nothing_frozen() -> Iterator[None]:
 # that no sync another test left running can end in the middle of it.
 _CASES = {
     "set aside while a sync runs, given back after": """
-assert gc.get_freeze_count() == 0
 with sync_collections():
     assert gc.get_freeze_count() > 1000
 assert gc.get_freeze_count() == 0
@@ -59,8 +58,9 @@ assert fresh
 """,
     "a disabled collector is left alone": """
 gc.disable()
+before = gc.get_freeze_count()
 with sync_collections():
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == before
 assert not gc.isenabled()
 """,
 }

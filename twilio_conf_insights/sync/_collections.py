@@ -25,6 +25,10 @@ from collections.abc import Iterator
 
 __all__ = ["sync_collections"]
 
+# Some interpreters start with objects frozen already (375 on CPython 3.12.1): those count
+# as the interpreter's, not as a host's policy. What was frozen before this module was
+# imported is taken for them.
+_FROZEN_AT_IMPORT = gc.get_freeze_count()
 _lock = threading.Lock()
 _running = 0
 _froze = False
@@ -36,7 +40,7 @@ def sync_collections() -> Iterator[None]:
     global _running, _froze
     with _lock:
         if _running == 0:
-            _froze = gc.isenabled() and gc.get_freeze_count() == 0
+            _froze = gc.isenabled() and gc.get_freeze_count() <= _FROZEN_AT_IMPORT
             if _froze:
                 gc.freeze()
         _running += 1
