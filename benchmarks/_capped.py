@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import attrs
+from _server import ServerInfo
 
 from twilio_conf_insights import ClientEvent, InsightsClient, ResponseReceived
 from twilio_conf_insights.distributed import SharedBudget
@@ -51,14 +52,7 @@ def _client(
     sizing: dict[str, Any] = {"max_concurrency": max_concurrency}
     if budget is not None:
         sizing = {"limiter": budget}
-    return InsightsClient(
-        env["BENCH_ACCOUNT_SID"],
-        env["BENCH_AUTH_TOKEN"],
-        insights_base_url=env["BENCH_ORIGIN"],
-        api_base_url=env["BENCH_ORIGIN"],
-        hooks=[hook],
-        **sizing,
-    )
+    return ServerInfo.from_env(env).client(hooks=[hook], **sizing)
 
 
 async def capped_run(

@@ -18,9 +18,12 @@ import sys
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
+
+if TYPE_CHECKING:
+    from twilio_conf_insights import InsightsClient
 
 __all__ = ["ServerInfo", "ServerProcess"]
 
@@ -42,6 +45,18 @@ class ServerInfo:
     participants: int
     #: The data's "now" (ISO 8601), every timestamp lies before it; "" when unknown.
     now: str = ""
+
+    def client(self, **options: Any) -> InsightsClient:
+        """A client of the fake: its credentials, both origins pointed at it, ``options``."""
+        from twilio_conf_insights import InsightsClient
+
+        return InsightsClient(
+            self.account_sid,
+            self.auth_token,
+            insights_base_url=self.origin,
+            api_base_url=self.origin,
+            **options,
+        )
 
     def to_env(self) -> dict[str, str]:
         """The fields for a child process (the token stays out of its argv)."""

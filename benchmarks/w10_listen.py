@@ -64,7 +64,6 @@ from _server import ServerProcess  # noqa: E402
 
 from tests.servers import PostgresServer  # noqa: E402
 from tests.store_fixtures import fresh_database  # noqa: E402
-from twilio_conf_insights import InsightsClient  # noqa: E402
 from twilio_conf_insights.sync import SQLiteStore  # noqa: E402
 from twilio_conf_insights.testing import EventDelivery, FakeTwilio  # noqa: E402
 
@@ -310,12 +309,7 @@ async def _sync_seconds(server: ServerProcess, path: Path) -> float:
     now = datetime.fromisoformat(info.now)
     after, before = now - timedelta(days=3, hours=1), now + timedelta(seconds=1)
     async with (
-        InsightsClient(
-            info.account_sid,
-            info.auth_token,
-            insights_base_url=info.origin,
-            api_base_url=info.origin,
-        ) as client,
+        info.client() as client,
         SQLiteStore(path) as store,
     ):
         start = time.perf_counter()

@@ -29,8 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import ServerInfo, ServerProcess
 
-from twilio_conf_insights import InsightsClient
-
 try:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -57,12 +55,7 @@ class _Nowhere(SpanExporter):
 
 
 async def _cpu_per_request(info: ServerInfo, variant: str, requests: int) -> float:
-    async with InsightsClient(
-        info.account_sid,
-        info.auth_token,
-        insights_base_url=info.origin,
-        api_base_url=info.origin,
-    ) as client:
+    async with info.client() as client:
         if variant == "api-only":
             instrument(client, tracer_provider=NoOpTracerProvider())
         elif variant == "sdk":

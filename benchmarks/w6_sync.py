@@ -102,12 +102,7 @@ class StallMeter:
 
 
 def _client(info: ServerInfo) -> InsightsClient:
-    return InsightsClient(
-        info.account_sid,
-        info.auth_token,
-        insights_base_url=info.origin,
-        api_base_url=info.origin,
-    )
+    return info.client()
 
 
 def _span(info: ServerInfo) -> tuple[datetime, datetime]:

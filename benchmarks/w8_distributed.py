@@ -48,7 +48,7 @@ from redis.asyncio import Redis  # noqa: E402
 
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
 from tests.store_fixtures import fresh_database, stored_records  # noqa: E402
-from twilio_conf_insights import InsightsClient, ThrottlePolicy  # noqa: E402
+from twilio_conf_insights import ThrottlePolicy  # noqa: E402
 from twilio_conf_insights.distributed import SigningKey, sync_with_workers  # noqa: E402
 from twilio_conf_insights.distributed._budget_redis import BudgetKeys  # noqa: E402
 from twilio_conf_insights.sync import open_store  # noqa: E402
@@ -73,20 +73,29 @@ class _Worker:
         self.process = process
         self.log: list[str] = []
         self._drain: asyncio.Task[None] | None = None
+        #: Its CPU once ready: start-up (imports, connections), not counted as the run's.
+        self.cpu_at_ready = 0.0
 
     @classmethod
-    async def start(cls, env: dict[str, str], broker: str, db: str, flags: list[str]) -> _Worker:
+    async def start(
+        cls, env: dict[str, str], broker: str, db: str, flags: list[str], profile: Path | None
+    ) -> _Worker:
+        python = [sys.executable]
+        if profile is not None:  # cProfile writes it when the worker exits on SIGTERM
+            python += ["-m", "cProfile", "-o", str(profile)]
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "twilio_conf_insights", "worker", "--broker", broker,
+            *python, "-m", "twilio_conf_insights", "worker", "--broker", broker,
             "--db", db, *flags, env=env, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         worker = cls(process)
         assert process.stderr is not None
         while not (line := await process.stderr.readline()).startswith(b"worker ready"):
-            if not line and process.returncode is not None:
-                raise RuntimeError("worker did not start")
+            if not line:  # end of its stderr: the worker exited before it was ready
+                code = await process.wait()
+                raise RuntimeError(f"worker exited ({code}) before ready: {''.join(worker.log)}")
             worker.log.append(line.decode(errors="replace"))
         worker._drain = asyncio.create_task(worker._read())
+        worker.cpu_at_ready = worker.cpu_seconds()
         return worker
 
     async def _read(self) -> None:
@@ -94,12 +103,59 @@ class _Worker:
         while line := await self.process.stderr.readline():
             self.log.append(line.decode(errors="replace"))
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the worker so far (start-up included)."""
+        import psutil
+
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
+
     async def stop(self) -> None:
         if self.process.returncode is None:
             self.process.terminate()
         await self.process.wait()
         if self._drain is not None:
             await self._drain
+
+
+class _CpuMeter:
+    """CPU spent during a run: the fake's, the workers', and the whole machine's busy share.
+
+    On 2 cores shared with the fake, PostgreSQL and Redis, a fleet's wall can be set by CPU
+    rather than by the account's cap: these figures tell the two apart.
+    """
+
+    def __init__(self, fake: ServerProcess) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._fake = fake
+        self._fake_before = fake.cpu_seconds()
+        self._own_before = time.process_time()
+        self._machine_before = psutil.cpu_times()
+        self._started = time.perf_counter()
+
+    def read(self, workers: Sequence[_Worker] = ()) -> dict[str, float]:
+        """The figures so far; call it before the workers exit (their CPU is read live).
+
+        ``workers_s`` counts their CPU since each was ready, idle time before the run
+        included; ``workers_start_up_s`` what they spent getting ready.
+        """
+        machine = self._psutil.cpu_times()
+        wall = time.perf_counter() - self._started
+        busy = sum(machine) - machine.idle - machine.iowait
+        busy_before = sum(self._machine_before) - self._machine_before.idle
+        busy_before -= self._machine_before.iowait
+        figures = {
+            "fake_s": round(self._fake.cpu_seconds() - self._fake_before, 2),
+            "this_process_s": round(time.process_time() - self._own_before, 2),
+            "machine_busy_share": round((busy - busy_before) / (wall * (os.cpu_count() or 1)), 3),
+        }
+        if workers:
+            spent = sum(w.cpu_seconds() - w.cpu_at_ready for w in workers)
+            figures["workers_s"] = round(spent, 2)
+            figures["workers_start_up_s"] = round(sum(w.cpu_at_ready for w in workers), 2)
+        return figures
 
 
 def _text(value: bytes | str) -> str:
@@ -158,20 +214,17 @@ async def _one_process(
         tuned = {"max_concurrency": options.cap, "throttle": ThrottlePolicy(enabled=False)}
     db = await fresh_database(postgres)
     fake.reset_stats()
-    async with InsightsClient(
-        info.account_sid,
-        info.auth_token,
-        insights_base_url=info.origin,
-        api_base_url=info.origin,
-        **tuned,
-    ) as client:
+    async with info.client(**tuned) as client:
         store = await open_store(db)
+        cpu = _CpuMeter(fake)
         started = time.perf_counter()
         summary = await client.sync(store, created_after=NOW - timedelta(days=4), **common)
         wall = time.perf_counter() - started
+        spent = cpu.read()
         await store.aclose()
     result = {
         "wall_s": round(wall, 2),
+        "cpu": spent,
         "requests": fake.request_count(),
         "throttled": fake.throttled_count(),
         "summary": summary.line(),
@@ -204,7 +257,13 @@ async def _workers(
     async with Redis.from_url(redis.url) as client:
         # Every fleet starts from nothing learned: no earlier run's limit in the budget.
         await client.delete(*BudgetKeys.for_account(info.account_sid).all)
-    workers = [await _Worker.start(env, redis.url, db, flags) for _ in range(count)]
+    profiles = options.profile_workers
+    workers = [
+        await _Worker.start(
+            env, redis.url, db, flags, profiles / f"worker-{count}-{n}.prof" if profiles else None
+        )
+        for n in range(count)
+    ]
     kill = None
     try:
         fake.reset_stats()
@@ -213,6 +272,7 @@ async def _workers(
             kill = asyncio.create_task(
                 _watch_kill(redis.url, info.account_sid, workers[0], options.kill_one_after)
             )
+        cpu = _CpuMeter(fake)
         started = time.perf_counter()
         summary = await sync_with_workers(
             store,
@@ -222,12 +282,14 @@ async def _workers(
             **common,
         )
         wall = time.perf_counter() - started
+        spent = cpu.read(workers)
         await store.aclose()
     finally:
         for worker in workers:
             await worker.stop()
     result: dict[str, Any] = {
         "wall_s": round(wall, 2),
+        "cpu": spent,
         "requests": fake.request_count(),
         "throttled": fake.throttled_count(),
         "summary": summary.line(),
@@ -346,6 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="SIGKILL one worker this long into each workers' run; report when its leases "
         "came back and when the others held as many",
+    )
+    parser.add_argument(
+        "--profile-workers",
+        type=Path,
+        metavar="DIR",
+        help="run each worker under cProfile, writing DIR/worker-COUNT-N.prof",
     )
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole sequence")

@@ -78,6 +78,19 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
 
 
+async def _end_open_transaction(conn: asyncpg.Connection) -> None:
+    """What a connection needs before it goes back to the pool: no transaction left open.
+
+    asyncpg's default reset sends a query on every release (unlocking session advisory
+    locks, closing cursors, ``UNLISTEN``, ``RESET ALL``): one round trip per store call.
+    This store holds none of those (its advisory locks are transaction-scoped, its
+    settings are the connection's own), so only a transaction a cancellation left open
+    is rolled back.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class PostgresStore(StoreBase):
     """A sync store in a PostgreSQL database; several workers may write to it at once.
 
@@ -125,6 +138,7 @@ class PostgresStore(StoreBase):
                 min_size=1,
                 max_size=self._max_connections,
                 server_settings={"application_name": "twilio-conf-insights", **settings},
+                reset=_end_open_transaction,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             reason = getattr(error, "strerror", None) or str(error).splitlines()[0]

@@ -3,6 +3,10 @@
 Under load, records pile up while a write runs and go in the next transaction together;
 when fetching is slow, each record is committed almost as soon as it arrives. Either way
 a killed run loses little: only what was fetched but not yet committed.
+
+A writer may also wait for ``min_batch`` records (or a :meth:`BatchWriter.flush`) before
+it writes: a distributed sync's unit, which is run again in full if its worker dies, then
+commits its window in one transaction instead of one per conference.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ __all__ = ["BatchWriter"]
 class BatchWriter:
     """Feeds a :class:`Store` one transaction at a time; :meth:`flush` waits for all."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, min_batch: int = 1) -> None:
+        if min_batch < 1:
+            raise ValueError(f"min_batch must be at least 1, got {min_batch!r}")
         self._store = store
+        self._min_batch = min_batch
         self._pending: list[ConferenceRecord] = []
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
@@ -34,12 +41,18 @@ class BatchWriter:
         self._raise_failure()
         self._pending.append(record)
         self._added += 1
-        if self._task is None:
+        if self._task is None and len(self._pending) >= self._min_batch:
             self._task = asyncio.ensure_future(self._drain())
+
+    def _due(self) -> bool:
+        """Records to write now: a full batch, or any while a flush waits for them."""
+        return len(self._pending) >= self._min_batch or (
+            bool(self._pending) and bool(self._waiters)
+        )
 
     async def _drain(self) -> None:
         try:
-            while self._pending:
+            while self._due():
                 batch, self._pending = self._pending, []
                 self.counts += await self._store.write(batch)
                 self._committed += len(batch)
@@ -73,9 +86,11 @@ class BatchWriter:
         not wait for all the others.
         """
         target = self._added
-        if self._committed < target and self._task is not None and self._error is None:
+        if self._committed < target and self._error is None:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append((target, future))
+            if self._task is None:  # records short of a batch: written now
+                self._task = asyncio.ensure_future(self._drain())
             await future
         self._raise_failure()
 

@@ -49,7 +49,14 @@ def _all_of(predicates: list[Predicate]) -> Predicate | None:
         return None
     if len(predicates) == 1:
         return predicates[0]
-    return lambda item: all(predicate(item) for predicate in predicates)
+    first, *rest = predicates
+
+    # A listing tries every conference of the data set: the first (most selective) test
+    # alone, before a generator is made, keeps that cheap for a benchmark's large fake.
+    def matches(item: JSONDict) -> bool:
+        return first(item) and all(predicate(item) for predicate in rest)
+
+    return matches
 
 
 def _equals(key: str, value: Any) -> Predicate:
@@ -119,11 +126,16 @@ _INSIGHTS_PARTICIPANT_PREDICATES: dict[str, Callable[[str, str], Predicate]] = {
 }
 
 
+_MOST_SELECTIVE = frozenset({"ConferenceSid", "ParticipantSid", "Subaccount"})
+
+
 def _filters(
     query: Mapping[str, str], predicates: Mapping[str, Callable[[str, str], Predicate]]
 ) -> Filters:
     given = _given(query, tuple(predicates))
-    return _all_of([predicates[name](name, value) for name, value in given]), given
+    # Tried most selective first: an identity or an account rules out most items at once.
+    tried = sorted(given, key=lambda pair: pair[0] not in _MOST_SELECTIVE)
+    return _all_of([predicates[name](name, value) for name, value in tried]), given
 
 
 def conference_filters(query: Mapping[str, str]) -> Filters:

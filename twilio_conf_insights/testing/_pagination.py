@@ -12,7 +12,8 @@ costs O(N) in total rather than O(N^2 / page_size).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import compress, islice
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -115,67 +116,56 @@ def take_page(
     return _forward(items, match, _skip_matches(items, match, request.page * size), size)
 
 
+def _ahead(items: Sequence[T], match: Callable[[T], bool] | None, start: int) -> Iterator[int]:
+    """Positions of the matches at or after ``start``, in order, found lazily.
+
+    ``compress`` over ``map`` keeps the scan in C but for ``match`` itself: a listing may try
+    every conference of a large data set.
+    """
+    positions = range(start, len(items))
+    if match is None:
+        return iter(positions)
+    return compress(positions, map(match, islice(items, start, None)))
+
+
+def _behind(items: Sequence[T], match: Callable[[T], bool] | None, end: int) -> Iterator[int]:
+    """Positions of the matches before ``end``, nearest first."""
+    positions = range(end - 1, -1, -1)
+    if match is None:
+        return iter(positions)
+    return compress(positions, map(match, islice(reversed(items), len(items) - end, None)))
+
+
 def _skip_matches(items: Sequence[T], match: Callable[[T], bool], count: int) -> int:
     """The position just after the first ``count`` matches (or the end)."""
     if count == 0:
         return 0
-    seen = 0
-    for position, item in enumerate(items):
-        if match(item):
-            seen += 1
-            if seen == count:
-                return position + 1
-    return len(items)
-
-
-def _next_match(items: Sequence[T], match: Callable[[T], bool] | None, start: int) -> int | None:
-    if match is None:
-        return start if start < len(items) else None
-    for position in range(start, len(items)):
-        if match(items[position]):
-            return position
-    return None
+    skipped = list(islice(_ahead(items, match, 0), count))
+    return skipped[-1] + 1 if len(skipped) == count else len(items)
 
 
 def _forward(
     items: Sequence[T], match: Callable[[T], bool] | None, start: int, size: int
 ) -> PageSlice[T]:
     start = min(start, len(items))
-    if match is None:
-        stop = min(len(items), start + size)
-        return PageSlice(list(items[start:stop]), start, stop if stop < len(items) else None)
-    page: list[T] = []
-    first: int | None = None
-    position = start
-    while position < len(items) and len(page) < size:
-        item = items[position]
-        if match(item):
-            if first is None:
-                first = position
-            page.append(item)
-        position += 1
-    begin = first if first is not None else start
-    return PageSlice(page, begin, _next_match(items, match, position))
+    matches = _ahead(items, match, start)
+    positions = list(islice(matches, size))
+    begin = positions[0] if positions else start
+    return PageSlice([items[p] for p in positions], begin, next(matches, None))
 
 
 def _backward(
     items: Sequence[T], match: Callable[[T], bool] | None, end: int, size: int
 ) -> PageSlice[T]:
     end = min(end, len(items))
-    positions: list[int] = []
-    position = end - 1
-    while position >= 0 and len(positions) < size:
-        if match is None or match(items[position]):
-            positions.append(position)
-        position -= 1
+    positions = list(islice(_behind(items, match, end), size))
     if len(positions) < size:
         # Fewer than a full page before the token: that is the first page, which starts
         # at 0 and may extend past the token's position.
         return _forward(items, match, 0, size)
     positions.reverse()
-    return PageSlice(
-        [items[p] for p in positions], positions[0], _next_match(items, match, positions[-1] + 1)
-    )
+    following = next(_ahead(items, match, positions[-1] + 1), None)
+    return PageSlice([items[p] for p in positions], positions[0], following)
 
 
 def query_string(params: Iterable[tuple[str, str]]) -> str:
