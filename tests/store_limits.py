@@ -30,6 +30,8 @@ import pytest
 
 __all__ = ["file_size_limit", "read_only_to"]
 
+#: Seconds a probe of the machine (unshare, mount, chattr) may take before it counts as failed.
+_COMMAND_TIMEOUT = 60
 # Bind the directory onto itself read-only, in the command's own mount namespace, then run it.
 _BIND_READ_ONLY = '"$1" --bind -o ro "$0" "$0" && shift && exec "$@"'
 
@@ -55,6 +57,7 @@ def _bind_mount_works() -> str | None:
             capture_output=True,
             text=True,
             check=False,
+            timeout=_COMMAND_TIMEOUT,
         )
     return None if done.returncode == 0 else f"unshare/mount failed: {done.stderr.strip()!r}"
 
@@ -64,7 +67,11 @@ def _chattr(flag: str, paths: list[Path]) -> str | None:
     if chattr is None:
         return "chattr is not installed"
     done = subprocess.run(
-        [chattr, flag, *map(str, paths)], capture_output=True, text=True, check=False
+        [chattr, flag, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=_COMMAND_TIMEOUT,
     )
     return None if done.returncode == 0 else f"chattr {flag} failed: {done.stderr.strip()!r}"
 

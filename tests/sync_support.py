@@ -9,13 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests import helpers
-from twilio_conf_insights import ConferenceFilters, InsightsClient, RetryPolicy
+from twilio_conf_insights import ConferenceFilters
 from twilio_conf_insights.testing import FakeTwilio
-
-FAST_RETRY = RetryPolicy(
-    max_attempts=6, initial_backoff=0.001, max_backoff=0.01, max_retry_after=0.05
-)
 
 
 def sync_fake(
@@ -38,12 +33,6 @@ def sync_fake(
         state = "in_progress" if every and index % every == 0 else "complete"
         data.set_processing_state(conference["conference_sid"], state)
     return fake
-
-
-def client_for(fake: FakeTwilio, **options: Any) -> InsightsClient:
-    """A client of the fake with fast retries."""
-    options.setdefault("retry", FAST_RETRY)
-    return helpers.client_for(fake, **options)
 
 
 def full_range(fake: FakeTwilio) -> ConferenceFilters:

@@ -161,7 +161,8 @@ async def test_a_killed_holders_leases_come_back_and_not_before(
     try:
         waiter = _member(redis, "waiter", account, limit=4)
         for _ in range(12):  # 1.2 s of renewals: more than twice the 0.5 s lease
-            assert await holder.stdout.readline() == b"renewed 4\n"
+            line = await asyncio.wait_for(holder.stdout.readline(), PATIENCE)
+            assert line == b"renewed 4\n"
             assert (await waiter.acquire(4)).grants == ()
         holder.kill()
         await holder.wait()

@@ -25,7 +25,14 @@ from twilio_conf_insights.cli import main
 from twilio_conf_insights.cli._progress import Progress
 from twilio_conf_insights.testing import FakeTwilio
 
-from .helpers import TerminalStream, assert_one_line_error, clean_env, cli, fake_env
+from .helpers import (
+    PATIENCE,
+    TerminalStream,
+    assert_one_line_error,
+    clean_env,
+    cli,
+    fake_env,
+)
 
 ACCOUNT = "AC" + "1" * 32
 TOKEN = "e" * 32
@@ -186,7 +193,7 @@ async def test_requests_queued_at_close_say_they_were_never_sent() -> None:
     async with serving(app) as base:
         client = InsightsClient(ACCOUNT, TOKEN, insights_base_url=base, max_concurrency=1)
         first = asyncio.ensure_future(client.conferences.fetch("CF" + "a" * 32))
-        await arrived.wait()
+        await asyncio.wait_for(arrived.wait(), PATIENCE)
         queued = asyncio.ensure_future(client.conferences.fetch("CF" + "b" * 32))
         # One turn of the loop runs the new task up to the limiter, where it queues.
         await asyncio.sleep(0)

@@ -34,6 +34,8 @@ Records = list[tuple[dict[str, Any], list[dict[str, Any]]]]
 
 
 def _records(*, nan: bool) -> Records:
+    # The served JSON itself, not helpers.conference_records: a NaN the stores keep goes
+    # in as sent, which records built from models would already have read as "no value".
     data = FakeData(conferences=60, participants_per_conference=(1, 6), seed=61)
     records = [(c, data.participant_summaries[c["conference_sid"]]) for c in data.conferences]
     if nan:  # a MOS Twilio sent as NaN, in both directions: no measure on any path

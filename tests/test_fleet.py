@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fake_clock import FakeClock
 from twilio_conf_insights import ThrottlePolicy
 from twilio_conf_insights._throttle import LimitController
 from twilio_conf_insights.distributed._fleet import (
@@ -19,17 +20,6 @@ from twilio_conf_insights.distributed._fleet import (
     admits,
     fleet_policy,
 )
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 #: A report: ("ok", level) or ("429", level), and how far the clock moves first.
 reports = st.lists(
@@ -49,7 +39,7 @@ def _apply(law: Any, kind: str, level: int) -> bool:
 def test_the_fleet_law_applied_in_turn_by_replicas_is_the_one_law(events: Any) -> None:
     """Members taking turns (load the stored state, apply a report, store) move the limit
     exactly as one LimitController given every report would."""
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     one = LimitController(64, ThrottlePolicy(), clock)
     members = [FleetLaw(64, ThrottlePolicy(), clock) for _ in range(3)]
     stored, version = members[0].dump(), 0
@@ -67,7 +57,7 @@ def test_the_fleet_law_applied_in_turn_by_replicas_is_the_one_law(events: Any) -
 @given(reports)
 def test_a_report_says_whether_it_changed_the_state(events: Any) -> None:
     """on_success/on_throttle return True exactly when the stored state would differ."""
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     law = FleetLaw(32, ThrottlePolicy(), clock)
     for kind, level, step in events:
         clock.now += step

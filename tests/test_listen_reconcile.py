@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.helpers import client_for
 from tests.listen_support import QUICK, drained, fake_for, listening
 from tests.sync_support import (
     assert_store_matches,
-    client_for,
     full_range,
     participant_listings,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from tests.web_support import (
     workers_of,
 )
 from twilio_conf_insights import ConferenceSummary, InsightsClient
-from twilio_conf_insights.testing import FakeTwilio
+from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 from twilio_conf_insights.webhooks import (
     HMAC_SHA256,
     SIGNATURE_SETTINGS_HEADER,
@@ -260,16 +261,20 @@ async def test_many_callbacks_share_a_bounded_pool_of_workers(
     sids = sids_of(fake, 30)
     for sid in sids:
         in_progress(fake, sid, complete_after_polls=1)
-    fake.latency = 0.01
+    # The first three requests are held until all three are in flight: the pool is used
+    # whole, and a fourth worker would show as a fourth request in flight meanwhile.
+    fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=math.inf), count=3)
     async with served(app_for(recipe, fake, store, workers=3)) as session:
         statuses = await asyncio.gather(
             *(post_callback(session, form(fake, sid), token=fake.auth_token) for sid in sids)
         )
         assert statuses == [204] * len(sids)
+        await until(lambda: fake.stalled == 3)
+        fake.release_stalls()
         await until(lambda: len(store.saved) == len(sids))
     assert sorted(store.saved) == sorted(sids)
     assert all(store.read(sid)["processing_state"] == "complete" for sid in sids)
-    assert 2 <= fake.max_in_flight <= 3
+    assert fake.max_in_flight == 3
 
 
 async def test_a_summary_that_never_completes_is_logged_and_the_worker_goes_on(

@@ -21,9 +21,9 @@ from twilio_conf_insights.sync import (
 )
 from twilio_conf_insights.testing import FaultKind
 
+from .helpers import client_for
 from .sync_support import (
     assert_store_matches,
-    client_for,
     full_range,
     participant_listings,
     stored,

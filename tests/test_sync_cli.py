@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import os
 import pty
 import re
@@ -13,9 +14,9 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from twilio_conf_insights.testing import FakeTwilio, FaultKind
+from twilio_conf_insights.testing import FakeTwilio, Fault, FaultKind
 
-from .helpers import SUBACCOUNT, Run, cli, fake_env, finish, start_cli
+from .helpers import SUBACCOUNT, Run, cli, fake_env, finish, start_cli, wait_until
 from .sync_support import (
     assert_store_matches,
     now_utc,
@@ -82,8 +83,15 @@ async def test_two_syncs_at_once_both_finish_and_the_store_is_exact(tmp_path: Pa
         options = ["--max-concurrency", "2", "-q", "sync", "--db", path]
         first = await start_cli(*options, *_range(fake), env=fake_env(fake))
         await asyncio.wait_for(fake.wait_for_requests(20, path_contains="/Participants"), SLOW)
+        # The first sync's next two requests (all it may have in flight) are held until the
+        # second has made progress of its own: the two runs overlap, whatever the timing.
+        fake.faults.queue(Fault(FaultKind.STALL, stall_seconds=math.inf), count=2)
+        await wait_until(lambda: fake.stalled == 2, "the first sync is held")
         recent = (fake.now - timedelta(days=2)).isoformat()
         second = await start_cli(*options, "--created-after", recent, env=fake_env(fake))
+        await asyncio.wait_for(fake.wait_for_requests(10, path_contains="/Participants"), SLOW)
+        assert first.returncode is None  # still running, held mid-sync
+        fake.release_stalls()
         done = await asyncio.gather(finish(first, timeout=SLOW), finish(second, timeout=SLOW))
         for run in done:
             assert run.returncode == 0, run.stderr

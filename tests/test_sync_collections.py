@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync_support import client_for, full_range, sync_fake
+from tests.helpers import client_for
+from tests.sync_support import full_range, sync_fake
 from twilio_conf_insights.sync import SQLiteStore, SyncProgress
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from twilio_conf_insights import InsightsClient
+from tests.helpers import client_for, conference_records, settle
 from twilio_conf_insights.distributed._unit import UNIT_BATCH, run_unit
 from twilio_conf_insights.sync import ConferenceRecord, SQLiteStore, WorkUnit, WriteCounts
 from twilio_conf_insights.sync._writer import BatchWriter
@@ -35,17 +35,7 @@ class CountingStore(SQLiteStore):
 
 
 def _records(count: int) -> list[ConferenceRecord]:
-    data = FakeData(conferences=count, participants_per_conference=(1, 2), seed=41)
-    return [
-        ConferenceRecord(c, data.participant_summaries[c["conference_sid"]])
-        for c in data.conferences
-    ]
-
-
-async def _settle() -> None:
-    """Let every task that is ready run (no time passes: the writes here never sleep)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
+    return conference_records(FakeData(conferences=count, participants_per_conference=(1, 2)))
 
 
 async def test_records_arriving_during_a_write_go_together_in_the_next(tmp_path: Path) -> None:
@@ -54,10 +44,10 @@ async def test_records_arriving_during_a_write_go_together_in_the_next(tmp_path:
         writer = BatchWriter(store)
         store.gate.clear()
         writer.add(records[0])  # starts a write at once, held at the gate
-        await _settle()
+        await settle()
         for record in records[1:]:
             writer.add(record)
-        await _settle()
+        await settle()
         assert store.writes == [1]
         store.gate.set()
         await writer.flush()
@@ -71,13 +61,13 @@ async def test_min_batch_holds_records_until_a_batch_or_a_flush(tmp_path: Path) 
         writer = BatchWriter(store, min_batch=3)
         writer.add(records[0])
         writer.add(records[1])
-        await _settle()
+        await settle()
         assert store.writes == []  # short of a batch: nothing written yet
         writer.add(records[2])
-        await _settle()
+        await settle()
         assert store.writes == [3]
         writer.add(records[3])
-        await _settle()
+        await settle()
         assert store.writes == [3]
         await writer.flush()  # the rest, short of a batch, written by the flush
         assert store.writes == [3, 1]
@@ -98,16 +88,16 @@ async def test_a_flush_during_a_write_also_takes_what_is_short_of_a_batch(
         store.gate.clear()
         for record in records[:3]:
             writer.add(record)
-        await _settle()
+        await settle()
         writer.add(records[3])  # arrives while the first batch is held
         flushed = asyncio.ensure_future(writer.flush())
-        await _settle()
+        await settle()
         assert not flushed.done()
         store.gate.set()
         await flushed
         assert store.writes == [3, 1]
         writer.add(records[4])  # after the flush: held again
-        await _settle()
+        await settle()
         assert store.writes == [3, 1]
         await writer.aclose()
 
@@ -121,12 +111,7 @@ async def test_a_unit_commits_its_window_in_one_transaction(tmp_path: Path) -> N
     """A unit of a distributed sync: every conference of its window in a single write."""
     async with (
         FakeTwilio(conferences=40, participants_per_conference=(1, 3), seed=43) as fake,
-        InsightsClient(
-            fake.account_sid,
-            fake.auth_token,
-            insights_base_url=fake.insights_base_url,
-            api_base_url=fake.api_base_url,
-        ) as client,
+        client_for(fake) as client,
         CountingStore(tmp_path / "s.db") as store,
     ):
         now = fake.data.now
