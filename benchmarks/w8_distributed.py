@@ -104,10 +104,19 @@ class _Worker:
             self.log.append(line.decode(errors="replace"))
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the worker so far (start-up included)."""
+        """User plus system CPU time of the worker so far (start-up included).
+
+        A worker already gone (``--kill-one-after``) reads as its CPU at ready: what it
+        spent before it was killed is not known any more.
+        """
         import psutil
 
-        times = psutil.Process(self.process.pid).cpu_times()
+        if self.process.returncode is not None:
+            return self.cpu_at_ready
+        try:
+            times = psutil.Process(self.process.pid).cpu_times()
+        except psutil.NoSuchProcess:
+            return self.cpu_at_ready
         return float(times.user + times.system)
 
     async def stop(self) -> None:
@@ -139,7 +148,8 @@ class _CpuMeter:
         """The figures so far; call it before the workers exit (their CPU is read live).
 
         ``workers_s`` counts their CPU since each was ready, idle time before the run
-        included; ``workers_start_up_s`` what they spent getting ready.
+        included (a killed worker's not at all); ``workers_start_up_s`` what they spent
+        getting ready.
         """
         machine = self._psutil.cpu_times()
         wall = time.perf_counter() - self._started

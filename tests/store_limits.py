@@ -52,13 +52,16 @@ def _bind_mount_works() -> str | None:
     with tempfile.TemporaryDirectory() as directory:
         probe = _mount_prefix(Path(directory))
         assert probe is not None
-        done = subprocess.run(
-            [*probe, "/bin/sh", "-c", '! touch "$0/probe" 2>/dev/null', directory],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_COMMAND_TIMEOUT,
-        )
+        try:
+            done = subprocess.run(
+                [*probe, "/bin/sh", "-c", '! touch "$0/probe" 2>/dev/null', directory],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=_COMMAND_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            return f"unshare/mount did not finish in {_COMMAND_TIMEOUT} s"
     return None if done.returncode == 0 else f"unshare/mount failed: {done.stderr.strip()!r}"
 
 
@@ -66,13 +69,16 @@ def _chattr(flag: str, paths: list[Path]) -> str | None:
     chattr = shutil.which("chattr")
     if chattr is None:
         return "chattr is not installed"
-    done = subprocess.run(
-        [chattr, flag, *map(str, paths)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=_COMMAND_TIMEOUT,
-    )
+    try:
+        done = subprocess.run(
+            [chattr, flag, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_COMMAND_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return f"chattr {flag} did not finish in {_COMMAND_TIMEOUT} s"
     return None if done.returncode == 0 else f"chattr {flag} failed: {done.stderr.strip()!r}"
 
 

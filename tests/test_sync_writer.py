@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import client_for, conference_records, settle
+from tests.helpers import PATIENCE, client_for, conference_records, settle
 from twilio_conf_insights.distributed._unit import UNIT_BATCH, run_unit
 from twilio_conf_insights.sync import ConferenceRecord, SQLiteStore, WorkUnit, WriteCounts
-from twilio_conf_insights.sync._writer import BatchWriter
+from twilio_conf_insights.sync._writer import BatchWriter, WriterClosedError
 from twilio_conf_insights.testing import FakeData, FakeTwilio
 
 
@@ -100,6 +100,24 @@ async def test_a_flush_during_a_write_also_takes_what_is_short_of_a_batch(
         await settle()
         assert store.writes == [3, 1]
         await writer.aclose()
+
+
+async def test_a_closed_writer_drops_what_it_held_and_says_so(tmp_path: Path) -> None:
+    """Closing drops held records and a write not yet started; a flush then raises at once."""
+    records = _records(3)
+    async with CountingStore(tmp_path / "s.db") as store:
+        holding = BatchWriter(store, min_batch=5)
+        holding.add(records[0])
+        holding.add(records[1])
+        await holding.aclose()
+        with pytest.raises(WriterClosedError):
+            await asyncio.wait_for(holding.flush(), PATIENCE)
+        starting = BatchWriter(store)
+        starting.add(records[2])  # its write is scheduled, and cancelled before it starts
+        await starting.aclose()
+        with pytest.raises(WriterClosedError):
+            await asyncio.wait_for(starting.flush(), PATIENCE)
+        assert store.writes == []
 
 
 def test_min_batch_must_be_positive(tmp_path: Path) -> None:

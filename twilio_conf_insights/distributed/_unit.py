@@ -20,7 +20,7 @@ __all__ = ["UnitOutcome", "run_unit"]
 
 _converter = cattrs.Converter()
 
-#: Records a unit holds before it writes them (the rest at its end). A unit is run again in
+#: Records a unit gathers before a write (at least; fewer at its end). A unit is run again in
 #: full when its worker dies, so holding them loses nothing, and a window of a few dozen
 #: conferences commits in one transaction rather than one per conference: with a fleet of
 #: workers on one PostgreSQL, those round trips were most of a unit's cost.

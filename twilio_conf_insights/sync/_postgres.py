@@ -78,17 +78,15 @@ def _retryable(error: BaseException) -> bool:
     return isinstance(error, asyncpg.DeadlockDetectedError | asyncpg.SerializationError)
 
 
-async def _end_open_transaction(conn: asyncpg.Connection) -> None:
-    """What a connection needs before it goes back to the pool: no transaction left open.
+async def _no_reset_query(conn: asyncpg.Connection) -> None:
+    """Nothing more to undo when a connection goes back to the pool.
 
-    asyncpg's default reset sends a query on every release (unlocking session advisory
-    locks, closing cursors, ``UNLISTEN``, ``RESET ALL``): one round trip per store call.
-    This store holds none of those (its advisory locks are transaction-scoped, its
-    settings are the connection's own), so only a transaction a cancellation left open
-    is rolled back.
+    With a ``reset`` hook, asyncpg still rolls back a transaction left open and drops
+    listeners itself; what it no longer does is send its reset query (unlocking session
+    advisory locks, ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``), one round trip per
+    store call. This store leaves none of that behind: its advisory locks are
+    transaction-scoped, it never listens, opens cursors or changes settings.
     """
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 class PostgresStore(StoreBase):
@@ -138,7 +136,7 @@ class PostgresStore(StoreBase):
                 min_size=1,
                 max_size=self._max_connections,
                 server_settings={"application_name": "twilio-conf-insights", **settings},
-                reset=_end_open_transaction,
+                reset=_no_reset_query,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             reason = getattr(error, "strerror", None) or str(error).splitlines()[0]

@@ -15,7 +15,7 @@ import asyncio
 
 from ._store import ConferenceRecord, Store, WriteCounts
 
-__all__ = ["BatchWriter"]
+__all__ = ["BatchWriter", "WriterClosedError"]
 
 
 class BatchWriter:
@@ -95,8 +95,22 @@ class BatchWriter:
         self._raise_failure()
 
     async def aclose(self) -> None:
-        """Stop: cancel a write in flight (its transaction is rolled back by the store)."""
-        task = self._task
+        """Stop: cancel a write in flight (its transaction is rolled back by the store).
+
+        Records not committed yet are dropped (a sync's next run fetches them again); a
+        flush still waiting, or called after this, raises :class:`WriterClosedError`.
+        """
+        task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._error is None:
+            self._error = WriterClosedError(
+                "the writer was closed before these records were written"
+            )
+        self._pending = []
+        self._wake()
+
+
+class WriterClosedError(RuntimeError):
+    """A :class:`BatchWriter` was used, or waited on, after :meth:`BatchWriter.aclose`."""

@@ -133,9 +133,10 @@ def _filters(
     query: Mapping[str, str], predicates: Mapping[str, Callable[[str, str], Predicate]]
 ) -> Filters:
     given = _given(query, tuple(predicates))
+    built = [(name, predicates[name](name, value)) for name, value in given]  # validates
     # Tried most selective first: an identity or an account rules out most items at once.
-    tried = sorted(given, key=lambda pair: pair[0] not in _MOST_SELECTIVE)
-    return _all_of([predicates[name](name, value) for name, value in tried]), given
+    built.sort(key=lambda pair: pair[0] not in _MOST_SELECTIVE)
+    return _all_of([predicate for _, predicate in built]), given
 
 
 def conference_filters(query: Mapping[str, str]) -> Filters:
