@@ -44,6 +44,17 @@ def _mount_prefix(directory: Path) -> list[str] | None:
     return [unshare, "--mount", "--", sh, "-c", _BIND_READ_ONLY, str(directory), mount]
 
 
+def _why_not(command: list[str], what: str) -> str | None:
+    """Run a probe of the machine: ``None`` if it succeeded, else why not, in one line."""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=_COMMAND_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        return f"{what} did not finish in {_COMMAND_TIMEOUT} s"
+    return None if done.returncode == 0 else f"{what} failed: {done.stderr.strip()!r}"
+
+
 @functools.cache
 def _bind_mount_works() -> str | None:
     """``None`` if a read-only bind mount in a new mount namespace works here, else why not."""
@@ -52,34 +63,15 @@ def _bind_mount_works() -> str | None:
     with tempfile.TemporaryDirectory() as directory:
         probe = _mount_prefix(Path(directory))
         assert probe is not None
-        try:
-            done = subprocess.run(
-                [*probe, "/bin/sh", "-c", '! touch "$0/probe" 2>/dev/null', directory],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=_COMMAND_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired:
-            return f"unshare/mount did not finish in {_COMMAND_TIMEOUT} s"
-    return None if done.returncode == 0 else f"unshare/mount failed: {done.stderr.strip()!r}"
+        touch = [*probe, "/bin/sh", "-c", '! touch "$0/probe" 2>/dev/null', directory]
+        return _why_not(touch, "unshare/mount")
 
 
 def _chattr(flag: str, paths: list[Path]) -> str | None:
     chattr = shutil.which("chattr")
     if chattr is None:
         return "chattr is not installed"
-    try:
-        done = subprocess.run(
-            [chattr, flag, *map(str, paths)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_COMMAND_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return f"chattr {flag} did not finish in {_COMMAND_TIMEOUT} s"
-    return None if done.returncode == 0 else f"chattr {flag} failed: {done.stderr.strip()!r}"
+    return _why_not([chattr, flag, *map(str, paths)], f"chattr {flag}")
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ def _records(count: int) -> list[ConferenceRecord]:
 
 
 async def test_records_arriving_during_a_write_go_together_in_the_next(tmp_path: Path) -> None:
+    """One write in flight: the records that came meanwhile are the next write, together."""
     records = _records(5)
     async with CountingStore(tmp_path / "s.db") as store:
         writer = BatchWriter(store)
@@ -56,6 +57,7 @@ async def test_records_arriving_during_a_write_go_together_in_the_next(tmp_path:
 
 
 async def test_min_batch_holds_records_until_a_batch_or_a_flush(tmp_path: Path) -> None:
+    """With min_batch=3, nothing is written short of 3 records unless a flush asks."""
     records = _records(7)
     async with CountingStore(tmp_path / "s.db") as store:
         writer = BatchWriter(store, min_batch=3)
@@ -82,6 +84,7 @@ async def test_min_batch_holds_records_until_a_batch_or_a_flush(tmp_path: Path) 
 async def test_a_flush_during_a_write_also_takes_what_is_short_of_a_batch(
     tmp_path: Path,
 ) -> None:
+    """A flush waiting on a write in flight also gets the records short of a batch written."""
     records = _records(5)
     async with CountingStore(tmp_path / "s.db") as store:
         writer = BatchWriter(store, min_batch=3)
@@ -121,6 +124,7 @@ async def test_a_closed_writer_drops_what_it_held_and_says_so(tmp_path: Path) ->
 
 
 def test_min_batch_must_be_positive(tmp_path: Path) -> None:
+    """min_batch below 1 is refused at construction."""
     with pytest.raises(ValueError, match="min_batch"):
         BatchWriter(SQLiteStore(tmp_path / "s.db"), min_batch=0)
 
