@@ -25,10 +25,18 @@ import attrs
 if TYPE_CHECKING:
     from twilio_conf_insights import InsightsClient
 
-__all__ = ["ServerInfo", "ServerProcess"]
+__all__ = ["ServerInfo", "ServerProcess", "process_cpu_seconds"]
 
 _READY_TIMEOUT = 300.0
 _COMMAND_TIMEOUT = 30.0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time process ``pid`` has used so far (psutil, the bench extra)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 @attrs.frozen
@@ -165,10 +173,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the child has used so far (to show what the server costs)."""
-        import psutil
-
-        times = psutil.Process(self._require().pid).cpu_times()
-        return float(times.user + times.system)
+        return process_cpu_seconds(self._require().pid)
 
     def stop(self) -> None:
         """Close the child's stdin (it exits on EOF); terminate it by PID if it lingers."""

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _server import ServerProcess  # noqa: E402
+from _server import ServerProcess, process_cpu_seconds  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
 from tests.servers import PostgresServer, RedisServer  # noqa: E402
@@ -114,10 +114,9 @@ class _Worker:
         if self.process.returncode is not None:
             return self.cpu_at_ready
         try:
-            times = psutil.Process(self.process.pid).cpu_times()
+            return process_cpu_seconds(self.process.pid)
         except psutil.NoSuchProcess:
             return self.cpu_at_ready
-        return float(times.user + times.system)
 
     async def stop(self) -> None:
         if self.process.returncode is None:

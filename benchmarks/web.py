@@ -34,9 +34,9 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 try:
-    import psutil
+    import psutil  # noqa: F401 - checked at start: the bench extra, with a clear message
     from _report import machine_info
-    from _server import ServerInfo, ServerProcess
+    from _server import ServerInfo, ServerProcess, process_cpu_seconds
 except ImportError as missing:
     raise SystemExit(
         f"the benchmarks need {missing.name!r}: pip install -e '.[bench]' (or nox -s bench)"
@@ -99,8 +99,7 @@ class AppProcess:
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the app process so far."""
         assert self._process is not None
-        times = psutil.Process(self._process.pid).cpu_times()
-        return float(times.user + times.system)
+        return process_cpu_seconds(self._process.pid)
 
     def __exit__(
         self,

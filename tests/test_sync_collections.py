@@ -7,14 +7,13 @@ the stalls.)
 from __future__ import annotations
 
 import gc
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import client_for
+from tests.helpers import client_for, run
 from tests.sync_support import full_range, sync_fake
 from twilio_conf_insights.sync import SQLiteStore, SyncProgress
 
@@ -68,15 +67,13 @@ assert not gc.isenabled()
 
 
 @pytest.mark.parametrize("case", list(_CASES))
-def test_collections_policy(case: str) -> None:
+async def test_collections_policy(case: str) -> None:
     """Each rule of sync_collections holds, in a fresh interpreter (see _CASES)."""
     program = (
         "import gc\n"
         "from twilio_conf_insights.sync._collections import sync_collections\n" + _CASES[case]
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = await run([sys.executable, "-c", program])
     assert done.returncode == 0, done.stderr
 
 
