@@ -168,8 +168,8 @@ async def test_a_member_starting_to_wait_stops_another_from_keeping_leases(redis
         mine = asyncio.create_task(greedy.acquire())
         await wait_until(lambda: greedy.waiting == 1, "the greedy member's request waits")
         theirs = asyncio.create_task(newcomer.acquire())
-        # Told on its channel: the greedy member holds 4, above the floor share of 2.
-        await wait_until(lambda: greedy._quota == 0, "the greedy member is told")
+        # Told on its channel: the greedy member holds 4, above the new floor share of 2.
+        await wait_until(lambda: greedy._quota == 2, "the greedy member is told")
         greedy.release(held.pop(), ok=True)
         async with asyncio.timeout(30):
             granted = await theirs
@@ -182,3 +182,55 @@ async def test_a_member_starting_to_wait_stops_another_from_keeping_leases(redis
     finally:
         await greedy.aclose()
         await newcomer.aclose()
+
+
+@pytest.mark.parametrize("turn", [60.0, 0.0], ids=["within-its-turn", "turn-over"])
+async def test_a_lease_of_the_remainder_is_kept_for_a_turn_then_goes_round(
+    redis: Redis, turn: float
+) -> None:
+    """Two members on a limit of 3: the one granted the remainder's lease (its second) hands
+    it to its own next request during its turn; once the turn is over, it gives the lease
+    back and the other member, first in line, gets it."""
+    account = next(_accounts)
+    a, b = await _members(
+        redis,
+        2,
+        account,
+        max_concurrency=3,
+        policy=ThrottlePolicy(enabled=False),
+        remainder_turn=turn,
+    )
+    try:
+        first = await a.acquire()
+        b_held = [await b.acquire(), await b.acquire()]
+        a_second = asyncio.create_task(a.acquire())
+        await wait_until(lambda: a.waiting == 1, "a's second request waits")
+        b_third = asyncio.create_task(b.acquire())
+        await wait_until(lambda: b.waiting == 1, "b's third request waits")
+        # b holds 2, above the floor share of 1: it gives the lease back, a (first in line)
+        # gets it and holds 2, its share, one of them the remainder's.
+        b.release(b_held.pop(), ok=True)
+        async with asyncio.timeout(30):
+            second = await a_second
+        assert (a.in_flight, b.in_flight) == (2, 1)
+        a_third = asyncio.create_task(a.acquire())
+        await wait_until(lambda: a.waiting == 1, "a's third request waits")
+        a.release(first, ok=True)
+        if turn:
+            async with asyncio.timeout(30):
+                third = await a_third
+            assert third.lease == first.lease and not b_third.done()  # kept: no call
+            a.release(third)
+        else:
+            async with asyncio.timeout(30):
+                b_held.append(await b_third)
+            assert not a_third.done() and b.in_flight == 2  # gone round to b
+            b.release(b_held.pop())
+            async with asyncio.timeout(30):
+                a.release(await a_third)
+        a.release(second)
+        for grant in b_held:
+            b.release(grant)
+    finally:
+        await a.aclose()
+        await b.aclose()

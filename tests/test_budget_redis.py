@@ -50,7 +50,7 @@ def test_the_scripts_grant_exactly_what_the_reference_table_grants(
     redis_server: RedisServer, run: list[tuple[str, int, int]]
 ) -> None:
     """Any sequence of releases, hand-offs and acquires gives the same leases, levels,
-    line and quotas in Redis as in the in-memory LeaseTable (fed Redis's clock)."""
+    line, quotas and shares in Redis as in the in-memory LeaseTable (fed Redis's clock)."""
 
     async def compare() -> None:
         account = next(_accounts)
@@ -71,6 +71,7 @@ def test_the_scripts_grant_exactly_what_the_reference_table_grants(
                     reply = await member.acquire(ask)
                     expected = table.acquire(name, ask, reply.now)
                 assert reply.quota == table.quota(name, reply.now)
+                assert reply.share == table.share(name, reply.now)
                 assert reply.in_flight == table.in_flight(reply.now)
                 assert [g.level for g in reply.grants] == [g.level for g in expected]
                 held[name] += zip(

@@ -53,6 +53,20 @@ async def test_two_workers_sync_exactly_and_leave_an_empty_stream(
     assert (status.length, status.waiting, status.taken) == (0, 0, 0)
 
 
+async def test_results_are_read_as_the_workers_announce_them(
+    recent_fake: FakeTwilio, redis_server: RedisServer, database: str
+) -> None:
+    """A planner that looks for results only once an hour still ends as soon as the last
+    unit is done: each worker announces the results it saves, and the planner reads them."""
+    async with workers(worker_env(recent_fake, redis_server.url, database), 2):
+        summary = await within(
+            sync_through_workers(recent_fake, redis_server.url, database, poll_interval=3600)
+        )
+    assert summary.ok, summary.line()
+    assert summary.new == len(recent_fake.data.conferences)
+    assert await stored_records(database) == api_records(recent_fake)
+
+
 async def test_worker_killed_mid_unit_is_redelivered(
     recent_fake: FakeTwilio, redis_server: RedisServer, database: str
 ) -> None:

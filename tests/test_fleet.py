@@ -19,6 +19,9 @@ from twilio_conf_insights.distributed._fleet import (
     LeaseTable,
     admits,
     fleet_policy,
+    keeps,
+    quota,
+    share,
 )
 
 #: A report: ("ok", level) or ("429", level), and how far the clock moves first.
@@ -118,6 +121,26 @@ def test_admits_follows_the_limit_the_share_and_the_line() -> None:
     # The sixth lease of a member is one of the remainder: only for the first in line.
     assert admits(**base, others_wait=True, ahead=5)  # 6 free leases, 5 before it
     assert not admits(**{**base, "in_flight": 15}, others_wait=True, ahead=1)
+
+
+def test_quota_and_share_while_others_wait_alone_and_after_a_cut() -> None:
+    """The floor share may always be kept; during a turn at the remainder, the whole share
+    (ceil); alone, the limit; above the limit (a cut), both come down by the excess."""
+    base = {"in_flight": 14, "limit": 16, "held": 3, "contenders": 6}
+    assert (quota(**base, others_wait=True), share(**base, others_wait=True)) == (2, 3)
+    assert (quota(**base, others_wait=False), share(**base, others_wait=False)) == (16, 16)
+    cut = {**base, "in_flight": 18}  # two leases over the limit
+    assert quota(**cut, others_wait=True) == share(**cut, others_wait=True) == 1
+    even = {**base, "contenders": 4}
+    assert quota(**even, others_wait=True) == share(**even, others_wait=True) == 4
+
+
+def test_a_lease_of_the_remainder_is_kept_only_during_the_turn() -> None:
+    """Within the quota a lease is kept; above it, up to the share and only in the turn."""
+    assert keeps(held=2, quota=2)
+    assert keeps(held=3, quota=2, share=3, in_turn=True)
+    assert not keeps(held=3, quota=2, share=3, in_turn=False)  # the turn ended: it goes round
+    assert not keeps(held=4, quota=2, share=3, in_turn=True)  # never above the share
 
 
 def _table(limit: int = 16, ttl: float = 10.0) -> tuple[LeaseTable, FleetLaw]:

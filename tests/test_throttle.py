@@ -106,6 +106,36 @@ def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
     assert control.limit == 21  # and the step starts again at one
 
 
+@pytest.mark.parametrize(
+    ("infer_contention", "level"), [(True, 16), (False, 16), (False, 14)], ids=str
+)
+def test_a_429_overtaken_by_a_probe_returns_the_limit_to_the_safe_level(
+    infer_contention: bool, level: int
+) -> None:
+    """During a probe, a 429 at the level held safe (for a fleet's law, which infers no
+    contention: at or below it) came to a request the probe's own overtook: the limit goes
+    back to the safe level, not below it; the failed probe still doubles the hold."""
+    clock = FakeClock()
+    control = _controller(
+        clock=clock, initial_limit=32, probe_interval=1.0, infer_contention=infer_contention
+    )
+    control.on_throttle(level=17, generation=control.generation)
+    assert control.limit == 16
+    clock.now += 1.0
+    _busy(control)
+    assert control.limit == 17  # the probe
+    control.on_throttle(level=level, generation=control.generation)
+    assert (control.limit, control.ceiling) == (16, 16)
+    clock.now += 1.5
+    _busy(control)
+    assert control.limit == 16  # a failed probe: the hold doubled to 2 s
+    clock.now += 0.5
+    _busy(control)
+    assert control.limit == 17
+    control.on_throttle(level=17, generation=control.generation)  # the probe's own excess
+    assert control.limit == 16
+
+
 def test_failed_probes_double_the_hold_up_to_eight_intervals() -> None:
     """Against a fixed cap each failed probe waits twice as long, at most 8 probe_intervals."""
     clock = FakeClock()

@@ -20,6 +20,9 @@ things:
 
 :class:`SignedResultBackend` signs every result it saves and verifies every result it
 reads: a result written by anyone without the key is never taken for a unit's outcome.
+Once a result is saved, its task id is published on :data:`RESULTS_CHANNEL`, so that a
+waiting planner reads it at once rather than at its next look (the message is a hint:
+the planner still verifies the result, and still looks by itself should messages be lost).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ._unit import UnitOutcome
 
 __all__ = [
     "CONSUMER_GROUP",
+    "RESULTS_CHANNEL",
     "UNITS_STREAM",
     "SignedResultBackend",
     "UnitStreamBroker",
@@ -54,6 +58,8 @@ __all__ = [
 UNITS_STREAM = "twilio-conf-insights:units"
 #: The consumer group every worker reads the stream through.
 CONSUMER_GROUP = "twilio-conf-insights"
+#: The channel on which a worker publishes a unit's task id once its result is saved.
+RESULTS_CHANNEL = "twilio-conf-insights:results"
 #: Results are kept this long (seconds) for a waiting ``sync`` to read.
 RESULT_TTL = 7 * 86400
 #: Longest line a refused entry's reason is logged with.
@@ -75,8 +81,9 @@ def patiently() -> tenacity.AsyncRetrying:
 class SignedResultBackend(RedisAsyncResultBackend[Any]):
     """Results as signed :class:`UnitOutcome` s; saved even across a Redis restart.
 
-    Every result saved is a signed outcome: a task that raised becomes an outcome with
-    that error, so its planner counts it rather than waiting. Reading a result that is not
+    Every result saved is a signed outcome, announced on :data:`RESULTS_CHANNEL`: a task
+    that raised becomes an outcome with that error, so its planner counts it rather than
+    waiting. Reading a result that is not
     signed with this key (or is signed for another unit) raises :class:`RejectedMessage`.
     taskiq acknowledges a task after trying to save its result, saved or not: saving
     retries for up to five minutes, so a result is not lost while Redis restarts.
@@ -106,6 +113,11 @@ class SignedResultBackend(RedisAsyncResultBackend[Any]):
         async for attempt in patiently():
             with attempt:
                 await super().set_result(task_id, signed)
+        try:
+            async with Redis(connection_pool=self.redis_pool) as redis:
+                await redis.publish(RESULTS_CHANNEL, task_id)
+        except RedisError as error:  # saved: the planner's next look finds it
+            _log.debug("could not announce the result of unit %s: %r", task_id, error)
 
     async def get_result(self, task_id: str, with_logs: bool = False) -> TaskiqResult[Any]:
         """The saved result, its ``return_value`` the verified outcome (a dict)."""

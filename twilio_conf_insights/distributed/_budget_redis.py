@@ -16,10 +16,11 @@ however many members call at once:
   stops renewing, because it died, loses its leases within ``lease_ttl``.
 
 Every reply also carries the member's quota (``_fleet.quota``: the leases it may keep
-for its own waiting requests without a call) and the fleet's leases in flight (the level
-of a request on a kept lease); a member that starts waiting tells those
-above the floor share, and a report that cuts the limit tells every other holder, by a
-``y`` on their channels, to stop keeping leases until their next call.
+for its own waiting requests without a call), its share (``_fleet.share``: the most it may
+keep during its turn at the remainder) and the fleet's leases in flight (the level of a
+request on a kept lease). A member that starts waiting tells those above the new floor
+share its new quota and share (``y FLOOR SHARE`` on their channels), and a report that
+cuts the limit tells every other holder to keep nothing until its next call (``y``).
 
 Every reply carries Redis's clock (milliseconds; the leases' expiries are in it, and the
 members' law uses it, so machines' clocks need not agree) and, when the stored law state
@@ -129,26 +130,39 @@ local function contenders_of(member)
   return contenders, others
 end
 
--- _fleet.quota: the leases member may keep for its own waiting requests.
+-- _fleet.quota and _fleet.share: the leases member may keep for its own waiting requests,
+-- and the most it may keep during its turn at the remainder.
 local function quota(member, limit)
   local in_flight, held = redis.call('ZCARD', LEASES), held_by(member)
-  if in_flight > limit then return math.max(0, held - (in_flight - limit)) end
+  if in_flight > limit then
+    local kept = math.max(0, held - (in_flight - limit))
+    return kept, kept
+  end
   local contenders, others = contenders_of(member)
-  if not others then return limit end
-  return math.floor(limit / contenders)
+  if not others then return limit, limit end
+  return math.floor(limit / contenders), math.ceil(limit / contenders)
 end
 
--- LeaseTable.over_share: a member started waiting; those above the floor share stop
--- keeping leases (told on their channels).
+-- The end of every reply: the grants, the quota and share, the fleet's leases in flight.
+local function standing(granted, member, limit)
+  local kept, share = quota(member, limit)
+  return {granted, kept, redis.call('ZCARD', LEASES), share}
+end
+
+-- LeaseTable.over_share: a member started waiting; those above the new floor share keep
+-- no more than it (and, in their turn at the remainder, no more than the new share): told
+-- on their channels, with the two.
 local function tell_over_share(limit, prefix)
   local contenders = redis.call('HLEN', HELD)
   for _, other in ipairs(redis.call('ZRANGE', WAITING, 0, -1)) do
     if held_by(other) == 0 then contenders = contenders + 1 end
   end
-  local share = math.floor(limit / contenders)
+  local floor, share = math.floor(limit / contenders), math.ceil(limit / contenders)
   local held = redis.call('HGETALL', HELD)
   for i = 1, #held, 2 do
-    if tonumber(held[i + 1]) > share then redis.call('PUBLISH', prefix .. held[i], 'y') end
+    if tonumber(held[i + 1]) > floor then
+      redis.call('PUBLISH', prefix .. held[i], string.format('y %d %d', floor, share))
+    end
   end
 end
 
@@ -178,11 +192,11 @@ end
 
 -- The reply: Redis's clock, the law's version, its state if the caller's is older,
 -- the fleet's generation, then the rest.
-local function reply(known, rest)
+local function reply(known, count, rest)
   local version = law_field('version', 0)
   local state = ''
   if version ~= known then state = redis.call('HGET', LAW, 'state') or '' end
-  local out = {now, version, state, law_field('generation', 0)}
+  local out = {now, version, state, law_field('generation', 0), count}
   for _, value in ipairs(rest) do out[#out + 1] = value end
   return out
 end
@@ -197,7 +211,7 @@ local member, count = ARGV[1], tonumber(ARGV[2])
 expire(tonumber(ARGV[4]))
 local limit = law_field('limit', tonumber(ARGV[5]))
 local granted = grant(member, count, tonumber(ARGV[3]), limit, ARGV[7])
-return reply(tonumber(ARGV[6]), {0, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
+return reply(tonumber(ARGV[6]), 0, standing(granted, member, limit))
 """
 )
 
@@ -236,7 +250,7 @@ for _, entry in ipairs(line()) do
     free = free - 1
   end
 end
-return reply(known, {stored, granted, quota(member, limit), redis.call('ZCARD', LEASES)})
+return reply(known, stored, standing(granted, member, limit))
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
@@ -256,7 +270,7 @@ for i = 5, #ARGV do
 end
 for _, key in ipairs(KEYS) do redis.call('PEXPIRE', key, KEY_TTL) end
 local limit = law_field('limit', tonumber(ARGV[4]))
-return reply(-1, {renewed, {}, quota(member, limit), redis.call('ZCARD', LEASES)})
+return reply(-1, renewed, standing({}, member, limit))
 """
 ).replace("KEY_TTL", str(KEY_TTL_MS))
 
@@ -300,10 +314,12 @@ class Reply:
     quota: int = 0
     #: The fleet's leases in flight: the level of a request on a lease kept by a member.
     in_flight: int = 0
+    #: The most leases the member may keep during its turn at the remainder (``_fleet.share``).
+    share: int = 0
 
 
 def _reply(raw: Sequence[Any]) -> Reply:
-    now, version, state, generation, count, flat, quota, in_flight = raw
+    now, version, state, generation, count, flat, quota, in_flight, share = raw
     grants = tuple(
         Grant(_text(flat[i]), int(flat[i + 1]), int(generation)) for i in range(0, len(flat), 2)
     )
@@ -315,6 +331,7 @@ def _reply(raw: Sequence[Any]) -> Reply:
         int(count),
         int(quota),
         int(in_flight),
+        int(share),
     )
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 import attrs
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from .._bulk import map_bounded
 from .._errors import InvalidArgumentError
@@ -17,7 +21,7 @@ from .._urls import REDIS_SCHEMES, connection_url
 from ..sync._engine import DEFAULT_WINDOW, SyncProgress, SyncSummary, plan_sync
 from ..sync._store import Store
 from ..sync._units import WorkUnit, format_time
-from ._broker import UnitStreamBroker, build_broker, patiently
+from ._broker import RESULTS_CHANNEL, UnitStreamBroker, build_broker, patiently
 from ._checks import check_unit
 from ._messages import RejectedMessage, UnitMessage
 from ._signing import SigningKey
@@ -30,6 +34,8 @@ _CHECKS = 16
 #: Units looked at per round: the oldest outstanding ones. Units finish roughly in the
 #: order sent, so polling thousands every round would only spend Redis and CPU time.
 _LOOK_AHEAD = 64
+#: How long to wait before subscribing again to the results' announcements once lost.
+_RESUBSCRIBE = 1.0
 
 _log = logging.getLogger("twilio_conf_insights.distributed")
 
@@ -68,12 +74,13 @@ async def sync_with_workers(
     Plans the units (recording them in ``store``, which the workers must share), signs
     each with ``signing_key`` (the workers' key, see :class:`SigningKey`), sends it to the
     queue, and waits until every one has a result signed with that key, calling
-    ``on_progress`` as they come in. A result not signed with it is logged once and never
-    counted. A unit the workers would refuse (a window Twilio no longer keeps, a "now" far
-    from this machine's clock) is not sent, and a unit that left the queue without a
-    result (a worker with another key refused it) ends the wait for it: both are errors
-    of the summary. Delivery is at-least-once; units are idempotent, so the store ends
-    exact. Returns the summed :class:`SyncSummary`.
+    ``on_progress`` as they come in (a result is read as soon as its worker announces it;
+    every ``poll_interval`` the oldest units' results are looked for anyway). A result not
+    signed with it is logged once and never counted. A unit the workers would refuse (a
+    window Twilio no longer keeps, a "now" far from this machine's clock) is not sent, and
+    a unit that left the queue without a result (a worker with another key refused it)
+    ends the wait for it: both are errors of the summary. Delivery is at-least-once; units
+    are idempotent, so the store ends exact. Returns the summed :class:`SyncSummary`.
     """
     url = connection_url(broker_url, REDIS_SCHEMES, what="Redis")
     plan, moment = await plan_sync(
@@ -84,23 +91,24 @@ async def sync_with_workers(
         with attempt:
             await broker.startup()
     try:
-        clock = datetime.now(UTC)
-        unsent: list[UnitOutcome] = []
-        sent: list[_Sent] = []
-        for unit in plan.units:
-            try:
-                check_unit(unit, moment, clock=clock)
-            except InvalidArgumentError as error:
-                unsent.append(UnitOutcome(errors=(f"{_window(unit)} not sent: {error}",)))
-                continue
-            message = UnitMessage(unit=unit, now=moment, refresh=refresh)
-            async for attempt in patiently():
-                with attempt:
-                    entry_id = await broker.send(message)
-            sent.append(_Sent(message.task_id, entry_id))
-        outcomes = await _Waiting(broker, len(plan.units), on_progress, unsent).wait(
-            sent, poll_interval
-        )
+        # Listening before any unit is sent: no result is announced too early to be heard.
+        async with _Announcements(broker) as announced:
+            clock = datetime.now(UTC)
+            unsent: list[UnitOutcome] = []
+            sent: list[_Sent] = []
+            for unit in plan.units:
+                try:
+                    check_unit(unit, moment, clock=clock)
+                except InvalidArgumentError as error:
+                    unsent.append(UnitOutcome(errors=(f"{_window(unit)} not sent: {error}",)))
+                    continue
+                message = UnitMessage(unit=unit, now=moment, refresh=refresh)
+                async for attempt in patiently():
+                    with attempt:
+                        entry_id = await broker.send(message)
+                sent.append(_Sent(message.task_id, entry_id))
+            waiting = _Waiting(broker, len(plan.units), on_progress, unsent)
+            outcomes = await waiting.wait(sent, announced, poll_interval)
     finally:
         await broker.shutdown()
     totals = dict.fromkeys(("new", "updated", "settled", "unsettled", "participants"), 0)
@@ -174,37 +182,62 @@ class _Waiting:
             return []
         return [sent for sent, here in zip(waiting, present, strict=True) if not here]
 
-    async def wait(self, pending: list[_Sent], poll_interval: float) -> list[UnitOutcome]:
-        """Every unit's outcome, in the order they came."""
+    async def wait(
+        self, pending: list[_Sent], announced: _Announcements, poll_interval: float
+    ) -> list[UnitOutcome]:
+        """Every unit's outcome, in the order they came.
+
+        A round looks at the oldest units (and at those that left the queue); between
+        rounds, units whose results are announced are read at once. A round that found
+        nothing new is followed by ``poll_interval`` of announcements only.
+        """
         self._report()
-        while pending:
-            head, rest = pending[:_LOOK_AHEAD], pending[_LOOK_AHEAD:]
-            outcomes = await self._outcomes(head)
-            still = [sent for sent in head if sent.task_id not in outcomes]
-            # A worker saves the result before it removes the entry: a unit whose entry is
-            # gone and that still has no result was refused unread (or lost with Redis).
-            for sent in await self._gone(still):
-                try:
-                    outcome = await self._saved_outcome(sent)
-                except Exception:  # Redis restarting: a failed read is no missing result
-                    continue
-                if outcome is None:
-                    outcome = UnitOutcome(
-                        errors=(
-                            "a unit left the queue without a result signed with this run's "
-                            f"key (fingerprint {self._broker.signing_key.fingerprint}): a worker "
-                            "with another key refused it, or Redis lost it; see the workers' logs",
-                        )
-                    )
-                outcomes[sent.task_id] = outcome
-                still.remove(sent)
-            self.done += outcomes.values()
-            if outcomes:
-                self._report()
-            pending = still + rest
-            if not outcomes:  # nothing new among the oldest: wait before looking again
-                await asyncio.sleep(poll_interval)
+        waiting = {sent.task_id: sent for sent in pending}
+        loop = asyncio.get_running_loop()
+        while waiting:
+            if await self._look(waiting):
+                continue  # results are coming in: look again at once
+            until = loop.time() + poll_interval
+            while waiting and (left := until - loop.time()) > 0:
+                task_ids = await announced.next(left)
+                await self._read(waiting, [i for i in task_ids if i in waiting])
         return self.done
+
+    async def _look(self, waiting: dict[str, _Sent]) -> bool:
+        """One round over the oldest waiting units; whether it found any outcome."""
+        head = list(itertools.islice(waiting.values(), _LOOK_AHEAD))
+        outcomes = await self._outcomes(head)
+        still = [sent for sent in head if sent.task_id not in outcomes]
+        # A worker saves the result before it removes the entry: a unit whose entry is
+        # gone and that still has no result was refused unread (or lost with Redis).
+        for sent in await self._gone(still):
+            try:
+                outcome = await self._saved_outcome(sent)
+            except Exception:  # Redis restarting: a failed read is no missing result
+                continue
+            if outcome is None:
+                outcome = UnitOutcome(
+                    errors=(
+                        "a unit left the queue without a result signed with this run's "
+                        f"key (fingerprint {self._broker.signing_key.fingerprint}): a worker "
+                        "with another key refused it, or Redis lost it; see the workers' logs",
+                    )
+                )
+            outcomes[sent.task_id] = outcome
+        self._add(waiting, outcomes)
+        return bool(outcomes)
+
+    async def _read(self, waiting: dict[str, _Sent], task_ids: list[str]) -> None:
+        """The outcomes of the announced ``task_ids`` (an announcement is only a hint)."""
+        if task_ids:
+            self._add(waiting, await self._outcomes([waiting[i] for i in task_ids]))
+
+    def _add(self, waiting: dict[str, _Sent], outcomes: dict[str, UnitOutcome]) -> None:
+        for task_id in outcomes:
+            del waiting[task_id]
+        self.done += outcomes.values()
+        if outcomes:
+            self._report()
 
     async def _outcomes(self, head: list[_Sent]) -> dict[str, UnitOutcome]:
         found: dict[str, UnitOutcome] = {}
@@ -214,3 +247,66 @@ class _Waiting:
                 if outcome is not None:
                     found[sent.task_id] = outcome
         return found
+
+
+class _Announcements:
+    """Task ids of results as workers announce them (``RESULTS_CHANNEL``), while open.
+
+    Only a hint for reading a result sooner: a message lost (Redis restarting, the
+    subscription not yet made) costs the wait for the next round of looking.
+    """
+
+    def __init__(self, broker: UnitStreamBroker) -> None:
+        self._broker = broker
+        self._task_ids: asyncio.Queue[str] = asyncio.Queue()
+        self._subscribed = asyncio.Event()
+        self._listening: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _Announcements:
+        self._listening = asyncio.create_task(self._listen())
+        # Subscribed before the caller goes on, unless Redis is slow to answer: looking
+        # for the results covers whatever is announced before.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_RESUBSCRIBE):
+                await self._subscribed.wait()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._listening is not None
+        self._listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._listening
+
+    async def next(self, within: float) -> list[str]:
+        """The task ids announced since the last call, waiting up to ``within`` s for one."""
+        try:
+            async with asyncio.timeout(within):
+                task_ids = [await self._task_ids.get()]
+        except TimeoutError:
+            return []
+        while not self._task_ids.empty():
+            task_ids.append(self._task_ids.get_nowait())
+        return task_ids
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with (
+                    Redis(connection_pool=self._broker.connection_pool) as redis,
+                    redis.pubsub() as pubsub,
+                ):
+                    await pubsub.subscribe(RESULTS_CHANNEL)
+                    self._subscribed.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            text = data.decode() if isinstance(data, bytes) else str(data)
+                            self._task_ids.put_nowait(text)
+            except (RedisError, OSError) as error:
+                _log.debug("results' announcements lost, looking only: %r", error)
+            await asyncio.sleep(_RESUBSCRIBE)

@@ -32,8 +32,16 @@ below one request in flight. A fleet that shares the budget runs the one law of
   within the quota the budget would have granted the lease back to it anyway: it only
   saves the round trip during which the slot would stand idle. Each call's answer brings
   the member's quota; a member that starts waiting tells those holding more than the new
-  floor share to stop keeping leases until their next call
-  (:meth:`LeaseTable.over_share`).
+  floor share the new floor share and share (:meth:`LeaseTable.over_share`), which they
+  then keep to.
+* **A turn at the remainder.** A member granted one lease of the remainder (it then holds
+  more than its floor share, and no more than ``ceil(limit / contenders)``, the
+  :func:`share` each answer also brings) keeps handing it to its own requests for
+  ``REMAINDER_TURN`` seconds, then gives it back to go round. Handing the remainder on at
+  every request instead made each of those requests a hand-off through Redis (a release, a
+  wake, an acquire) during which the slot stood idle or held no request. Over many turns
+  the remainder still goes round evenly; a member that starts waiting gets its share from
+  the others' turns' ends, within ``REMAINDER_TURN``.
 
 :class:`LeaseTable` keeps a budget in memory exactly as the Redis scripts of
 :mod:`._budget_redis` keep it in Redis: it is the reference the scripts are tested
@@ -46,6 +54,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -59,8 +68,10 @@ __all__ = [
     "LeaseTable",
     "admits",
     "fleet_policy",
+    "REMAINDER_TURN",
     "keeps",
     "quota",
+    "share",
 ]
 
 #: The fleet's ``ThrottlePolicy.probe_interval`` unless a policy is given (a client's: 0.15).
@@ -74,6 +85,10 @@ FLEET_PROBE_INTERVAL = 0.3
 #: simulation at a cap of 64, 92-93% of the cap used instead of 89% (3 workers), 90.5%
 #: instead of 88.8% (100), with 0.1% of responses 429 either way.
 FLEET_DECREASE_FACTOR = 0.75
+#: How long a member keeps a lease of the remainder for its own requests before giving it
+#: back to go round (see the module docs): a few of a Twilio request's round trips, and
+#: short beside the second over which the fleet's shares are meant to be even.
+REMAINDER_TURN = 0.1
 
 
 def fleet_policy(throttle: ThrottlePolicy | None) -> ThrottlePolicy:
@@ -114,13 +129,15 @@ def admits(
     return held < limit // contenders or ahead < free
 
 
-def keeps(*, held: int, quota: int) -> bool:
+def keeps(*, held: int, quota: int, share: int = 0, in_turn: bool = False) -> bool:
     """Whether a member may hand an ending request's lease to another of its requests.
 
     Without asking the budget: ``held`` counts the member's leases, the ending request's
-    included, and ``quota`` is the member's last answer's.
+    included; ``quota`` and ``share`` are the member's last answer's, and ``in_turn`` says
+    whether its turn at the remainder (``REMAINDER_TURN`` from the grant that took it above
+    its quota) still runs.
     """
-    return held <= quota
+    return held <= quota or (in_turn and held <= share)
 
 
 def quota(*, in_flight: int, limit: int, held: int, contenders: int, others_wait: bool) -> int:
@@ -136,6 +153,19 @@ def quota(*, in_flight: int, limit: int, held: int, contenders: int, others_wait
     if not others_wait:
         return limit
     return limit // contenders
+
+
+def share(*, in_flight: int, limit: int, held: int, contenders: int, others_wait: bool) -> int:
+    """The most leases a member may keep during its turn at the remainder.
+
+    Its whole share, ``ceil(limit / contenders)``, while others wait (no member holds more:
+    :func:`admits`); otherwise what :func:`quota` allows.
+    """
+    if in_flight > limit or not others_wait:
+        return quota(
+            in_flight=in_flight, limit=limit, held=held, contenders=contenders, others_wait=False
+        )
+    return -(-limit // contenders)
 
 
 class FleetLaw:
@@ -307,25 +337,41 @@ class LeaseTable:
 
     def quota(self, member: str, now: float) -> int:
         """How many leases ``member`` may keep for its own waiting requests (:func:`quota`)."""
+        return quota(**self._standing(member, now))
+
+    def share(self, member: str, now: float) -> int:
+        """How many ``member`` may keep during its turn at the remainder (:func:`share`)."""
+        return share(**self._standing(member, now))
+
+    def _standing(self, member: str, now: float) -> dict[str, Any]:
+        """What :func:`quota` and :func:`share` need to know of ``member``."""
         self._expire(now)
-        return quota(
-            in_flight=len(self._leases),
-            limit=self.law.limit,
-            held=self.held(member),
-            contenders=len(set(self._held) | set(self._waiting) | {member}),
-            others_wait=any(m != member for m in self._waiting),
-        )
+        return {
+            "in_flight": len(self._leases),
+            "limit": self.law.limit,
+            "held": self.held(member),
+            "contenders": len(set(self._held) | set(self._waiting) | {member}),
+            "others_wait": any(m != member for m in self._waiting),
+        }
 
     def over_share(self, now: float) -> list[str]:
-        """The members to tell to stop keeping leases: those above the floor share.
+        """The members to tell the new shares (:meth:`shares`): those above the floor share.
 
         Asked when a member starts waiting (it was refused, and stood in no line before).
+        They keep no more than the floor share from then on, and, during a turn at the
+        remainder, no more than the share.
         """
         self._expire(now)
         if not self._waiting:
             return []
-        share = self.law.limit // len(set(self._held) | set(self._waiting))
-        return sorted(m for m, held in self._held.items() if held > share)
+        floor, _ = self.shares(now)
+        return sorted(m for m, held in self._held.items() if held > floor)
+
+    def shares(self, now: float) -> tuple[int, int]:
+        """The floor share and the share of the members holding or waiting now."""
+        self._expire(now)
+        contenders = max(1, len(set(self._held) | set(self._waiting)))
+        return self.law.limit // contenders, -(-self.law.limit // contenders)
 
     def _admits(self, member: str) -> bool:
         held = self.held(member)

@@ -9,8 +9,12 @@ requests of one process:
   without a call, while this process holds no more than its quota (each reply's
   :attr:`~._budget_redis.Reply.quota`: what the budget would grant it back anyway);
   beyond its quota it gives the lease back and, in the same round trip, takes leases for
-  the requests still waiting here (a hand-off through Redis). A ``y`` on its channel
-  (another member started waiting) stops the keeping until the next reply;
+  the requests still waiting here (a hand-off through Redis). A grant that takes it above
+  its quota (a lease of the remainder) starts its turn at the remainder: for
+  ``remainder_turn`` seconds it keeps up to its share (each reply's
+  :attr:`~._budget_redis.Reply.share`). A ``y FLOOR SHARE`` on its channel (another
+  member started waiting) lowers its quota and share to those; a ``y`` alone (a cut of the
+  limit) stops the keeping until the next reply;
 * a member that was refused stands in line and asks again only when Redis wakes it (a
   message on its own channel when a lease came free) or, should that message be lost,
   after ``poll_interval`` (twice that after a poll that was refused);
@@ -29,6 +33,7 @@ Redis answers again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -42,7 +47,7 @@ from redis.exceptions import RedisError
 
 from .._throttle import ThrottlePolicy
 from ._budget_redis import BudgetKeys, RedisLeases, Reply
-from ._fleet import FleetLaw, Grant, keeps
+from ._fleet import REMAINDER_TURN, FleetLaw, Grant, keeps
 
 __all__ = ["BudgetMember", "BudgetUnavailableError", "member_name"]
 
@@ -78,6 +83,7 @@ class BudgetMember:
         call_timeout: float = 0.5,
         on_failure: Callable[[BaseException], None] | None = None,
         on_limit: Callable[[int, int], None] | None = None,
+        remainder_turn: float = REMAINDER_TURN,
     ) -> None:
         self._redis = redis
         self._offset = 0.0  # Redis's clock minus ours
@@ -96,8 +102,12 @@ class BudgetMember:
         self._on_failure = on_failure
         self._on_limit = on_limit
         self._limit_seen = self.law.limit
-        #: Leases this process may keep for its own waiting requests (the last reply's).
+        #: Leases this process may keep for its own waiting requests (the last reply's), and
+        #: the most it may keep during its turn at the remainder, which ends at _turn_ends.
         self._quota = 0
+        self._share = 0
+        self._remainder_turn = remainder_turn
+        self._turn_ends = 0.0
         #: The fleet's leases in flight, as the last reply said.
         self._fleet_in_flight = 0
         self._waiters: deque[asyncio.Future[Grant]] = deque()
@@ -187,17 +197,25 @@ class BudgetMember:
         self._spawn(self._release(grant.lease, carry))
 
     def _keep(self, grant: Grant) -> bool:
-        """Hand ``grant``'s lease to a request waiting here, if within the quota."""
-        if grant.lease not in self._held or not keeps(held=len(self._held), quota=self._quota):
+        """Hand ``grant``'s lease to a request waiting here, if within the quota (or turn)."""
+        if grant.lease not in self._held or not keeps(
+            held=len(self._held),
+            quota=self._quota,
+            share=self._share,
+            in_turn=time.monotonic() < self._turn_ends,
+        ):
             return False
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()  # cancelled meanwhile
         if not self._waiters:
             return False
-        # The swap leaves the fleet's total as it was: the request's level is that total as
-        # the last reply said (not the lease's first level, which may be long out of date:
-        # a 429 at a low level would cut the limit deep), in the generation known now.
-        level = max(1, self._fleet_in_flight)
+        # The swap leaves the fleet's total as it was: the request's level is that total (not
+        # the lease's first level, which may be long out of date: a 429 at a low level would
+        # cut the limit deep), in the generation known now. While others wait (a quota below
+        # the limit), the fleet holds every lease its limit allows: a waiter takes any that
+        # comes free. Otherwise the total is the last reply's.
+        fleet = self.law.limit if self._quota < self.law.limit else self._fleet_in_flight
+        level = max(1, self._fleet_in_flight, fleet)
         self._waiters.popleft().set_result(Grant(grant.lease, level, self.law.generation))
         if not self._waiters:
             self._pump()  # served here: out of the fleet's line, if it stood in it
@@ -258,6 +276,9 @@ class BudgetMember:
         self._sync(reply)
         if reply.grants:
             self._poll_delay = self._poll_interval
+        if len(self._held) <= self._quota < len(self._held) + len(reply.grants):
+            # Above its quota by these grants: a lease of the remainder, and a turn with it.
+            self._turn_ends = time.monotonic() + self._remainder_turn
         for grant in reply.grants:
             while self._waiters and self._waiters[0].done():
                 self._waiters.popleft()  # cancelled meanwhile
@@ -341,7 +362,7 @@ class BudgetMember:
         if limit != self._limit_seen:
             before, self._limit_seen = self._limit_seen, limit
             if limit < before:
-                self._quota = 0  # a cut: keep nothing until a reply says how much
+                self._quota = self._share = 0  # a cut: keep nothing until a reply says how much
             if self._on_limit is not None:
                 self._on_limit(before, limit)
 
@@ -358,6 +379,7 @@ class BudgetMember:
                 self.law.version = reply.version
         self._limit_check()
         self._quota = reply.quota  # as of the state the reply brought
+        self._share = reply.share
         self._fleet_in_flight = reply.in_flight
 
     # -- background ----------------------------------------------------------------------
@@ -377,13 +399,26 @@ class BudgetMember:
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
-                        if message.get("data") == b"y":
-                            self._quota = 0  # another member waits: no keeping till told
+                        data = message.get("data")
+                        if isinstance(data, bytes) and data.startswith(b"y"):
+                            self._told(data)
                         else:
                             self._pump(turn=True)
             except (RedisError, OSError) as error:
                 _log.debug("shared budget: wake channel lost: %s", error)
             await asyncio.sleep(self._poll_interval)
+
+    def _told(self, message: bytes) -> None:
+        """Another member's news: keep to what it says until the next reply.
+
+        ``y FLOOR SHARE``: a member started waiting; these are the new quota and share.
+        ``y`` alone (the limit was cut), or anything else: keep nothing.
+        """
+        floor = share = 0
+        with contextlib.suppress(ValueError):
+            floor, share = (int(field) for field in message.split()[1:])
+        self._quota = min(self._quota, floor)
+        self._share = min(self._share, share)
 
     async def _call(self, call: Awaitable[_T]) -> _T:
         """``call`` within the deadline; a failure stops this member."""
