@@ -18,7 +18,7 @@ from .._client import DEFAULT_MAX_CONCURRENCY
 from .._errors import ConfigurationError, InvalidArgumentError
 from .._urls import REDIS_SCHEMES, connection_url, display_url, is_postgres_url
 from ..sync import open_store
-from ..sync._units import parse_duration
+from ..sync._units import DEFAULT_UNITS_AT_ONCE, parse_duration
 from ._exit import EXIT_FAILURE, EXIT_OK
 from ._runtime import Runtime
 from ._sync_parser import BROKER, ENV_BROKER, ENV_DB, STORE
@@ -82,7 +82,7 @@ WORKER_DESCRIPTION = (
     "the planner (`sync --broker`) must share. Keep passwords off the command line:\n\n"
     f"  export {ENV_BROKER}=redis://:PASSWORD@redis.internal:6379/0\n"
     f"  export {ENV_DB}=postgresql://sync:PASSWORD@db.internal/insights\n"
-    "  twilio-conf-insights worker --units 8"
+    "  twilio-conf-insights worker --units 16"
 )
 
 
@@ -93,9 +93,9 @@ def worker_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--units",
         type=int_at_least(1),
-        default=4,
+        default=DEFAULT_UNITS_AT_ONCE,
         metavar="N",
-        help="units run at once (default: 4)",
+        help=f"units run at once (default: {DEFAULT_UNITS_AT_ONCE})",
     )
     parser.add_argument(
         "--shared-budget",

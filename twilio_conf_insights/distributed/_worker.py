@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import tenacity
@@ -14,7 +14,7 @@ from taskiq.receiver import Receiver
 
 from .._urls import REDIS_SCHEMES, connection_url
 from ..sync._store import Store
-from ..sync._units import WorkUnit, parse_time
+from ..sync._units import DEFAULT_UNITS_AT_ONCE, WorkUnit, parse_time
 from ._broker import build_broker
 from ._messages import TASK_NAME
 from ._signing import SigningKey
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["run_worker"]
 
 _log = logging.getLogger("twilio_conf_insights.worker")
+#: How long a cancelled receiver is given to stop before it is cancelled again.
+_STOP_RETRY = 0.5
 
 
 def _broker_unavailable(error: BaseException | None) -> bool:
@@ -44,7 +46,7 @@ async def run_worker(
     broker_url: str,
     *,
     signing_key: SigningKey,
-    units: int = 4,
+    units: int = DEFAULT_UNITS_AT_ONCE,
     redeliver_after: float = 60.0,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
@@ -93,6 +95,25 @@ async def run_worker(
                     # After the unit ran and its result is saved: at-least-once delivery.
                     ack_type=AcknowledgeType.WHEN_SAVED,
                 )
-                await receiver.listen(asyncio.Event())
+                await _until_stopped(receiver.listen(asyncio.Event()))
     finally:
         await broker.shutdown()
+
+
+async def _until_stopped(listening: Coroutine[Any, Any, None]) -> None:
+    """Await ``listening``; cancelled, cancel it until it has stopped, then re-raise.
+
+    One cancellation is not always enough: taskiq's receiver catches its runner's
+    CancelledError, and a worker was seen listening on after SIGTERM (in benchmark W8, once,
+    stopping at a second SIGTERM), which held up whatever waited for it to end.
+    """
+    task = asyncio.ensure_future(listening)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=_STOP_RETRY)
+        if not task.cancelled() and task.exception() is not None:
+            _log.debug("the receiver stopped with %r", task.exception())
+        raise
