@@ -45,11 +45,13 @@ sys.path.insert(0, str(ROOT))
 from twilio_conf_insights import ThrottlePolicy  # noqa: E402
 from twilio_conf_insights._throttle import LimitController  # noqa: E402
 from twilio_conf_insights.distributed._fleet import (  # noqa: E402
+    REMAINDER_TURN,
     FleetLaw,
     Grant,
     LeaseTable,
     fleet_policy,
     keeps,
+    kept_level,
 )
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -221,17 +223,18 @@ class Budget:
         for member in self.table.next_in_line(now, besides=releaser):
             self.gates[member].woken()
 
-    def acquire(self, member: str, count: int, now: float) -> tuple[list[Grant], int]:
+    def acquire(self, member: str, count: int, now: float) -> tuple[list[Grant], int, int]:
         """``LeaseTable.acquire``, as the scripts do it: a member that starts waiting tells
-        those above the floor share to stop keeping leases; the grants and the quota.
+        those above the floor share the new shares; the grants, the quota and the share.
         """
         table = self.table
         was_waiting = member in table.waiting(now)
         grants = table.acquire(member, count, now)
         if len(grants) < count and not was_waiting:
+            floor, share = table.shares(now)
             for other in table.over_share(now):
-                self.gates[other].yielded()
-        return grants, table.quota(member, now)
+                self.gates[other].yielded(floor, share)
+        return grants, table.quota(member, now), table.share(member, now)
 
 
 class SharedGate(Gate):
@@ -252,6 +255,8 @@ class SharedGate(Gate):
         self._poll_due = False
         self._held = 0
         self._quota = 0
+        self._share = 0
+        self._turn_ends = 0.0  # the end of its turn at the remainder
         self._fleet_in_flight = 0  # as the last answer said: a kept lease's level
         self._in_line = False
         self._poll_delay = setup.poll
@@ -264,10 +269,18 @@ class SharedGate(Gate):
     def release(self, slot: Slot, throttled: bool) -> None:
         half = self._setup.redis_rtt / 2
         budget = self._budget
-        if not throttled and self._waiters and keeps(held=self._held, quota=self._quota):
+        kept = keeps(
+            held=self._held,
+            quota=self._quota,
+            share=self._share,
+            in_turn=self._clock.now < self._turn_ends,
+        )
+        if not throttled and self._waiters and kept:
             # Kept for a request waiting here; the outcome still goes to the law (the
             # member carries it on its next call: here, at once, as one message).
-            level = max(1, self._fleet_in_flight)
+            level = kept_level(
+                fleet_in_flight=self._fleet_in_flight, limit=budget.law.limit, quota=self._quota
+            )
             self._waiters.popleft()(Slot(level, budget.law.generation, slot.lease))
             if budget.law.may_grow(level):
                 # A call only when the outcome moves the law (the member's report).
@@ -291,16 +304,19 @@ class SharedGate(Gate):
                     for name, gate in budget.gates.items():
                         if name != self._name and budget.table.held(name):
                             gate.yielded()
-                    self._quota = 0
+                    self._quota = self._share = 0
             else:
                 budget.law.on_success(slot.level)
             budget.table.release(slot.lease, self._clock.now)
-            grants, quota = budget.acquire(self._name, more, self._clock.now) if more else ([], -1)
-            if quota < 0:
+            if more:
+                grants, quota, share = budget.acquire(self._name, more, self._clock.now)
+            else:
+                grants = []
                 quota = budget.table.quota(self._name, self._clock.now)
+                share = budget.table.share(self._name, self._clock.now)
             budget.wake(self._clock.now, self._name)
             in_flight = budget.table.in_flight(self._clock.now)
-            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
+            self._clock.at(half, lambda: self._granted(grants, more, quota, share, in_flight))
 
         self._clock.at(half, at_budget)
 
@@ -308,12 +324,14 @@ class SharedGate(Gate):
         """The budget says a lease came free."""
         self._clock.at(self._setup.redis_rtt / 2, lambda: self._ask(turn=True))
 
-    def yielded(self) -> None:
-        """Another worker started waiting: keep no lease until the next answer."""
-        self._clock.at(self._setup.redis_rtt / 2, self._stop_keeping)
+    def yielded(self, floor: int = 0, share: int = 0) -> None:
+        """Another worker started waiting (its new ``floor`` share and ``share``), or the
+        limit was cut (none): keep to them until the next answer."""
+        self._clock.at(self._setup.redis_rtt / 2, lambda: self._keep_to(floor, share))
 
-    def _stop_keeping(self) -> None:
-        self._quota = 0
+    def _keep_to(self, floor: int, share: int) -> None:
+        self._quota = min(self._quota, floor)
+        self._share = min(self._share, share)
 
     def _wanted(self) -> int:
         return max(0, len(self._waiters) - self._asked)
@@ -329,16 +347,21 @@ class SharedGate(Gate):
 
         def at_budget() -> None:
             self._budget.calls += 1
-            grants, quota = self._budget.acquire(self._name, more, self._clock.now)
+            grants, quota, share = self._budget.acquire(self._name, more, self._clock.now)
             in_flight = self._budget.table.in_flight(self._clock.now)
-            self._clock.at(half, lambda: self._granted(grants, more, quota, in_flight))
+            self._clock.at(half, lambda: self._granted(grants, more, quota, share, in_flight))
 
         self._clock.at(half, at_budget)
 
-    def _granted(self, grants: list[Grant], asked: int, quota: int, in_flight: int) -> None:
+    def _granted(
+        self, grants: list[Grant], asked: int, quota: int, share: int, in_flight: int
+    ) -> None:
         self._asked -= asked
         self._quota = quota
+        self._share = share
         self._fleet_in_flight = in_flight
+        if self._held <= quota < self._held + len(grants):
+            self._turn_ends = self._clock.now + REMAINDER_TURN  # a lease of the remainder
         if grants:
             self._poll_delay = self._setup.poll
         if asked:

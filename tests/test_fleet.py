@@ -20,6 +20,7 @@ from twilio_conf_insights.distributed._fleet import (
     admits,
     fleet_policy,
     keeps,
+    kept_level,
     quota,
     share,
 )
@@ -141,6 +142,14 @@ def test_a_lease_of_the_remainder_is_kept_only_during_the_turn() -> None:
     assert keeps(held=3, quota=2, share=3, in_turn=True)
     assert not keeps(held=3, quota=2, share=3, in_turn=False)  # the turn ended: it goes round
     assert not keeps(held=4, quota=2, share=3, in_turn=True)  # never above the share
+
+
+def test_a_kept_leases_level_is_the_limit_while_others_wait() -> None:
+    """Others waiting (a quota below the limit), the fleet holds its whole limit; alone, the
+    last answer's count is the best known."""
+    assert kept_level(fleet_in_flight=12, limit=16, quota=2) == 16
+    assert kept_level(fleet_in_flight=5, limit=16, quota=16) == 5
+    assert kept_level(fleet_in_flight=0, limit=16, quota=16) == 1
 
 
 def _table(limit: int = 16, ttl: float = 10.0) -> tuple[LeaseTable, FleetLaw]:

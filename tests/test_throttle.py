@@ -106,19 +106,13 @@ def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
     assert control.limit == 21  # and the step starts again at one
 
 
-@pytest.mark.parametrize(
-    ("infer_contention", "level"), [(True, 16), (False, 16), (False, 14)], ids=str
-)
-def test_a_429_overtaken_by_a_probe_returns_the_limit_to_the_safe_level(
-    infer_contention: bool, level: int
-) -> None:
-    """During a probe, a 429 at the level held safe (for a fleet's law, which infers no
-    contention: at or below it) came to a request the probe's own overtook: the limit goes
-    back to the safe level, not below it; the failed probe still doubles the hold."""
+@pytest.mark.parametrize("level", [16, 14])
+def test_a_429_overtaken_by_a_probe_returns_a_fleets_limit_to_the_safe_level(level: int) -> None:
+    """During a probe, a 429 at or below the level held safe, for a law that infers no
+    contention (a fleet's), came to a request the probe's own overtook: the limit goes back
+    to the safe level, not below it; the failed probe still doubles the hold."""
     clock = FakeClock()
-    control = _controller(
-        clock=clock, initial_limit=32, probe_interval=1.0, infer_contention=infer_contention
-    )
+    control = _controller(clock=clock, initial_limit=32, probe_interval=1.0, infer_contention=False)
     control.on_throttle(level=17, generation=control.generation)
     assert control.limit == 16
     clock.now += 1.0
@@ -134,6 +128,19 @@ def test_a_429_overtaken_by_a_probe_returns_the_limit_to_the_safe_level(
     assert control.limit == 17
     control.on_throttle(level=17, generation=control.generation)  # the probe's own excess
     assert control.limit == 16
+
+
+def test_a_client_inferring_contention_cuts_below_the_safe_level_after_a_probe() -> None:
+    """One client's law reads a 429 at its safe level during a probe as its own excess (or
+    another client's share): just below it, as before any fleet."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=32, probe_interval=1.0)
+    control.on_throttle(level=17, generation=control.generation)
+    clock.now += 1.0
+    _busy(control)
+    assert control.limit == 17
+    control.on_throttle(level=16, generation=control.generation)
+    assert control.limit == 15
 
 
 def test_failed_probes_double_the_hold_up_to_eight_intervals() -> None:

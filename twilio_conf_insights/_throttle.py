@@ -36,9 +36,9 @@ ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 
 4 slots per interval while no throttle comes, so capacity that another client of the
 account gave back is taken up again within a few intervals. A probe that fails (a 429
 above the last safe level) doubles the hold, up to 8 times the base interval, so that a
-fixed cap costs few 429s; every successful probe halves it back. A 429 during a probe at
-the safe level itself (or below it, for a fleet's law) was overtaken by the probe's
-requests: the limit returns to the safe level rather than below it. (A ``Retry-After``
+fixed cap costs few 429s; every successful probe halves it back. For a law that infers no
+contention (a fleet's), a 429 during a probe at or below the safe level came to a request
+the probe's overtook: the limit returns to the safe level rather than below it. (A ``Retry-After``
 raises the base interval to ten such waits: see below.) A 503 carries no level: it cuts
 the limit by ``decrease_factor``.
 
@@ -259,12 +259,15 @@ class LimitController:
                 # holds the responses it is reading). One slot per round trip would pay a
                 # burst of 429s per step: cut by an eighth instead.
                 cut = math.floor(level * _SHORTFALL_FACTOR)
-            elif probing and safe is not None and level <= safe:
-                # A probe failed, but this request was sent at a level held safe for a whole
-                # hold: overtaken on the way by the probe's requests (requests are counted
-                # when sent, and the server counts them as they arrive). The probe was the
-                # excess: back to the safe level, not below it (a fleet's members send in
-                # any order, and cutting below cost it a slot for seconds after each probe).
+            elif (
+                probing and safe is not None and level <= safe and not self.policy.infer_contention
+            ):
+                # A fleet's probe failed, but this request was sent at a level held safe for a
+                # whole hold: overtaken on the way by the probe's requests (a fleet's members
+                # send in any order; the server counts requests as they arrive). The probe was
+                # the excess: back to the safe level, not below it (which cost the fleet a
+                # slot for seconds after each probe). A client that infers contention reads
+                # such a 429 as another client's share instead, and cuts below.
                 cut = safe
             else:
                 # This client's own excess: the cap lies just below.

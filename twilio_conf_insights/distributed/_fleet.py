@@ -70,6 +70,7 @@ __all__ = [
     "fleet_policy",
     "REMAINDER_TURN",
     "keeps",
+    "kept_level",
     "quota",
     "share",
 ]
@@ -138,6 +139,18 @@ def keeps(*, held: int, quota: int, share: int = 0, in_turn: bool = False) -> bo
     its quota) still runs.
     """
     return held <= quota or (in_turn and held <= share)
+
+
+def kept_level(*, fleet_in_flight: int, limit: int, quota: int) -> int:
+    """The level of a request on a kept lease: the fleet's total, which the swap leaves as is.
+
+    Not the lease's first level, which may be long out of date: a 429 at a low level would
+    cut the limit deep. While others wait (a ``quota`` below the ``limit``), the fleet holds
+    every lease its limit allows: a waiter takes any that comes free. Otherwise it is the
+    last answer's ``fleet_in_flight``.
+    """
+    fleet = limit if quota < limit else fleet_in_flight
+    return max(1, fleet_in_flight, fleet)
 
 
 def quota(*, in_flight: int, limit: int, held: int, contenders: int, others_wait: bool) -> int:

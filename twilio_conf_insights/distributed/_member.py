@@ -47,7 +47,7 @@ from redis.exceptions import RedisError
 
 from .._throttle import ThrottlePolicy
 from ._budget_redis import BudgetKeys, RedisLeases, Reply
-from ._fleet import REMAINDER_TURN, FleetLaw, Grant, keeps
+from ._fleet import REMAINDER_TURN, FleetLaw, Grant, keeps, kept_level
 
 __all__ = ["BudgetMember", "BudgetUnavailableError", "member_name"]
 
@@ -209,13 +209,10 @@ class BudgetMember:
             self._waiters.popleft()  # cancelled meanwhile
         if not self._waiters:
             return False
-        # The swap leaves the fleet's total as it was: the request's level is that total (not
-        # the lease's first level, which may be long out of date: a 429 at a low level would
-        # cut the limit deep), in the generation known now. While others wait (a quota below
-        # the limit), the fleet holds every lease its limit allows: a waiter takes any that
-        # comes free. Otherwise the total is the last reply's.
-        fleet = self.law.limit if self._quota < self.law.limit else self._fleet_in_flight
-        level = max(1, self._fleet_in_flight, fleet)
+        # In the generation known now.
+        level = kept_level(
+            fleet_in_flight=self._fleet_in_flight, limit=self.law.limit, quota=self._quota
+        )
         self._waiters.popleft().set_result(Grant(grant.lease, level, self.law.generation))
         if not self._waiters:
             self._pump()  # served here: out of the fleet's line, if it stood in it
