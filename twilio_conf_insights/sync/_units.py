@@ -42,8 +42,8 @@ LIST_SPAN = timedelta(hours=24)
 #: Units a worker runs at once unless told otherwise. A unit's requests come in steps (a
 #: listing, then the participants of what it listed, then a write), so a worker running
 #: few of them leaves its share of the account's limit idle between steps: in benchmark
-#: W8 (6 workers sharing a cap of 16), 4 units each took 1.19x the wall of one tuned
-#: process, 8 units 1.04-1.06x.
+#: W8, one worker against a cap of 16 took 1.16x the wall of one process tuned to it with
+#: 4 units, 1.02x with 8.
 DEFAULT_UNITS_AT_ONCE = 8
 
 _DURATION = re.compile(r"\s*(\d+)\s*([smhd])\s*")
