@@ -234,3 +234,42 @@ async def test_a_lease_of_the_remainder_is_kept_for_a_turn_then_goes_round(
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_a_newcomer_tells_the_others_their_new_shares(redis: Redis) -> None:
+    """A member holding the whole budget and making no call (no request waiting, renewals
+    minutes apart) learns the new floor share and share from the newcomer's message alone."""
+    account = next(_accounts)
+    greedy, newcomer = await _members(
+        redis, 2, account, max_concurrency=4, policy=ThrottlePolicy(enabled=False), lease_ttl=600.0
+    )
+    try:
+        held = [await greedy.acquire() for _ in range(4)]
+        assert (greedy._quota, greedy._share) == (4, 4)  # alone: the whole limit
+        theirs = asyncio.create_task(newcomer.acquire())
+        await wait_until(
+            lambda: (greedy._quota, greedy._share) == (2, 2), "the greedy member is told"
+        )
+        greedy.release(held.pop(), ok=True)  # no request of its own waits: given back
+        async with asyncio.timeout(30):
+            newcomer.release(await theirs)
+        for grant in held:
+            greedy.release(grant)
+    finally:
+        await greedy.aclose()
+        await newcomer.aclose()
+
+
+@pytest.mark.parametrize(
+    ("message", "told"),
+    [(b"y 2 3", (2, 3)), (b"y 9 9", (4, 5)), (b"y", (0, 0)), (b"y two", (0, 0)), (b"y 1", (0, 0))],
+)
+async def test_a_message_lowers_the_quota_and_share_never_raises_them(
+    redis: Redis, message: bytes, told: tuple[int, int]
+) -> None:
+    """``y FLOOR SHARE`` caps the quota and share; a bare ``y`` (a cut) or anything else
+    leaves nothing to keep until the next reply."""
+    member = BudgetMember(redis, next(_accounts), max_concurrency=8)
+    member._quota, member._share = 4, 5
+    member._told(message)
+    assert (member._quota, member._share) == told

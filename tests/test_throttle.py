@@ -106,11 +106,11 @@ def test_the_limit_holds_at_the_ceiling_then_probes_by_doubling_steps() -> None:
     assert control.limit == 21  # and the step starts again at one
 
 
-@pytest.mark.parametrize("level", [16, 14])
-def test_a_429_overtaken_by_a_probe_returns_a_fleets_limit_to_the_safe_level(level: int) -> None:
-    """During a probe, a 429 at or below the level held safe, for a law that infers no
-    contention (a fleet's), came to a request the probe's own overtook: the limit goes back
-    to the safe level, not below it; the failed probe still doubles the hold."""
+def test_a_429_overtaken_by_a_probe_returns_a_fleets_limit_to_the_safe_level() -> None:
+    """During a probe, a 429 at the level held safe, for a law that infers no contention (a
+    fleet's), came to a request the probe's own overtook: the limit goes back to the safe
+    level, not below it; the failed probe still doubles the hold."""
+    level = 16
     clock = FakeClock()
     control = _controller(clock=clock, initial_limit=32, probe_interval=1.0, infer_contention=False)
     control.on_throttle(level=17, generation=control.generation)
@@ -128,6 +128,26 @@ def test_a_429_overtaken_by_a_probe_returns_a_fleets_limit_to_the_safe_level(lev
     assert control.limit == 17
     control.on_throttle(level=17, generation=control.generation)  # the probe's own excess
     assert control.limit == 16
+
+
+def test_the_rest_of_a_failed_probes_burst_keeps_a_fleets_safe_level() -> None:
+    """More 429s of the same probe (sent before the cut, overtaken too) refine nothing below
+    the safe level; a 429 far below it (more than the probe added) says the cap fell."""
+    clock = FakeClock()
+    control = _controller(clock=clock, initial_limit=32, probe_interval=1.0, infer_contention=False)
+    control.on_throttle(level=17, generation=control.generation)
+    clock.now += 1.0
+    _busy(control)
+    probe = control.generation
+    control.on_throttle(level=16, generation=probe)
+    control.on_throttle(level=15, generation=probe)
+    control.on_throttle(level=16, generation=probe)
+    assert control.limit == 16
+    clock.now += 2.0
+    _busy(control)
+    assert control.limit == 17  # the next probe, by one slot
+    control.on_throttle(level=5, generation=control.generation)
+    assert control.limit < 16  # not the probe's: the cap fell
 
 
 def test_a_client_inferring_contention_cuts_below_the_safe_level_after_a_probe() -> None:

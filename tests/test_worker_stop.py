@@ -36,6 +36,34 @@ async def test_a_receiver_that_swallows_a_cancellation_is_cancelled_until_it_sto
     assert swallowed.is_set() and ended.is_set()
 
 
+async def test_a_second_cancellation_while_stopping_still_waits_for_the_receiver() -> None:
+    """Cancelled twice (a second SIGTERM) while its receiver ignores the first cancellation,
+    the worker still cancels the receiver until it has ended, then ends cancelled."""
+    swallowed = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def stubborn_listener() -> None:
+        try:
+            for _ in range(2):  # ignores the first two cancellations
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    swallowed.set()
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    worker = asyncio.create_task(_until_stopped(stubborn_listener()))
+    await asyncio.sleep(0)
+    worker.cancel()
+    await swallowed.wait()
+    worker.cancel()  # the second SIGTERM, while the worker is stopping its receiver
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(30):
+            await worker
+    assert ended.is_set()
+
+
 async def test_a_receiver_that_ends_or_fails_by_itself_is_awaited_as_is() -> None:
     """Not cancelled, the listener's own end (or error) is the worker's."""
 

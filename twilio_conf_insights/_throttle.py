@@ -260,14 +260,18 @@ class LimitController:
                 # burst of 429s per step: cut by an eighth instead.
                 cut = math.floor(level * _SHORTFALL_FACTOR)
             elif (
-                probing and safe is not None and level <= safe and not self.policy.infer_contention
+                probing
+                and safe is not None
+                and not self.policy.infer_contention
+                and safe - self._probe_excess(safe) < level <= safe
             ):
                 # A fleet's probe failed, but this request was sent at a level held safe for a
                 # whole hold: overtaken on the way by the probe's requests (a fleet's members
                 # send in any order; the server counts requests as they arrive). The probe was
                 # the excess: back to the safe level, not below it (which cost the fleet a
                 # slot for seconds after each probe). A client that infers contention reads
-                # such a 429 as another client's share instead, and cuts below.
+                # such a 429 as another client's share instead, and cuts below. Only levels the
+                # probe's own requests can have overtaken: one far below says the cap fell.
                 cut = safe
             else:
                 # This client's own excess: the cap lies just below.
@@ -279,6 +283,10 @@ class LimitController:
                 self._hold = min(2 * self._hold, _MAX_HOLD * self._base_hold)
                 self._probe_failed = True
             lowered = min(self.limit, max(cut, floor))
+            if probing and safe is not None and cut >= safe and not self.policy.infer_contention:
+                # A fleet's probe was the excess and the safe level stands: the rest of its
+                # burst (same generation, overtaken or not) may not cut below it either.
+                self._burst_floor = max(floor, lowered)
             self.ceiling = lowered
             # A cut held up by the floor is not known to be safe: a 429 below it may still be
             # this client's own excess.
@@ -333,6 +341,10 @@ class LimitController:
         values["limit"] = min(self.max, max(1, limit))
         for attribute, value in values.items():
             setattr(self, attribute, value)
+
+    def _probe_excess(self, safe: int) -> int:
+        """How far the probe under way went above ``safe`` (1 once it reached the top)."""
+        return self.ceiling - safe if self.ceiling is not None else 1
 
     def _same_burst(self, level: int | None) -> bool:
         """A 429 of a request sent before the last cut: it may only refine the cut.

@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from .._bulk import map_bounded
 from .._errors import InvalidArgumentError
@@ -36,6 +35,8 @@ _CHECKS = 16
 _LOOK_AHEAD = 64
 #: How long to wait before subscribing again to the results' announcements once lost.
 _RESUBSCRIBE = 1.0
+#: Announced results not read yet, at the most (the rest are found by looking).
+_ANNOUNCED_AT_MOST = 10_000
 
 _log = logging.getLogger("twilio_conf_insights.distributed")
 
@@ -253,22 +254,29 @@ class _Announcements:
     """Task ids of results as workers announce them (``RESULTS_CHANNEL``), while open.
 
     Only a hint for reading a result sooner: a message lost (Redis restarting, the
-    subscription not yet made) costs the wait for the next round of looking.
+    subscription not yet made, the queue full), garbled or not this run's costs at most
+    the wait for the next round of looking, and a failure of the listener never fails
+    the sync.
     """
 
     def __init__(self, broker: UnitStreamBroker) -> None:
         self._broker = broker
-        self._task_ids: asyncio.Queue[str] = asyncio.Queue()
+        # Every planner of the Redis hears every worker's results: bounded, the rest dropped.
+        self._task_ids: asyncio.Queue[str] = asyncio.Queue(maxsize=_ANNOUNCED_AT_MOST)
         self._subscribed = asyncio.Event()
         self._listening: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _Announcements:
         self._listening = asyncio.create_task(self._listen())
-        # Subscribed before the caller goes on, unless Redis is slow to answer: looking
-        # for the results covers whatever is announced before.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_RESUBSCRIBE):
-                await self._subscribed.wait()
+        try:
+            # Subscribed before the caller goes on, unless Redis is slow to answer: looking
+            # for the results covers whatever is announced before.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_RESUBSCRIBE):
+                    await self._subscribed.wait()
+        except BaseException:
+            await self._stop()
+            raise
         return self
 
     async def __aexit__(
@@ -277,10 +285,17 @@ class _Announcements:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        assert self._listening is not None
-        self._listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._listening
+        await self._stop()
+
+    async def _stop(self) -> None:
+        """End the listener; what it raised is logged, never the caller's."""
+        task = self._listening
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+        if not task.cancelled() and (error := task.exception()) is not None:
+            _log.warning("results' announcements ended with %r", error)
 
     async def next(self, within: float) -> list[str]:
         """The task ids announced since the last call, waiting up to ``within`` s for one."""
@@ -304,9 +319,14 @@ class _Announcements:
                     self._subscribed.set()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            data = message["data"]
-                            text = data.decode() if isinstance(data, bytes) else str(data)
-                            self._task_ids.put_nowait(text)
-            except (RedisError, OSError) as error:
+                            self._heard(message.get("data"))
+            except Exception as error:  # a hint lost: looking covers it
                 _log.debug("results' announcements lost, looking only: %r", error)
             await asyncio.sleep(_RESUBSCRIBE)
+
+    def _heard(self, data: object) -> None:
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")  # a garbled id matches no unit
+        if isinstance(data, str):
+            with contextlib.suppress(asyncio.QueueFull):
+                self._task_ids.put_nowait(data)

@@ -63,12 +63,12 @@ from .._throttle import LimitController, ThrottlePolicy
 __all__ = [
     "FLEET_DECREASE_FACTOR",
     "FLEET_PROBE_INTERVAL",
+    "REMAINDER_TURN",
     "FleetLaw",
     "Grant",
     "LeaseTable",
     "admits",
     "fleet_policy",
-    "REMAINDER_TURN",
     "keeps",
     "kept_level",
     "quota",
@@ -83,8 +83,8 @@ FLEET_PROBE_INTERVAL = 0.3
 #: A cut of the fleet's limit holds back every member; its levels count leases, held a little
 #: longer than Twilio counts the requests, so the first cuts after a burst land a few slots
 #: off. Cutting at most a quarter per step, the fleet settles at the cap sooner; in the
-#: simulation at a cap of 64, 92-93% of the cap used instead of 89% (3 workers), 90.5%
-#: instead of 88.8% (100), with 0.1% of responses 429 either way.
+#: simulation at a cap of 64 when it was introduced, 92-93% of the cap used instead of 89%
+#: (3 workers), 90.5% instead of 88.8% (100), with 0.1% of responses 429 either way.
 FLEET_DECREASE_FACTOR = 0.75
 #: How long a member keeps a lease of the remainder for its own requests before giving it
 #: back to go round (see the module docs): a few of a Twilio request's round trips, and
@@ -145,9 +145,10 @@ def kept_level(*, fleet_in_flight: int, limit: int, quota: int) -> int:
     """The level of a request on a kept lease: the fleet's total, which the swap leaves as is.
 
     Not the lease's first level, which may be long out of date: a 429 at a low level would
-    cut the limit deep. While others wait (a ``quota`` below the ``limit``), the fleet holds
-    every lease its limit allows: a waiter takes any that comes free. Otherwise it is the
-    last answer's ``fleet_in_flight``.
+    cut the limit deep. While others wait (a ``quota`` below the ``limit``), the fleet's
+    ``limit``: an upper bound (a waiter takes a lease that comes free unless its share is
+    full), and the level at which a 429 is the probe's. Otherwise the last answer's
+    ``fleet_in_flight``.
     """
     fleet = limit if quota < limit else fleet_in_flight
     return max(1, fleet_in_flight, fleet)

@@ -209,7 +209,7 @@ class BudgetMember:
             self._waiters.popleft()  # cancelled meanwhile
         if not self._waiters:
             return False
-        # In the generation known now.
+        # The fleet's total (the swap leaves it as is), in the generation known now.
         level = kept_level(
             fleet_in_flight=self._fleet_in_flight, limit=self.law.limit, quota=self._quota
         )

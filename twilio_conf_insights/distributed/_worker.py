@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["run_worker"]
 
 _log = logging.getLogger("twilio_conf_insights.worker")
-#: How long a cancelled receiver is given to stop before it is cancelled again.
+#: How long a cancelled receiver is given to stop before it is cancelled again, and how
+#: long it is cancelled again and again before it is left behind.
 _STOP_RETRY = 0.5
+_STOP_PATIENCE = 10.0
 
 
 def _broker_unavailable(error: BaseException | None) -> bool:
@@ -105,15 +107,26 @@ async def _until_stopped(listening: Coroutine[Any, Any, None]) -> None:
 
     One cancellation is not always enough: taskiq's receiver catches its runner's
     CancelledError, and a worker was seen listening on after SIGTERM (in benchmark W8, once,
-    stopping at a second SIGTERM), which held up whatever waited for it to end.
+    stopping at a second SIGTERM), which held up whatever waited for it to end. Further
+    cancellations meanwhile (a second SIGTERM, Ctrl-C) do not end the wait: the receiver
+    is cancelled again until it stops, or for ``_STOP_PATIENCE`` seconds at most.
     """
     task = asyncio.ensure_future(listening)
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
-        while not task.done():
+        loop = asyncio.get_running_loop()
+        until = loop.time() + _STOP_PATIENCE
+        while not task.done() and loop.time() < until:
             task.cancel()
-            await asyncio.wait({task}, timeout=_STOP_RETRY)
-        if not task.cancelled() and task.exception() is not None:
+            try:
+                await asyncio.wait({task}, timeout=_STOP_RETRY)
+            except asyncio.CancelledError:
+                continue  # asked again to stop: that is what is being done
+            if not task.done():
+                _log.warning("the receiver is still running; cancelling it again")
+        if not task.done():
+            _log.error("the receiver did not stop within %s s; leaving it", _STOP_PATIENCE)
+        elif not task.cancelled() and task.exception() is not None:
             _log.debug("the receiver stopped with %r", task.exception())
         raise
