@@ -37,8 +37,9 @@ ceiling the limit holds for ``probe_interval`` seconds, then probes above it by 
 account gave back is taken up again within a few intervals. A probe that fails (a 429
 above the last safe level) doubles the hold, up to 8 times the base interval, so that a
 fixed cap costs few 429s; every successful probe halves it back. For a law that infers no
-contention (a fleet's), a 429 during a probe at or below the safe level came to a request
-the probe's overtook: the limit returns to the safe level rather than below it. (A ``Retry-After``
+contention (a fleet's), a 429 during a probe at the safe level, or below it by less than
+the probe went above it, came to a request the probe's requests overtook: the limit, and
+the rest of that burst, stay at the safe level rather than below it. (A ``Retry-After``
 raises the base interval to ten such waits: see below.) A 503 carries no level: it cuts
 the limit by ``decrease_factor``.
 

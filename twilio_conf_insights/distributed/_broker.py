@@ -83,8 +83,8 @@ class SignedResultBackend(RedisAsyncResultBackend[Any]):
 
     Every result saved is a signed outcome, announced on :data:`RESULTS_CHANNEL`: a task
     that raised becomes an outcome with that error, so its planner counts it rather than
-    waiting. Reading a result that is not
-    signed with this key (or is signed for another unit) raises :class:`RejectedMessage`.
+    waiting. Reading a result that is not signed with this key (or is signed for another
+    unit) raises :class:`RejectedMessage`.
     taskiq acknowledges a task after trying to save its result, saved or not: saving
     retries for up to five minutes, so a result is not lost while Redis restarts.
     """
