@@ -8,13 +8,13 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 import attrs
 from redis.asyncio import Redis
 
 from .._bulk import map_bounded
+from .._closing import ClosedOnExit
 from .._errors import InvalidArgumentError
 from .._urls import REDIS_SCHEMES, connection_url
 from ..sync._engine import DEFAULT_WINDOW, SyncProgress, SyncSummary, plan_sync
@@ -250,7 +250,7 @@ class _Waiting:
         return found
 
 
-class _Announcements:
+class _Announcements(ClosedOnExit):
     """Task ids of results as workers announce them (``RESULTS_CHANNEL``), while open.
 
     Only a hint for reading a result sooner: a message lost (Redis restarting, the
@@ -275,19 +275,11 @@ class _Announcements:
                 async with asyncio.timeout(_RESUBSCRIBE):
                     await self._subscribed.wait()
         except BaseException:
-            await self._stop()
+            await self.aclose()
             raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
+    async def aclose(self) -> None:
         """End the listener; what it raised is logged, never the caller's."""
         task = self._listening
         if task is None:

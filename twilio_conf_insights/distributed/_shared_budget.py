@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from types import TracebackType
 
 import yarl
 from redis.asyncio import Redis
@@ -26,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from .. import _testmode
+from .._closing import ClosedOnExit
 from .._errors import InvalidArgumentError
 from .._limiter import (
     SUCCEEDED,
@@ -71,7 +71,7 @@ class _LeaseSlot:
         return f"<shared budget slot level={self.grant.level} {state}>"
 
 
-class SharedBudget:
+class SharedBudget(ClosedOnExit):
     """One account's concurrency budget, shared by every client given one (see the module).
 
     ``redis_url``: the Redis all members share (``redis://``, ``rediss://`` or ``unix://``;
@@ -161,14 +161,6 @@ class SharedBudget:
 
     async def __aenter__(self) -> SharedBudget:
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- the Limiter protocol --------------------------------------------------------------
 
